@@ -1,0 +1,303 @@
+//! The command line: parses arguments, hands off to the library, maps outcomes to exit codes.
+//!
+//! Exit codes (a contract): 0 nothing FAILED, 1 something FAILED, 2 a usage, policy or input
+//! error, 3 something could not be evaluated (e.g. AWS errors).
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::audit::{self, Progress};
+use crate::catalogue;
+use crate::event;
+use crate::policy::{self, Policy};
+
+const EXIT_USAGE: u8 = 2;
+
+/// Keeps Amazon SageMaker resources compliant with the AWS Security Hub controls SageMaker.1 to
+/// SageMaker.8.
+///
+/// AWS endpoint, region and credentials come from the standard AWS configuration
+/// (AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ...), so the same binary talks to AWS or to a local
+/// emulator.
+///
+/// Exit codes: 0 nothing FAILED, 1 something FAILED, 2 usage, policy or input error, 3 something
+/// could not be evaluated (e.g. AWS errors).
+#[derive(Debug, Parser)]
+#[command(name = "sagemaker-guard", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr. The level comes from RUST_LOG (default: warn).
+    #[arg(long, global = true, value_enum, default_value = "text", env = "SAGEMAKER_GUARD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the control catalogue: SageMaker.1 to SageMaker.8, what each judges and how it can be fixed.
+    Controls {
+        #[arg(long, value_enum, default_value = "table")]
+        output: CatalogueOutput,
+    },
+    /// Check policy files, or print the policy JSON Schema.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Sweep every resource in scope and report, per resource and control, the verdict and what the
+    /// policy would do. Read-only: changes nothing.
+    Audit {
+        /// The policy file.
+        #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
+        policy: PathBuf,
+        /// A region to sweep (repeatable). Default: the policy's spec.scope.regions, else the
+        /// region of the AWS configuration.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        output: ReportOutput,
+        /// How many resources are read at once per region.
+        #[arg(long, default_value_t = 16, env = "SAGEMAKER_GUARD_CONCURRENCY")]
+        concurrency: usize,
+    },
+    /// Read one SQS message body (an EventBridge event), find the resources it names, read them
+    /// live and print their verdicts and plan as JSON. Read-only.
+    Evaluate {
+        /// The policy file.
+        #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
+        policy: PathBuf,
+        /// The event: a file, or - for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        event: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check policy files; every problem is reported with file, line, column and a hint.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema (draft-07) of policy files, for editors.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CatalogueOutput {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportOutput {
+    Table,
+    Json,
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    run(cli.command)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Controls { output } => {
+            match output {
+                CatalogueOutput::Table => print!("{}", catalogue::to_table()),
+                CatalogueOutput::Markdown => print!("{}", catalogue::to_markdown()),
+                CatalogueOutput::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&catalogue::CATALOGUE).expect("the catalogue is JSON")
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Policy {
+            command: PolicyCommand::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&policy::document::schema()).expect("a schema is JSON")
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Policy {
+            command: PolicyCommand::Validate { files },
+        } => validate(&files),
+        Command::Audit {
+            policy,
+            regions,
+            output,
+            concurrency,
+        } => {
+            let Some(policy) = load_policy(&policy) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            runtime().block_on(audit_command(policy, regions, output, concurrency))
+        }
+        Command::Evaluate { policy, event } => {
+            let Some(policy) = load_policy(&policy) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            runtime().block_on(evaluate_command(policy, &event))
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+fn load_policy(path: &std::path::Path) -> Option<Policy> {
+    match policy::load_file(path) {
+        Ok(p) => Some(p),
+        Err(errors) => {
+            eprintln!("{errors}");
+            None
+        }
+    }
+}
+
+fn validate(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for f in files {
+        match policy::load_file(f) {
+            Ok(p) => {
+                let enabled: Vec<String> = p
+                    .controls
+                    .iter()
+                    .map(|(id, s)| format!("{id}={}", s.action.as_str()))
+                    .collect();
+                println!(
+                    "{}: ok: policy `{}`{}, {}",
+                    f.display(),
+                    p.name,
+                    if p.dry_run { " (dry-run)" } else { "" },
+                    if enabled.is_empty() { "every control off".to_string() } else { enabled.join(" ") }
+                );
+            }
+            Err(errors) => {
+                ok = false;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_USAGE)
+    }
+}
+
+/// The region of the AWS configuration (AWS_REGION, profile), if any.
+async fn configured_region() -> Option<String> {
+    aws_config::meta::region::RegionProviderChain::default_provider()
+        .region()
+        .await
+        .map(|r| r.to_string())
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn add_total(&self, n: u64) {
+        self.0.inc_length(n);
+    }
+    fn advance(&self) {
+        self.0.inc(1);
+    }
+}
+
+async fn audit_command(policy: Policy, mut regions: Vec<String>, output: ReportOutput, concurrency: usize) -> ExitCode {
+    if regions.is_empty() {
+        regions = policy.scope.regions.clone();
+    }
+    if regions.is_empty() {
+        match configured_region().await {
+            Some(r) => regions.push(r),
+            None => {
+                eprintln!("error: no region to sweep: pass --region, set spec.scope.regions, or set AWS_REGION");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    if let Some(r) = regions.iter().find(|r| !policy.scope.includes_region(r)) {
+        eprintln!("error: region {r} is outside the policy's scope ({})", policy.scope.regions.join(", "));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} reading {pos}/{len} resources {wide_bar} {elapsed}")
+                .expect("a valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = audit::sweep(&policy, &regions, concurrency, &Bar(bar.clone())).await;
+    bar.finish_and_clear();
+    match output {
+        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&report).expect("the report is JSON")),
+        ReportOutput::Table => print!("{}", report.to_table()),
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+async fn evaluate_command(policy: Policy, source: &str) -> ExitCode {
+    let body = if source == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(source)
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read the event from {source}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let decoded = match event::decode(&body) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {source}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let Some(region) = configured_region().await.or_else(|| policy.scope.regions.first().cloned()) else {
+        eprintln!("error: no region: set AWS_REGION (used for events that name none)");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let report = audit::evaluate_event(&policy, decoded, &region).await;
+    println!("{}", serde_json::to_string_pretty(&report).expect("the report is JSON"));
+    ExitCode::from(report.exit_code() as u8)
+}

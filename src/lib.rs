@@ -1,0 +1,18 @@
+//! sagemaker-guard keeps Amazon SageMaker resources compliant with the AWS Security Hub controls
+//! SageMaker.1 to SageMaker.8.
+//!
+//! Data flows one way: message -> [`event`] (which resource) -> [`observe`] (the live resource)
+//! -> [`evaluate`] (verdicts) -> [`plan`] (what to do) -> effects. Decoding, evaluation and
+//! planning are pure functions over plain data; AWS is called only from [`observe`].
+
+pub mod assess;
+pub mod audit;
+pub mod catalogue;
+pub mod cli;
+pub mod evaluate;
+pub mod event;
+pub mod observe;
+pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod resource;

@@ -1,0 +1,1067 @@
+"""sg-emulator: moto's server with the SageMaker behaviour sagemaker-guard's tests need.
+
+moto 5.2.5 is extended in-process.  The methods of the ``*Patches`` classes below
+are copied onto moto's own classes by ``install()`` (replacing or wrapping moto's
+methods), and ``EmulatorApp`` wraps moto's WSGI dispatcher to add call counting,
+fault injection and a JSON control API under ``/sg-emulator/``.  README.md in
+this directory describes the behaviour; comments here explain the how.
+
+Usage:
+    python sg_emulator.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
+                          [--transition-seconds 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.request import Request as MotoRequest
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.core.routing import get_service_router
+from moto.core.utils import get_service_model, utcnow
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
+from moto.sagemaker.models import (
+    FakeEndpoint,
+    FakeEndpointConfig,
+    FakeSagemakerNotebookInstance,
+    SageMakerModelBackend,
+    sagemaker_backends,
+)
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import arn_formatter
+from moto.utilities.paginator import paginate
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+CONTROL_PREFIX = "/sg-emulator/"
+DEFAULT_PLATFORM_IDENTIFIER = "notebook-al2023-v1"
+DEFAULT_IMDS_CONFIGURATION = {"MinimumInstanceMetadataServiceVersion": "1"}
+NOTEBOOK_STATUSES = frozenset(get_service_model("sagemaker").shape_for("NotebookInstanceStatus").enum)
+# The status a deletion settles to.  Resources in it are purged from the backend
+# before anything reads them, so clients never see it.
+GONE = "<gone>"
+
+_TWELVE_DIGITS = re.compile(r"\d{12}")
+_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/\d{8}/([^/\s,]+)/([^/\s,]+)/")
+
+
+# ==========================================================================
+# Extension state.  Resource state lives in moto's per-account, per-region
+# backends (so moto's reset clears it); this is what is shared by all.
+# ==========================================================================
+
+
+class FaultPlan:
+    """Which SageMaker calls fail, and how (see POST /sg-emulator/faults)."""
+
+    def __init__(self, spec: dict[str, Any]):
+        unknown = set(spec) - {"throttleRate", "errorRate", "actions", "seed"}
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        self.throttle_rate = _rate(spec, "throttleRate")
+        self.error_rate = _rate(spec, "errorRate")
+        if self.throttle_rate + self.error_rate > 1:
+            raise ValueError("throttleRate + errorRate must not exceed 1")
+        actions = spec.get("actions")
+        if actions is not None and not (isinstance(actions, list) and all(isinstance(a, str) for a in actions)):
+            raise ValueError("actions must be a list of action names")
+        self.actions = None if actions is None else frozenset(actions)
+        self.seed = spec.get("seed")
+        self._rng = random.Random(self.seed)
+
+    def draw(self, action: str) -> str | None:
+        """"throttle", "error" or None (no fault) for one call of `action`."""
+        if self.actions is not None and action not in self.actions:
+            return None
+        roll = self._rng.random()
+        if roll < self.throttle_rate:
+            return "throttle"
+        if roll < self.throttle_rate + self.error_rate:
+            return "error"
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "throttleRate": self.throttle_rate,
+            "errorRate": self.error_rate,
+            "actions": None if self.actions is None else sorted(self.actions),
+            "seed": self.seed,
+        }
+
+
+def _rate(spec: dict[str, Any], key: str) -> float:
+    value = spec.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{key} must be a number between 0 and 1")
+    return float(value)
+
+
+class CallKey(NamedTuple):
+    account: str
+    region: str
+    service: str
+    action: str
+
+
+class EmulatorState:
+    def __init__(self) -> None:
+        # Serialises SageMaker API calls and control-API requests: moto's backends
+        # are not thread-safe, and the lazy transitions below mutate on read.
+        self.lock = threading.RLock()
+        self.default_transition_seconds = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.transition_seconds = self.default_transition_seconds
+            self.calls: Counter[CallKey] = Counter()
+            self.faults: FaultPlan | None = None
+
+
+STATE = EmulatorState()
+
+
+class LazyStatus:
+    """A status that moves from a transient value to a settled one once the
+    transition time T (read from STATE when the transition begins) has passed.
+    Nothing runs in the background: the status is worked out when read."""
+
+    def __init__(self, status: str, settles_to: str | None = None):
+        self.force(status)
+        if settles_to is not None:
+            self.begin(status, settles_to)
+
+    def begin(self, transient: str, settles_to: str) -> None:
+        now = utcnow()
+        self._status, self._settles_to = transient, settles_to
+        self._due = now + timedelta(seconds=STATE.transition_seconds)
+        self.changed_at = now
+
+    def force(self, status: str) -> None:
+        """Sets a status that stays until the next transition or force."""
+        self._status, self._settles_to, self._due = status, None, None
+        self.changed_at = utcnow()
+
+    def _settle(self) -> None:
+        if self._settles_to is not None and utcnow() >= self._due:
+            self._status, self._settles_to = self._settles_to, None
+            self.changed_at = self._due
+
+    @property
+    def value(self) -> str:
+        self._settle()
+        return self._status
+
+    @property
+    def in_transition(self) -> bool:
+        self._settle()
+        return self._settles_to is not None
+
+
+# ==========================================================================
+# Accounts: a 12-digit access key id selects that account.  moto 5.2.5 itself
+# only maps access keys that it issued through IAM, else uses 123456789012.
+# ==========================================================================
+
+
+def credential_scope(authorization: str | None) -> tuple[str | None, str | None, str | None]:
+    """(access key id, region, signing service) from a SigV4 Authorization header."""
+    match = _CREDENTIAL.search(authorization or "")
+    return match.groups() if match else (None, None, None)
+
+
+def account_for(access_key: str | None) -> str:
+    return access_key if access_key and _TWELVE_DIGITS.fullmatch(access_key) else DEFAULT_ACCOUNT_ID
+
+
+# ==========================================================================
+# Resources moto lacks, and helpers for the patches below.
+# ==========================================================================
+
+
+def _live_notebooks(backend: SageMakerModelBackend) -> dict[str, FakeSagemakerNotebookInstance]:
+    """The backend's notebooks, after dropping those whose deletion has finished."""
+    for name, notebook in list(backend.notebook_instances.items()):
+        if notebook.status == GONE:
+            del backend.notebook_instances[name]
+    return backend.notebook_instances
+
+
+def _require_notebook_status(notebook: FakeSagemakerNotebookInstance, allowed: list[str], target: str) -> None:
+    status = notebook.status
+    if status not in allowed:  # AWS's wording
+        raise ValidationError(
+            message=f"Status ({status}) not in ([{', '.join(allowed)}]). Unable to "
+            f"transition to ({target}) for Notebook Instance ({notebook.arn})."
+        )
+
+
+# (UpdateNotebookInstance member, its Disassociate* flag, notebook attribute)
+_DISASSOCIABLE = [
+    ("LifecycleConfigName", "DisassociateLifecycleConfig", "lifecycle_config_name"),
+    ("DefaultCodeRepository", "DisassociateDefaultCodeRepository", "default_code_repository"),
+    ("AdditionalCodeRepositories", "DisassociateAdditionalCodeRepositories", "additional_code_repositories"),
+    ("AcceleratorTypes", "DisassociateAcceleratorTypes", "accelerator_types"),
+]
+# UpdateNotebookInstance member -> notebook attribute, for plain replacements.
+_REPLACEABLE = {
+    "InstanceType": "instance_type",
+    "RoleArn": "role_arn",
+    "RootAccess": "root_access",
+    "PlatformIdentifier": "platform_identifier",
+    "IpAddressType": "ip_address_type",
+    "InstanceMetadataServiceConfiguration": "instance_metadata_service_configuration",
+    "VolumeSizeInGB": "volume_size_in_gb",
+}
+
+
+@dataclass
+class PendingEndpointUpdate:
+    lifecycle: LazyStatus
+    endpoint_config_name: str
+    endpoint_config: dict[str, Any]
+
+
+def _refresh_endpoints(backend: SageMakerModelBackend) -> None:
+    """Brings endpoints with an UpdateEndpoint in flight up to date.  As on AWS,
+    the new config shows as PendingDeploymentSummary until the update is done."""
+    for name, update in list(backend.endpoint_updates.items()):
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:  # deleted meanwhile
+            del backend.endpoint_updates[name]
+            continue
+        endpoint.endpoint_status = update.lifecycle.value
+        endpoint.last_modified_time = update.lifecycle.changed_at
+        if update.lifecycle.in_transition:
+            continue
+        endpoint.endpoint_config_name = update.endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(
+            update.endpoint_config["ProductionVariants"]
+        )
+        endpoint.data_capture_config = update.endpoint_config["DataCaptureConfig"]
+        endpoint.pending_deployment_summary = None
+        del backend.endpoint_updates[name]
+
+
+class SageMakerImage:
+    """A SageMaker (Studio) image: CREATING -> CREATED, UPDATING -> CREATED and
+    DELETING -> gone, each after the transition time."""
+
+    def __init__(self, backend: SageMakerModelBackend, name: str, role_arn: str, display_name: str | None,
+                 description: str | None, tags: list[dict[str, str]] | None):
+        self.image_name = name
+        self.arn = arn_formatter("image", name, backend.account_id, backend.region_name)
+        self.role_arn = role_arn
+        self.display_name = display_name
+        self.description = description
+        self.tags = list(tags or [])
+        self.lifecycle = LazyStatus("CREATING", settles_to="CREATED")
+        self.creation_time = self.lifecycle.changed_at
+
+    @property
+    def last_modified_time(self) -> datetime:
+        return self.lifecycle.changed_at
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ImageName": self.image_name,
+            "ImageArn": self.arn,
+            "ImageStatus": self.lifecycle.value,
+            "DisplayName": self.display_name,
+            "Description": self.description,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.summary(), "RoleArn": self.role_arn}
+
+
+def _live_images(backend: SageMakerModelBackend) -> dict[str, SageMakerImage]:
+    for name, image in list(backend.images.items()):
+        if image.lifecycle.value == GONE:
+            del backend.images[name]
+    return backend.images
+
+
+def _image(backend: SageMakerModelBackend, name: str) -> SageMakerImage:
+    image = _live_images(backend).get(name)
+    if image is None:
+        arn = arn_formatter("image", name, backend.account_id, backend.region_name)
+        raise ResourceNotFound(message=f"Image {arn} does not exist.")
+    return image
+
+
+_APP_IMAGE_CONFIG_KINDS = ("KernelGatewayImageConfig", "JupyterLabAppImageConfig", "CodeEditorAppImageConfig")
+
+
+class AppImageConfig:
+    def __init__(self, backend: SageMakerModelBackend, name: str, configs: dict[str, Any],
+                 tags: list[dict[str, str]] | None):
+        self.name = name
+        self.arn = arn_formatter("app-image-config", name, backend.account_id, backend.region_name)
+        self.configs = {kind: config for kind, config in configs.items() if config is not None}
+        self.tags = list(tags or [])
+        self.creation_time = self.last_modified_time = utcnow()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "AppImageConfigArn": self.arn,
+            "AppImageConfigName": self.name,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            **self.configs,
+        }
+
+
+def _app_image_config(backend: SageMakerModelBackend, name: str) -> AppImageConfig:
+    config = backend.app_image_configs.get(name)
+    if config is None:
+        arn = arn_formatter("app-image-config", name, backend.account_id, backend.region_name)
+        raise ResourceNotFound(message=f"AppImageConfig {arn} does not exist.")
+    return config
+
+
+def _in_time_window(value: datetime, after: datetime | None, before: datetime | None) -> bool:
+    return (after is None or value > after) and (before is None or value < before)
+
+
+_LIST_PAGINATION = {
+    # AWS documents a default page size of 10 for both operations.
+    name: {"input_token": "next_token", "limit_key": "max_results", "limit_default": 10, "unique_attribute": "arn"}
+    for name in ("list_images", "list_app_image_configs")
+}
+_IMAGE_SORT_KEYS = {
+    "CREATION_TIME": lambda image: image.creation_time,
+    "LAST_MODIFIED_TIME": lambda image: image.last_modified_time,
+    "IMAGE_NAME": lambda image: image.image_name,
+}
+_APP_IMAGE_CONFIG_SORT_KEYS = {
+    "CreationTime": lambda config: config.creation_time,
+    "LastModifiedTime": lambda config: config.last_modified_time,
+    "Name": lambda config: config.name,
+}
+
+
+# ==========================================================================
+# Patches.  Each class below is a bag of methods that install() copies onto
+# the moto class it names; `self` is an instance of that moto class.  moto's
+# versions of wrapped methods are kept in _moto, captured before patching.
+# ==========================================================================
+
+_moto = {
+    "get_current_account": BaseResponse.get_current_account,
+    "notebook.__init__": FakeSagemakerNotebookInstance.__init__,
+    "notebook.to_dict": FakeSagemakerNotebookInstance.to_dict,
+    "backend.__init__": SageMakerModelBackend.__init__,
+    **{
+        f"backend.{name}": getattr(SageMakerModelBackend, name)
+        for name in ("_get_resource_from_arn", "create_notebook_instance", "get_notebook_instance",
+                     "list_notebook_instances", "create_model", "create_endpoint_config", "create_endpoint",
+                     "describe_endpoint", "list_endpoints")
+    },
+}
+
+
+class BaseResponsePatches:
+    """Onto moto.core.responses.BaseResponse (every service)."""
+
+    def get_current_account(self) -> str:
+        # moto's explicit overrides (MOTO_ACCOUNT_ID, x-moto-account-id) still win.
+        access_key, _, _ = credential_scope(self.headers.get("Authorization"))
+        explicit = "MOTO_ACCOUNT_ID" in os.environ or "x-moto-account-id" in self.headers
+        if not explicit and access_key and _TWELVE_DIGITS.fullmatch(access_key):
+            return access_key
+        return _moto["get_current_account"](self)
+
+
+class NotebookPatches:
+    """Onto FakeSagemakerNotebookInstance: a lazily computed status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # moto's constructor assigns `status` and calls start(); both go through
+        # the lifecycle, so it must exist first.
+        self.lifecycle = LazyStatus("Pending")
+        self.failure_reason = None
+        _moto["notebook.__init__"](self, *args, **kwargs)
+
+    # moto reads and assigns `notebook.status`; assigning forces a status.
+    status = property(lambda self: self.lifecycle.value, lambda self, status: self.lifecycle.force(status))
+
+    def start(self) -> None:
+        self.failure_reason = None
+        self.lifecycle.begin("Pending", "InService")
+
+    def stop(self) -> None:
+        self.lifecycle.begin("Stopping", "Stopped")
+
+    def to_dict(self) -> dict[str, Any]:
+        # Members outside an operation's output shape (e.g. PlatformIdentifier in
+        # ListNotebookInstances) are dropped by moto's serializer, as on AWS.
+        return {
+            **_moto["notebook.to_dict"](self),
+            "LastModifiedTime": self.lifecycle.changed_at,
+            "FailureReason": self.failure_reason,
+            "NetworkInterfaceId": self.network_interface_id,
+            "IpAddressType": self.ip_address_type,
+            "PlatformIdentifier": self.platform_identifier,
+            "InstanceMetadataServiceConfiguration": self.instance_metadata_service_configuration,
+        }
+
+
+class BackendPatches:
+    """Onto SageMakerModelBackend (one instance per account and region)."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        _moto["backend.__init__"](self, region_name, account_id)
+        self.images: dict[str, SageMakerImage] = {}
+        self.app_image_configs: dict[str, AppImageConfig] = {}
+        self.endpoint_updates: dict[str, PendingEndpointUpdate] = {}
+
+    # ---- tags -------------------------------------------------------------
+
+    def _get_resource_from_arn(self, arn: str) -> Any:
+        resource_type, _, name = arn.split(":")[-1].partition("/")
+        if resource_type == "image":
+            resource = _live_images(self).get(name)
+        elif resource_type == "app-image-config":
+            resource = self.app_image_configs.get(name)
+        else:
+            _live_notebooks(self)
+            resource = _moto["backend._get_resource_from_arn"](self, arn)
+        if resource is None:  # moto would fail with an AttributeError (HTTP 500)
+            raise ValidationError(message=f"Could not find {resource_type} with name {name}")
+        return resource
+
+    def add_tags(self, arn: str, tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        # AWS replaces the value of an existing key; moto would add a duplicate.
+        resource = self._get_resource_from_arn(arn)
+        new_keys = {tag["Key"] for tag in tags}
+        resource.tags = [tag for tag in resource.tags if tag["Key"] not in new_keys] + list(tags)
+        return resource.tags
+
+    # ---- notebook instances -----------------------------------------------
+
+    def create_notebook_instance(self, platform_identifier: str | None = None,
+                                 instance_metadata_service_configuration: dict[str, str] | None = None,
+                                 ip_address_type: str | None = None, **kwargs: Any) -> FakeSagemakerNotebookInstance:
+        _live_notebooks(self)
+        notebook = _moto["backend.create_notebook_instance"](self, **kwargs)
+        notebook.root_access = notebook.root_access or "Enabled"
+        notebook.platform_identifier = platform_identifier or DEFAULT_PLATFORM_IDENTIFIER
+        notebook.instance_metadata_service_configuration = (
+            instance_metadata_service_configuration or dict(DEFAULT_IMDS_CONFIGURATION)
+        )
+        notebook.ip_address_type = ip_address_type or "ipv4"
+        # AWS attaches an ENI in the subnet when one is given.
+        notebook.network_interface_id = f"eni-{secrets.token_hex(9)[:17]}" if notebook.subnet_id else None
+        return notebook
+
+    def get_notebook_instance(self, notebook_instance_name: str) -> FakeSagemakerNotebookInstance:
+        _live_notebooks(self)
+        return _moto["backend.get_notebook_instance"](self, notebook_instance_name)
+
+    def list_notebook_instances(self, **kwargs: Any) -> Any:
+        _live_notebooks(self)
+        return _moto["backend.list_notebook_instances"](self, **kwargs)
+
+    def start_notebook_instance(self, notebook_instance_name: str) -> None:
+        notebook = self.get_notebook_instance(notebook_instance_name)
+        _require_notebook_status(notebook, ["Stopped", "Failed"], "Pending")
+        notebook.start()
+
+    def stop_notebook_instance(self, notebook_instance_name: str) -> None:
+        notebook = self.get_notebook_instance(notebook_instance_name)
+        _require_notebook_status(notebook, ["InService"], "Stopping")
+        notebook.stop()
+
+    def delete_notebook_instance(self, notebook_instance_name: str) -> None:
+        notebook = self.get_notebook_instance(notebook_instance_name)
+        _require_notebook_status(notebook, ["Stopped", "Failed"], "Deleting")
+        notebook.lifecycle.begin("Deleting", GONE)
+
+    def update_notebook_instance(self, name: str, params: dict[str, Any]) -> None:
+        """Applies UpdateNotebookInstance `params` (request members by AWS name)."""
+        notebook = self.get_notebook_instance(name)
+        _require_notebook_status(notebook, ["Stopped"], "Updating")
+        if params.get("InstanceType") is not None:
+            notebook.validate_instance_type(params["InstanceType"])
+        volume = params.get("VolumeSizeInGB")
+        if volume is not None:
+            notebook.validate_volume_size_in_gb(volume)
+            if volume < notebook.volume_size_in_gb:
+                raise ValidationError(
+                    message=f"Invalid VolumeSizeInGB ({volume}): the volume of Notebook Instance "
+                    f"({notebook.arn}) is {notebook.volume_size_in_gb} GB and can only grow."
+                )
+        for member, flag, _ in _DISASSOCIABLE:
+            if params.get(member) is not None and params.get(flag):
+                raise ValidationError(message=f"Cannot specify both {member} and {flag}.")
+
+        for member, attribute in _REPLACEABLE.items():
+            if params.get(member) is not None:
+                setattr(notebook, attribute, params[member])
+        for member, flag, attribute in _DISASSOCIABLE:
+            if params.get(flag):
+                setattr(notebook, attribute, None)
+            elif params.get(member) is not None:
+                setattr(notebook, attribute, params[member])
+        notebook.lifecycle.begin("Updating", "Stopped")
+
+    # ---- models, endpoint configs, endpoints ------------------------------
+
+    def create_model(self, enable_network_isolation: bool = False, **kwargs: Any) -> Any:
+        name = kwargs["model_name"]
+        if name in self._models:
+            arn = arn_formatter("model", name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing model "{arn}".')
+        model = _moto["backend.create_model"](self, **kwargs)
+        model.enable_network_isolation = bool(enable_network_isolation)
+        return model
+
+    def create_endpoint_config(self, **kwargs: Any) -> Any:
+        name = kwargs["endpoint_config_name"]
+        if name in self.endpoint_configs:
+            arn = FakeEndpointConfig.arn_formatter(name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint configuration "{arn}".')
+        return _moto["backend.create_endpoint_config"](self, **kwargs)
+
+    def create_endpoint(self, **kwargs: Any) -> Any:
+        name = kwargs["endpoint_name"]
+        if name in self.endpoints:
+            arn = FakeEndpoint.arn_formatter(name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        return _moto["backend.create_endpoint"](self, **kwargs)
+
+    def describe_endpoint(self, endpoint_name: str) -> dict[str, Any]:
+        _refresh_endpoints(self)
+        return _moto["backend.describe_endpoint"](self, endpoint_name)
+
+    def list_endpoints(self, **kwargs: Any) -> Any:
+        _refresh_endpoints(self)
+        return _moto["backend.list_endpoints"](self, **kwargs)
+
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
+        self.describe_endpoint(endpoint_name)  # refreshes; raises if the endpoint does not exist
+        endpoint = self.endpoints[endpoint_name]
+        config = self.describe_endpoint_config(endpoint_config_name)  # raises if missing
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        lifecycle = LazyStatus("Updating", settles_to="InService")
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": endpoint_config_name,
+            "StartTime": lifecycle.changed_at,
+        }
+        self.endpoint_updates[endpoint_name] = PendingEndpointUpdate(lifecycle, endpoint_config_name, config)
+        _refresh_endpoints(self)
+        return endpoint
+
+    # ---- images -----------------------------------------------------------
+
+    def create_image(self, image_name: str, role_arn: str, display_name: str | None, description: str | None,
+                     tags: list[dict[str, str]] | None) -> SageMakerImage:
+        if image_name in _live_images(self):
+            raise ResourceInUseException(
+                message=f"The Image with ImageName {image_name} already exists. Please use a different ImageName."
+            )
+        image = SageMakerImage(self, image_name, role_arn, display_name, description, tags)
+        self.images[image_name] = image
+        return image
+
+    def describe_image(self, image_name: str) -> SageMakerImage:
+        return _image(self, image_name)
+
+    def update_image(self, image_name: str, delete_properties: list[str] | None, description: str | None,
+                     display_name: str | None, role_arn: str | None) -> SageMakerImage:
+        image = _image(self, image_name)
+        deletable = {"Description": "description", "DisplayName": "display_name"}
+        for prop in delete_properties or []:
+            if prop not in deletable:
+                raise ValidationError(message=f"Invalid DeleteProperties value: {prop}")
+            setattr(image, deletable[prop], None)
+        for attribute, value in (("description", description), ("display_name", display_name),
+                                 ("role_arn", role_arn)):
+            if value is not None:
+                setattr(image, attribute, value)
+        image.lifecycle.begin("UPDATING", "CREATED")
+        return image
+
+    def delete_image(self, image_name: str) -> None:
+        _image(self, image_name).lifecycle.begin("DELETING", GONE)
+
+    @paginate(pagination_model=_LIST_PAGINATION)
+    def list_images(self, name_contains: str | None, sort_by: str | None, sort_order: str | None,
+                    creation_time_after: datetime | None, creation_time_before: datetime | None,
+                    last_modified_time_after: datetime | None,
+                    last_modified_time_before: datetime | None) -> list[SageMakerImage]:
+        images = [
+            image for image in _live_images(self).values()
+            if (not name_contains or name_contains in image.image_name)
+            and _in_time_window(image.creation_time, creation_time_after, creation_time_before)
+            and _in_time_window(image.last_modified_time, last_modified_time_after, last_modified_time_before)
+        ]
+        return sorted(images, key=_IMAGE_SORT_KEYS[sort_by or "CREATION_TIME"],
+                      reverse=(sort_order or "DESCENDING") == "DESCENDING")
+
+    # ---- app image configs --------------------------------------------------
+
+    def create_app_image_config(self, name: str, configs: dict[str, Any],
+                                tags: list[dict[str, str]] | None) -> AppImageConfig:
+        if name in self.app_image_configs:
+            raise ResourceInUseException(message="The ID or Name specified is already in use.")
+        config = AppImageConfig(self, name, configs, tags)
+        self.app_image_configs[name] = config
+        return config
+
+    def describe_app_image_config(self, name: str) -> AppImageConfig:
+        return _app_image_config(self, name)
+
+    def update_app_image_config(self, name: str, configs: dict[str, Any]) -> AppImageConfig:
+        config = _app_image_config(self, name)
+        config.configs.update({kind: value for kind, value in configs.items() if value is not None})
+        config.last_modified_time = utcnow()
+        return config
+
+    def delete_app_image_config(self, name: str) -> None:
+        _app_image_config(self, name)
+        del self.app_image_configs[name]
+
+    @paginate(pagination_model=_LIST_PAGINATION)
+    def list_app_image_configs(self, name_contains: str | None, sort_by: str | None, sort_order: str | None,
+                               creation_time_after: datetime | None, creation_time_before: datetime | None,
+                               modified_time_after: datetime | None,
+                               modified_time_before: datetime | None) -> list[AppImageConfig]:
+        configs = [
+            config for config in self.app_image_configs.values()
+            if (not name_contains or name_contains in config.name)
+            and _in_time_window(config.creation_time, creation_time_after, creation_time_before)
+            and _in_time_window(config.last_modified_time, modified_time_after, modified_time_before)
+        ]
+        return sorted(configs, key=_APP_IMAGE_CONFIG_SORT_KEYS[sort_by or "CreationTime"],
+                      reverse=(sort_order or "Descending") == "Descending")
+
+
+class ResponsePatches:
+    """Onto SageMakerResponse.  moto parses requests and serialises results with
+    botocore's service model, so these only map parameters to backend calls."""
+
+    def create_notebook_instance(self) -> ActionResult:
+        notebook = self.sagemaker_backend.create_notebook_instance(
+            notebook_instance_name=self._get_param("NotebookInstanceName"),
+            instance_type=self._get_param("InstanceType"),
+            subnet_id=self._get_param("SubnetId"),
+            security_group_ids=self._get_param("SecurityGroupIds"),
+            role_arn=self._get_param("RoleArn"),
+            kms_key_id=self._get_param("KmsKeyId"),
+            tags=self._get_param("Tags"),
+            lifecycle_config_name=self._get_param("LifecycleConfigName"),
+            direct_internet_access=self._get_param("DirectInternetAccess"),
+            volume_size_in_gb=self._get_param("VolumeSizeInGB"),
+            accelerator_types=self._get_param("AcceleratorTypes"),
+            default_code_repository=self._get_param("DefaultCodeRepository"),
+            additional_code_repositories=self._get_param("AdditionalCodeRepositories"),
+            root_access=self._get_param("RootAccess"),
+            platform_identifier=self._get_param("PlatformIdentifier"),
+            instance_metadata_service_configuration=self._get_param("InstanceMetadataServiceConfiguration"),
+            ip_address_type=self._get_param("IpAddressType"),
+        )
+        return ActionResult({"NotebookInstanceArn": notebook.arn})
+
+    def update_notebook_instance(self) -> ActionResult:
+        params = dict(self.params)
+        name = params.pop("NotebookInstanceName")
+        self.sagemaker_backend.update_notebook_instance(name, params)
+        return EmptyResult()
+
+    def create_model(self) -> ActionResult:
+        model = self.sagemaker_backend.create_model(
+            model_name=self._get_param("ModelName"),
+            execution_role_arn=self._get_param("ExecutionRoleArn"),
+            primary_container=self._get_param("PrimaryContainer"),
+            vpc_config=self._get_param("VpcConfig"),
+            containers=self._get_param("Containers"),
+            tags=self._get_param("Tags"),
+            enable_network_isolation=self._get_param("EnableNetworkIsolation", False),
+        )
+        return ActionResult(model.response_create)
+
+    def update_endpoint(self) -> ActionResult:
+        endpoint = self.sagemaker_backend.update_endpoint(
+            self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        )
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    def create_image(self) -> ActionResult:
+        image = self.sagemaker_backend.create_image(
+            image_name=self._get_param("ImageName"),
+            role_arn=self._get_param("RoleArn"),
+            display_name=self._get_param("DisplayName"),
+            description=self._get_param("Description"),
+            tags=self._get_param("Tags"),
+        )
+        return ActionResult({"ImageArn": image.arn})
+
+    def describe_image(self) -> ActionResult:
+        return ActionResult(self.sagemaker_backend.describe_image(self._get_param("ImageName")).describe())
+
+    def update_image(self) -> ActionResult:
+        image = self.sagemaker_backend.update_image(
+            image_name=self._get_param("ImageName"),
+            delete_properties=self._get_param("DeleteProperties"),
+            description=self._get_param("Description"),
+            display_name=self._get_param("DisplayName"),
+            role_arn=self._get_param("RoleArn"),
+        )
+        return ActionResult({"ImageArn": image.arn})
+
+    def delete_image(self) -> ActionResult:
+        self.sagemaker_backend.delete_image(self._get_param("ImageName"))
+        return EmptyResult()
+
+    def list_images(self) -> ActionResult:
+        images, next_token = self.sagemaker_backend.list_images(
+            name_contains=self._get_param("NameContains"),
+            sort_by=self._get_param("SortBy"),
+            sort_order=self._get_param("SortOrder"),
+            creation_time_after=self._get_param("CreationTimeAfter"),
+            creation_time_before=self._get_param("CreationTimeBefore"),
+            last_modified_time_after=self._get_param("LastModifiedTimeAfter"),
+            last_modified_time_before=self._get_param("LastModifiedTimeBefore"),
+            max_results=self._get_param("MaxResults"),
+            next_token=self._get_param("NextToken"),
+        )
+        return ActionResult({"Images": [image.summary() for image in images], "NextToken": next_token})
+
+    def create_app_image_config(self) -> ActionResult:
+        config = self.sagemaker_backend.create_app_image_config(
+            name=self._get_param("AppImageConfigName"),
+            configs={kind: self._get_param(kind) for kind in _APP_IMAGE_CONFIG_KINDS},
+            tags=self._get_param("Tags"),
+        )
+        return ActionResult({"AppImageConfigArn": config.arn})
+
+    def describe_app_image_config(self) -> ActionResult:
+        config = self.sagemaker_backend.describe_app_image_config(self._get_param("AppImageConfigName"))
+        return ActionResult(config.describe())
+
+    def update_app_image_config(self) -> ActionResult:
+        config = self.sagemaker_backend.update_app_image_config(
+            name=self._get_param("AppImageConfigName"),
+            configs={kind: self._get_param(kind) for kind in _APP_IMAGE_CONFIG_KINDS},
+        )
+        return ActionResult({"AppImageConfigArn": config.arn})
+
+    def delete_app_image_config(self) -> ActionResult:
+        self.sagemaker_backend.delete_app_image_config(self._get_param("AppImageConfigName"))
+        return EmptyResult()
+
+    def list_app_image_configs(self) -> ActionResult:
+        configs, next_token = self.sagemaker_backend.list_app_image_configs(
+            name_contains=self._get_param("NameContains"),
+            sort_by=self._get_param("SortBy"),
+            sort_order=self._get_param("SortOrder"),
+            creation_time_after=self._get_param("CreationTimeAfter"),
+            creation_time_before=self._get_param("CreationTimeBefore"),
+            modified_time_after=self._get_param("ModifiedTimeAfter"),
+            modified_time_before=self._get_param("ModifiedTimeBefore"),
+            max_results=self._get_param("MaxResults"),
+            next_token=self._get_param("NextToken"),
+        )
+        return ActionResult({"AppImageConfigs": [config.describe() for config in configs], "NextToken": next_token})
+
+
+_PATCH_TARGETS = {
+    BaseResponse: BaseResponsePatches,
+    FakeSagemakerNotebookInstance: NotebookPatches,
+    SageMakerModelBackend: BackendPatches,
+    SageMakerResponse: ResponsePatches,
+}
+
+
+def install() -> None:
+    """Copies the patch methods onto moto's classes (idempotent)."""
+    if getattr(SageMakerModelBackend, "_sg_emulator_installed", False):
+        return
+    for target, patches in _PATCH_TARGETS.items():
+        for name, member in vars(patches).items():
+            if name == "__init__" or not name.startswith("__"):
+                setattr(target, name, member)
+    SageMakerModelBackend._sg_emulator_installed = True
+
+
+# ==========================================================================
+# WSGI layer: call counting, fault injection, control API.
+# ==========================================================================
+
+
+def _json_response(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+def _aws_error(status: int, code: str, message: str) -> Response:
+    """An error in the AWS JSON 1.1 protocol, as the SDKs parse it."""
+    response = Response(json.dumps({"__type": code, "message": message}), status=status,
+                        content_type="application/x-amz-json-1.1")
+    response.headers["x-amzn-ErrorType"] = code
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return response
+
+
+def _query_action(environ: dict[str, Any]) -> str | None:
+    """The `Action` parameter of a query-protocol request (URL or form body).
+    A form body that is read is put back for moto."""
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action:
+        return action[0]
+    length = environ.get("CONTENT_LENGTH")
+    if not length or not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    body = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return action[0] if action else None
+
+
+def _rest_action(service: str | None, environ: dict[str, Any]) -> str:
+    """Operation name of a REST-protocol request, via moto's router (best effort)."""
+    try:
+        operation, _ = get_service_router(service).match(MotoRequest(environ))
+        return operation.name
+    except Exception:  # unknown service or no matching route: describe the request instead
+        return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+
+
+def describe_call(environ: dict[str, Any]) -> CallKey | None:
+    """What an AWS API request calls; None for requests that are neither SigV4
+    signed nor carry X-Amz-Target, which are not AWS API calls."""
+    access_key, region, service = credential_scope(environ.get("HTTP_AUTHORIZATION"))
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if not access_key and not target:
+        return None
+    action = target.rsplit(".", 1)[-1] if target else _query_action(environ) or _rest_action(service, environ)
+    return CallKey(account_for(access_key), region or "us-east-1", service or "unknown", action)
+
+
+class ControlError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _notebook_from(body: dict[str, Any]) -> FakeSagemakerNotebookInstance:
+    try:
+        account, region, name = body["account"], body["region"], body["name"]
+    except KeyError as missing:
+        raise ControlError(f"missing field {missing}") from None
+    notebook = _live_notebooks(sagemaker_backends[account][region]).get(name)
+    if notebook is None:
+        raise ControlError(f"no notebook {name!r} in {account}/{region}", 404)
+    return notebook
+
+
+class EmulatorApp(DomainDispatcherApplication):
+    """moto's dispatcher plus call counting, fault injection and the control API."""
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self.routes = {
+            ("GET", "calls"): self.get_calls,
+            ("POST", "calls/reset"): self.reset_calls,
+            ("GET", "config"): self.get_config,
+            ("POST", "config"): self.set_config,
+            ("GET", "faults"): self.get_faults,
+            ("POST", "faults"): self.set_faults,
+            ("POST", "notebook-status"): self.force_notebook_status,
+            ("POST", "notebook-creation-time"): self.set_notebook_creation_time,
+            ("POST", "reset"): self.reset,
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(Request(environ))(environ, start_response)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            with STATE.lock:
+                result = super().__call__(environ, start_response)
+                if path == "/moto-api/reset" and environ["REQUEST_METHOD"] == "POST":
+                    STATE.reset()
+            return result
+
+        call = describe_call(environ)
+        # Only the SageMaker API (JSON protocol) is faulted and serialised.
+        is_sagemaker_api = (environ.get("HTTP_X_AMZ_TARGET") or "").startswith("SageMaker.")
+        with STATE.lock:
+            if call:
+                STATE.calls[call] += 1
+            fault = STATE.faults.draw(call.action) if STATE.faults and is_sagemaker_api else None
+        # A faulted request never reaches moto, so it changes no state.
+        if fault == "throttle":
+            return _aws_error(400, "ThrottlingException", "Rate exceeded")(environ, start_response)
+        if fault == "error":
+            return _aws_error(500, "InternalFailure", "Injected internal failure")(environ, start_response)
+        if is_sagemaker_api:
+            with STATE.lock:
+                return super().__call__(environ, start_response)
+        return super().__call__(environ, start_response)
+
+    def control(self, request: Request) -> Response:
+        handler = self.routes.get((request.method, request.path[len(CONTROL_PREFIX):].strip("/")))
+        if handler is None:
+            return _json_response({"error": f"no control route {request.method} {request.path}"}, 404)
+        try:
+            body = {}
+            if request.method == "POST" and request.get_data():
+                body = request.get_json(force=True, silent=True)
+                if not isinstance(body, dict):
+                    raise ControlError("body must be a JSON object")
+            with STATE.lock:
+                return _json_response(handler(request, body))
+        except ControlError as error:
+            return _json_response({"error": str(error)}, error.status)
+
+    def get_calls(self, request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        account = request.args.get("account")
+        calls = [
+            {**key._asdict(), "count": count}
+            for key, count in sorted(STATE.calls.items())
+            if account is None or key.account == account
+        ]
+        return {"total": sum(call["count"] for call in calls), "calls": calls}
+
+    def reset_calls(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        STATE.calls.clear()
+        return {"status": "ok"}
+
+    def get_config(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        return {"transitionSeconds": STATE.transition_seconds}
+
+    def set_config(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        if "transitionSeconds" in body:
+            seconds = body["transitionSeconds"]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ControlError("transitionSeconds must be a number >= 0")
+            STATE.transition_seconds = float(seconds)
+        return self.get_config(request, body)
+
+    def get_faults(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        return {"faults": STATE.faults.to_json() if STATE.faults else None}
+
+    def set_faults(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            STATE.faults = FaultPlan(body) if body else None
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+        return self.get_faults(request, body)
+
+    def force_notebook_status(self, _request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        notebook = _notebook_from(body)
+        status = body.get("status")
+        if status not in NOTEBOOK_STATUSES:
+            raise ControlError(f"status must be one of {sorted(NOTEBOOK_STATUSES)}")
+        notebook.status = status  # forced: stays until the next transition or force
+        notebook.failure_reason = body.get("failureReason")
+        return {"name": notebook.notebook_instance_name, "status": notebook.status}
+
+    def set_notebook_creation_time(self, _request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        notebook = _notebook_from(body)
+        seconds = body.get("creationTime")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ControlError("creationTime must be epoch seconds")
+        notebook.creation_time = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)  # naive UTC, like moto
+        return {"name": notebook.notebook_instance_name, "creationTime": seconds}
+
+    def reset(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        moto_api_backend.reset()
+        STATE.reset()
+        return {"status": "ok"}
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without the per-request access log line."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+# ==========================================================================
+# Entry point
+# ==========================================================================
+
+
+def _write_atomically(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".sg-emulator-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _transition_seconds(value: str) -> float:
+    seconds = float(value)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="moto server with sagemaker-guard's SageMaker extensions")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument("--port-file", help="once ready, write the server URL to this file")
+    parser.add_argument("--transition-seconds", type=_transition_seconds, default=None,
+                        help="status transition time T (default: $SG_EMULATOR_TRANSITION_SECONDS or 0)")
+    args = parser.parse_args(argv)
+    if args.transition_seconds is None:
+        args.transition_seconds = _transition_seconds(os.environ.get("SG_EMULATOR_TRANSITION_SECONDS", "0"))
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    install()
+    STATE.default_transition_seconds = args.transition_seconds
+    STATE.reset()
+    server = make_server(args.host, args.port, EmulatorApp(), threaded=True, request_handler=QuietRequestHandler)
+    threading.Thread(target=server.serve_forever, name="sg-emulator", daemon=True).start()
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{server.server_port}"
+    if args.port_file:
+        _write_atomically(args.port_file, url)
+    print(f"sg-emulator listening on {url}", flush=True)
+
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    if args.port_file:  # a stale file would point the next reader at a dead port
+        try:
+            os.remove(args.port_file)
+        except FileNotFoundError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,810 @@
+"""Tests for sg_emulator.py.  From the repository root:
+
+    .venv/bin/python -m unittest discover -s tests/emulator -v
+
+One emulator subprocess serves the whole module; every test starts from a reset.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+EMULATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sg_emulator.py")
+ACCOUNT = "111111111111"
+OTHER_ACCOUNT = "222222222222"
+REGION = "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
+T = 0.3  # transition time used by the transition tests
+
+_server: dict = {}
+
+
+def start_emulator(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str, str, float]:
+    """Starts an emulator; returns (process, url, port file, seconds until ready)."""
+    port_file = os.path.join(tempfile.mkdtemp(prefix="sg-emulator-test-"), "url")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, EMULATOR, "--port", "0", "--port-file", port_file, *args],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+    )
+    line = proc.stdout.readline().strip()
+    elapsed = time.monotonic() - started
+    if not line.startswith("sg-emulator listening on "):
+        proc.kill()
+        raise RuntimeError(f"unexpected first line from emulator: {line!r}")
+    with open(port_file) as f:
+        url = f.read()
+    assert line == f"sg-emulator listening on {url}", (line, url)
+    return proc, url, port_file, elapsed
+
+
+def stop_emulator(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=10)
+    proc.stdout.close()
+    return code
+
+
+def setUpModule() -> None:
+    proc, url, port_file, elapsed = start_emulator()
+    _server.update(proc=proc, url=url, port_file=port_file, startup=elapsed)
+
+
+def tearDownModule() -> None:
+    stop_emulator(_server["proc"])
+
+
+def control(method: str, path: str, body: dict | None = None, url: str | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url or _server['url']}/sg-emulator/{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def client(service: str = "sagemaker", account: str = ACCOUNT, retries: int = 1, region: str = REGION):
+    return boto3.client(
+        service, endpoint_url=_server["url"], region_name=region,
+        aws_access_key_id=account, aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": retries, "mode": "standard"}),
+    )
+
+
+class EmulatorTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.assertEqual(control("POST", "reset")[0], 200)
+        self.sm = client()
+
+    def set_transition(self, seconds: float) -> None:
+        self.assertEqual(control("POST", "config", {"transitionSeconds": seconds}), (200, {"transitionSeconds": seconds}))
+
+    def assert_error(self, code: str, call, *message_parts: str, **kwargs) -> ClientError:
+        with self.assertRaises(ClientError) as caught:
+            call(**kwargs)
+        error = caught.exception.response["Error"]
+        self.assertEqual(error["Code"], code, error)
+        for part in message_parts:
+            self.assertIn(part, error["Message"])
+        return caught.exception
+
+    def create_notebook(self, name: str = "nb", **kwargs) -> str:
+        return self.sm.create_notebook_instance(
+            NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=ROLE, **kwargs
+        )["NotebookInstanceArn"]
+
+    def notebook(self, name: str = "nb") -> dict:
+        return self.sm.describe_notebook_instance(NotebookInstanceName=name)
+
+    def status(self, name: str = "nb") -> str:
+        return self.notebook(name)["NotebookInstanceStatus"]
+
+    def create_model(self, name: str = "model", **kwargs) -> str:
+        return self.sm.create_model(
+            ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:latest"}, **kwargs
+        )["ModelArn"]
+
+    def create_endpoint_config(self, name: str = "config", model: str = "model") -> str:
+        return self.sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{"VariantName": "v1", "ModelName": model, "InstanceType": "ml.m5.large",
+                                 "InitialInstanceCount": 2}],
+        )["EndpointConfigArn"]
+
+
+class ServerTest(EmulatorTest):
+    def test_starts_fast_and_writes_port_file(self) -> None:
+        self.assertLess(_server["startup"], 3.0)
+        self.assertRegex(_server["url"], r"^http://127\.0\.0\.1:\d+$")
+
+    def test_transition_seconds_from_env_and_clean_shutdown(self) -> None:
+        proc, url, port_file, _ = start_emulator(env={"SG_EMULATOR_TRANSITION_SECONDS": "0.75"})
+        try:
+            self.assertEqual(control("GET", "config", url=url), (200, {"transitionSeconds": 0.75}))
+        finally:
+            self.assertEqual(stop_emulator(proc), 0)
+        self.assertFalse(os.path.exists(port_file))
+
+    def test_cli_flag_overrides_env(self) -> None:
+        proc, url, _, _ = start_emulator("--transition-seconds", "2", env={"SG_EMULATOR_TRANSITION_SECONDS": "5"})
+        try:
+            self.assertEqual(control("GET", "config", url=url), (200, {"transitionSeconds": 2.0}))
+        finally:
+            stop_emulator(proc)
+
+    def test_unknown_control_route_is_404(self) -> None:
+        status, body = control("GET", "nope")
+        self.assertEqual(status, 404)
+        self.assertIn("error", body)
+
+
+class NotebookDescribeTest(EmulatorTest):
+    def test_defaults(self) -> None:
+        arn = self.create_notebook()
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/nb")
+        nb = self.notebook()
+        self.assertEqual(nb["NotebookInstanceArn"], arn)
+        self.assertEqual(nb["NotebookInstanceStatus"], "InService")
+        self.assertEqual(nb["PlatformIdentifier"], "notebook-al2023-v1")
+        self.assertEqual(nb["InstanceMetadataServiceConfiguration"], {"MinimumInstanceMetadataServiceVersion": "1"})
+        self.assertEqual(nb["RootAccess"], "Enabled")
+        self.assertEqual(nb["DirectInternetAccess"], "Enabled")
+        self.assertEqual(nb["VolumeSizeInGB"], 5)
+        self.assertEqual(nb["InstanceType"], "ml.t3.medium")
+        self.assertEqual(nb["RoleArn"], ROLE)
+        self.assertEqual(nb["Url"], f"nb.notebook.{REGION}.sagemaker.aws")
+        for absent in ("SubnetId", "SecurityGroups", "KmsKeyId", "NetworkInterfaceId", "FailureReason",
+                       "NotebookInstanceLifecycleConfigName", "DefaultCodeRepository", "AcceleratorTypes"):
+            self.assertNotIn(absent, nb)
+        self.assertIsInstance(nb["CreationTime"], datetime)
+        self.assertIsInstance(nb["LastModifiedTime"], datetime)
+
+    def test_create_time_settings_are_returned(self) -> None:
+        self.create_notebook(
+            SubnetId="subnet-1234", SecurityGroupIds=["sg-1", "sg-2"], KmsKeyId="kms-key",
+            LifecycleConfigName="lcc", DirectInternetAccess="Disabled", VolumeSizeInGB=20,
+            AcceleratorTypes=["ml.eia2.medium"], DefaultCodeRepository="https://example.com/repo.git",
+            AdditionalCodeRepositories=["repo-b"], RootAccess="Disabled", PlatformIdentifier="notebook-al2-v2",
+            InstanceMetadataServiceConfiguration={"MinimumInstanceMetadataServiceVersion": "2"},
+            Tags=[{"Key": "team", "Value": "ml"}],
+        )
+        nb = self.notebook()
+        expected = {
+            "SubnetId": "subnet-1234", "SecurityGroups": ["sg-1", "sg-2"], "KmsKeyId": "kms-key",
+            "NotebookInstanceLifecycleConfigName": "lcc", "DirectInternetAccess": "Disabled", "VolumeSizeInGB": 20,
+            "AcceleratorTypes": ["ml.eia2.medium"], "DefaultCodeRepository": "https://example.com/repo.git",
+            "AdditionalCodeRepositories": ["repo-b"], "RootAccess": "Disabled", "PlatformIdentifier": "notebook-al2-v2",
+            "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
+        }
+        self.assertEqual({k: nb.get(k) for k in expected}, expected)
+        self.assertRegex(nb["NetworkInterfaceId"], r"^eni-[0-9a-f]{17}$")
+        tags = self.sm.list_tags(ResourceArn=nb["NotebookInstanceArn"])["Tags"]
+        self.assertEqual(tags, [{"Key": "team", "Value": "ml"}])
+
+    def test_list_returns_summaries(self) -> None:
+        self.create_notebook("a", DefaultCodeRepository="repo", LifecycleConfigName="lcc")
+        self.create_notebook("b")
+        listed = self.sm.list_notebook_instances()["NotebookInstances"]
+        self.assertEqual([n["NotebookInstanceName"] for n in listed], ["a", "b"])
+        first = listed[0]
+        self.assertEqual(first["NotebookInstanceStatus"], "InService")
+        self.assertEqual(first["DefaultCodeRepository"], "repo")
+        self.assertEqual(first["NotebookInstanceLifecycleConfigName"], "lcc")
+        for key in ("NotebookInstanceArn", "Url", "InstanceType", "CreationTime", "LastModifiedTime"):
+            self.assertIn(key, first)
+
+    def test_describe_missing_is_record_not_found(self) -> None:
+        self.assert_error("ValidationException", self.sm.describe_notebook_instance, "RecordNotFound",
+                          NotebookInstanceName="missing")
+
+    def test_duplicate_name_is_rejected(self) -> None:
+        self.create_notebook()
+        self.assert_error("ValidationException", self.create_notebook, "Cannot create a duplicate Notebook Instance")
+
+
+class NotebookTransitionTest(EmulatorTest):
+    def test_instant_transitions_with_zero_transition_time(self) -> None:
+        self.create_notebook()
+        self.assertEqual(self.status(), "InService")
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        self.assertEqual(self.status(), "Stopped")
+        self.sm.update_notebook_instance(NotebookInstanceName="nb", RootAccess="Disabled")
+        self.assertEqual(self.status(), "Stopped")
+        self.sm.start_notebook_instance(NotebookInstanceName="nb")
+        self.assertEqual(self.status(), "InService")
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        self.sm.delete_notebook_instance(NotebookInstanceName="nb")
+        self.assert_error("ValidationException", self.notebook, "RecordNotFound")
+
+    def test_full_lifecycle_with_transition_time(self) -> None:
+        self.set_transition(T)
+
+        def expect(status: str, then: str) -> None:
+            self.assertEqual(self.status(), status)
+            time.sleep(T + 0.1)
+            self.assertEqual(self.status(), then)
+
+        self.create_notebook()
+        expect("Pending", "InService")
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        expect("Stopping", "Stopped")
+        self.sm.update_notebook_instance(NotebookInstanceName="nb", VolumeSizeInGB=10)
+        expect("Updating", "Stopped")
+        self.sm.start_notebook_instance(NotebookInstanceName="nb")
+        expect("Pending", "InService")
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        time.sleep(T + 0.1)
+        self.sm.delete_notebook_instance(NotebookInstanceName="nb")
+        self.assertEqual(self.status(), "Deleting")
+        self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"][0]["NotebookInstanceStatus"], "Deleting")
+        time.sleep(T + 0.1)
+        self.assert_error("ValidationException", self.notebook, "RecordNotFound")
+        self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])
+        self.create_notebook()  # the name is free again
+
+    def test_status_filter_sees_lazy_status(self) -> None:
+        self.set_transition(T)
+        self.create_notebook()
+        self.assertEqual(len(self.sm.list_notebook_instances(StatusEquals="Pending")["NotebookInstances"]), 1)
+        time.sleep(T + 0.1)
+        self.assertEqual(len(self.sm.list_notebook_instances(StatusEquals="InService")["NotebookInstances"]), 1)
+
+    def test_transition_time_applies_to_transitions_started_afterwards(self) -> None:
+        self.set_transition(T)
+        self.create_notebook()
+        self.set_transition(0)
+        self.assertEqual(self.status(), "Pending")  # started with T
+        self.create_notebook("instant")
+        self.assertEqual(self.status("instant"), "InService")
+
+    def test_stop_guards(self) -> None:
+        self.set_transition(T)
+        arn = self.create_notebook()
+        self.assert_error("ValidationException", self.sm.stop_notebook_instance,
+                          f"Status (Pending) not in ([InService]). Unable to transition to (Stopping) "
+                          f"for Notebook Instance ({arn})", NotebookInstanceName="nb")
+        time.sleep(T + 0.1)
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        self.assert_error("ValidationException", self.sm.stop_notebook_instance, "Status (Stopping) not in ([InService])",
+                          NotebookInstanceName="nb")
+        time.sleep(T + 0.1)
+        self.assert_error("ValidationException", self.sm.stop_notebook_instance, "Status (Stopped) not in ([InService])",
+                          NotebookInstanceName="nb")
+
+    def test_start_guards(self) -> None:
+        self.create_notebook()
+        self.assert_error("ValidationException", self.sm.start_notebook_instance,
+                          "Status (InService) not in ([Stopped, Failed]). Unable to transition to (Pending)",
+                          NotebookInstanceName="nb")
+
+    def test_delete_guards(self) -> None:
+        self.create_notebook()
+        self.assert_error("ValidationException", self.sm.delete_notebook_instance,
+                          "Status (InService) not in ([Stopped, Failed]). Unable to transition to (Deleting)",
+                          NotebookInstanceName="nb")
+
+    def test_update_guard(self) -> None:
+        self.create_notebook()
+        self.assert_error("ValidationException", self.sm.update_notebook_instance,
+                          "Status (InService) not in ([Stopped]). Unable to transition to (Updating)",
+                          NotebookInstanceName="nb", RootAccess="Disabled")
+
+    def test_operations_on_missing_notebook(self) -> None:
+        for call in (self.sm.start_notebook_instance, self.sm.stop_notebook_instance,
+                     self.sm.delete_notebook_instance, self.sm.update_notebook_instance):
+            self.assert_error("ValidationException", call, "RecordNotFound", NotebookInstanceName="missing")
+
+
+class NotebookUpdateTest(EmulatorTest):
+    def setUp(self) -> None:
+        super().setUp()
+        self.create_notebook(
+            LifecycleConfigName="lcc", DefaultCodeRepository="repo-a", AdditionalCodeRepositories=["repo-b"],
+            AcceleratorTypes=["ml.eia2.medium"], VolumeSizeInGB=10,
+        )
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+
+    def test_applies_every_setting(self) -> None:
+        before = self.notebook()
+        time.sleep(0.05)
+        self.sm.update_notebook_instance(
+            NotebookInstanceName="nb", RootAccess="Disabled", PlatformIdentifier="notebook-al2023-v1",
+            InstanceType="ml.t3.large", RoleArn=f"{ROLE}-2", LifecycleConfigName="lcc-2", VolumeSizeInGB=20,
+            DefaultCodeRepository="repo-c", AdditionalCodeRepositories=["repo-d", "repo-e"],
+            AcceleratorTypes=["ml.eia2.large"],
+            InstanceMetadataServiceConfiguration={"MinimumInstanceMetadataServiceVersion": "2"},
+        )
+        after = self.notebook()
+        expected = {
+            "RootAccess": "Disabled", "PlatformIdentifier": "notebook-al2023-v1", "InstanceType": "ml.t3.large",
+            "RoleArn": f"{ROLE}-2", "NotebookInstanceLifecycleConfigName": "lcc-2", "VolumeSizeInGB": 20,
+            "DefaultCodeRepository": "repo-c", "AdditionalCodeRepositories": ["repo-d", "repo-e"],
+            "AcceleratorTypes": ["ml.eia2.large"],
+            "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
+        }
+        self.assertEqual({k: after.get(k) for k in expected}, expected)
+        self.assertEqual(after["CreationTime"], before["CreationTime"])
+        self.assertGreater(after["LastModifiedTime"], before["LastModifiedTime"])
+        self.assertEqual(after["NotebookInstanceStatus"], "Stopped")
+
+    def test_unset_parameters_are_kept(self) -> None:
+        before = self.notebook()
+        self.sm.update_notebook_instance(NotebookInstanceName="nb", RootAccess="Disabled")
+        after = self.notebook()
+        for key in ("InstanceType", "RoleArn", "NotebookInstanceLifecycleConfigName", "VolumeSizeInGB",
+                    "DefaultCodeRepository", "AdditionalCodeRepositories", "AcceleratorTypes", "PlatformIdentifier"):
+            self.assertEqual(after[key], before[key], key)
+
+    def test_disassociate(self) -> None:
+        self.sm.update_notebook_instance(
+            NotebookInstanceName="nb", DisassociateLifecycleConfig=True, DisassociateDefaultCodeRepository=True,
+            DisassociateAdditionalCodeRepositories=True, DisassociateAcceleratorTypes=True,
+        )
+        nb = self.notebook()
+        for key in ("NotebookInstanceLifecycleConfigName", "DefaultCodeRepository", "AdditionalCodeRepositories",
+                    "AcceleratorTypes"):
+            self.assertNotIn(key, nb)
+
+    def test_value_and_disassociate_together_is_rejected(self) -> None:
+        self.assert_error("ValidationException", self.sm.update_notebook_instance,
+                          "Cannot specify both LifecycleConfigName and DisassociateLifecycleConfig",
+                          NotebookInstanceName="nb", LifecycleConfigName="x", DisassociateLifecycleConfig=True)
+
+    def test_volume_can_only_grow(self) -> None:
+        self.assert_error("ValidationException", self.sm.update_notebook_instance, "can only grow",
+                          NotebookInstanceName="nb", VolumeSizeInGB=8)
+        self.assertEqual(self.notebook()["VolumeSizeInGB"], 10)
+
+    def test_invalid_instance_type_is_rejected(self) -> None:
+        self.assert_error("ValidationException", self.sm.update_notebook_instance, "instanceType",
+                          NotebookInstanceName="nb", InstanceType="ml.bogus")
+
+
+class ModelAndEndpointTest(EmulatorTest):
+    def test_model_network_isolation(self) -> None:
+        self.create_model("isolated", EnableNetworkIsolation=True)
+        self.create_model("open")
+        self.assertTrue(self.sm.describe_model(ModelName="isolated")["EnableNetworkIsolation"])
+        self.assertFalse(self.sm.describe_model(ModelName="open")["EnableNetworkIsolation"])
+
+    def test_duplicate_model_is_rejected(self) -> None:
+        arn = self.create_model(EnableNetworkIsolation=True)
+        self.assert_error("ValidationException", self.create_model, f'Cannot create already existing model "{arn}"')
+        self.assertTrue(self.sm.describe_model(ModelName="model")["EnableNetworkIsolation"])
+
+    def test_duplicate_endpoint_config_is_rejected(self) -> None:
+        self.create_model()
+        arn = self.create_endpoint_config()
+        self.assert_error("ValidationException", self.create_endpoint_config,
+                          f'Cannot create already existing endpoint configuration "{arn}"')
+
+    def test_duplicate_endpoint_is_rejected(self) -> None:
+        self.create_model()
+        self.create_endpoint_config()
+        arn = self.sm.create_endpoint(EndpointName="ep", EndpointConfigName="config")["EndpointArn"]
+        self.assert_error("ValidationException", self.sm.create_endpoint,
+                          f'Cannot create already existing endpoint "{arn}"', EndpointName="ep",
+                          EndpointConfigName="config")
+
+    def test_update_endpoint(self) -> None:
+        self.create_model()
+        self.create_endpoint_config("old")
+        self.create_endpoint_config("new")
+        self.sm.create_endpoint(EndpointName="ep", EndpointConfigName="old")
+        self.set_transition(T)
+        self.assert_error("ValidationException", self.sm.update_endpoint, "Could not find endpoint configuration",
+                          EndpointName="ep", EndpointConfigName="missing")
+        self.assert_error("ValidationException", self.sm.update_endpoint, "Could not find endpoint",
+                          EndpointName="missing", EndpointConfigName="new")
+
+        arn = self.sm.update_endpoint(EndpointName="ep", EndpointConfigName="new")["EndpointArn"]
+        self.assertTrue(arn.endswith(":endpoint/ep"))
+        during = self.sm.describe_endpoint(EndpointName="ep")
+        self.assertEqual(during["EndpointStatus"], "Updating")
+        self.assertEqual(during["EndpointConfigName"], "old")
+        self.assertEqual(during["PendingDeploymentSummary"]["EndpointConfigName"], "new")
+        self.assertEqual(self.sm.list_endpoints()["Endpoints"][0]["EndpointStatus"], "Updating")
+        self.assert_error("ValidationException", self.sm.update_endpoint, "Cannot update in-progress endpoint",
+                          EndpointName="ep", EndpointConfigName="old")
+
+        time.sleep(T + 0.1)
+        after = self.sm.describe_endpoint(EndpointName="ep")
+        self.assertEqual(after["EndpointStatus"], "InService")
+        self.assertEqual(after["EndpointConfigName"], "new")
+        self.assertNotIn("PendingDeploymentSummary", after)
+        self.assertEqual(after["ProductionVariants"][0]["CurrentInstanceCount"], 2)
+
+    def test_update_endpoint_instant(self) -> None:
+        self.create_model()
+        self.create_endpoint_config("old")
+        self.create_endpoint_config("new")
+        self.sm.create_endpoint(EndpointName="ep", EndpointConfigName="old")
+        self.sm.update_endpoint(EndpointName="ep", EndpointConfigName="new")
+        after = self.sm.describe_endpoint(EndpointName="ep")
+        self.assertEqual((after["EndpointStatus"], after["EndpointConfigName"]), ("InService", "new"))
+
+
+class ImageTest(EmulatorTest):
+    def create_image(self, name: str = "img", **kwargs) -> str:
+        return self.sm.create_image(ImageName=name, RoleArn=ROLE, **kwargs)["ImageArn"]
+
+    def test_crud(self) -> None:
+        arn = self.create_image(DisplayName="Image", Description="desc")
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:image/img")
+        image = self.sm.describe_image(ImageName="img")
+        self.assertEqual(
+            {k: image[k] for k in ("ImageName", "ImageArn", "ImageStatus", "DisplayName", "Description", "RoleArn")},
+            {"ImageName": "img", "ImageArn": arn, "ImageStatus": "CREATED", "DisplayName": "Image",
+             "Description": "desc", "RoleArn": ROLE},
+        )
+        self.assertIsInstance(image["CreationTime"], datetime)
+
+        time.sleep(0.05)
+        self.assertEqual(self.sm.update_image(ImageName="img", DeleteProperties=["Description"],
+                                              DisplayName="Renamed")["ImageArn"], arn)
+        updated = self.sm.describe_image(ImageName="img")
+        self.assertNotIn("Description", updated)
+        self.assertEqual(updated["DisplayName"], "Renamed")
+        self.assertGreater(updated["LastModifiedTime"], image["LastModifiedTime"])
+        self.assertEqual(updated["CreationTime"], image["CreationTime"])
+
+        self.sm.delete_image(ImageName="img")
+        self.assert_error("ResourceNotFound", self.sm.describe_image, "does not exist", ImageName="img")
+        self.assert_error("ResourceNotFound", self.sm.delete_image, "does not exist", ImageName="img")
+        self.assert_error("ResourceNotFound", self.sm.update_image, "does not exist", ImageName="img",
+                          DisplayName="x")
+
+    def test_status_transitions(self) -> None:
+        self.set_transition(T)
+        self.create_image()
+        self.assertEqual(self.sm.describe_image(ImageName="img")["ImageStatus"], "CREATING")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.sm.describe_image(ImageName="img")["ImageStatus"], "CREATED")
+        self.sm.update_image(ImageName="img", DisplayName="x")
+        self.assertEqual(self.sm.describe_image(ImageName="img")["ImageStatus"], "UPDATING")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.sm.describe_image(ImageName="img")["ImageStatus"], "CREATED")
+        self.sm.delete_image(ImageName="img")
+        self.assertEqual(self.sm.describe_image(ImageName="img")["ImageStatus"], "DELETING")
+        time.sleep(T + 0.1)
+        self.assert_error("ResourceNotFound", self.sm.describe_image, ImageName="img")
+
+    def test_duplicate_is_rejected(self) -> None:
+        self.create_image()
+        self.assert_error("ResourceInUse", self.create_image, "already exists")
+
+    def test_list_paginates(self) -> None:
+        names = [f"img-{i:02d}" for i in range(13)]
+        for name in names:
+            self.create_image(name)
+        first = self.sm.list_images(SortBy="IMAGE_NAME", SortOrder="ASCENDING")
+        self.assertEqual(len(first["Images"]), 10)  # AWS's default page size
+        second = self.sm.list_images(SortBy="IMAGE_NAME", SortOrder="ASCENDING", NextToken=first["NextToken"])
+        self.assertNotIn("NextToken", second)
+        self.assertEqual([i["ImageName"] for i in first["Images"] + second["Images"]], names)
+
+        paginated = [i["ImageName"] for page in self.sm.get_paginator("list_images").paginate(
+            PaginationConfig={"PageSize": 4}) for i in page["Images"]]
+        self.assertEqual(paginated, list(reversed(names)))  # default: CREATION_TIME, DESCENDING
+        self.assertEqual(len(self.sm.list_images(NameContains="img-1")["Images"]), 3)
+        summary = first["Images"][0]
+        self.assertEqual(set(summary) - {"DisplayName", "Description"},
+                         {"ImageName", "ImageArn", "ImageStatus", "CreationTime", "LastModifiedTime"})
+
+    def test_tags(self) -> None:
+        arn = self.create_image(Tags=[{"Key": "a", "Value": "1"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "1"}])
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "a", "Value": "2"}, {"Key": "b", "Value": "3"}])
+        self.assertEqual(sorted((t["Key"], t["Value"]) for t in self.sm.list_tags(ResourceArn=arn)["Tags"]),
+                         [("a", "2"), ("b", "3")])
+        self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "b", "Value": "3"}])
+
+
+class AppImageConfigTest(EmulatorTest):
+    KERNEL = {"KernelSpecs": [{"Name": "python3", "DisplayName": "Python 3"}],
+              "FileSystemConfig": {"MountPath": "/home/sagemaker-user", "DefaultUid": 1000, "DefaultGid": 100}}
+
+    def create(self, name: str = "aic", **kwargs) -> str:
+        return self.sm.create_app_image_config(AppImageConfigName=name, **kwargs)["AppImageConfigArn"]
+
+    def test_crud(self) -> None:
+        arn = self.create(KernelGatewayImageConfig=self.KERNEL)
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:app-image-config/aic")
+        described = self.sm.describe_app_image_config(AppImageConfigName="aic")
+        self.assertEqual(described["AppImageConfigArn"], arn)
+        self.assertEqual(described["KernelGatewayImageConfig"], self.KERNEL)
+        self.assertNotIn("JupyterLabAppImageConfig", described)
+
+        time.sleep(0.05)
+        jupyter = {"ContainerConfig": {"ContainerArguments": ["--x"]}}
+        self.assertEqual(self.sm.update_app_image_config(AppImageConfigName="aic",
+                                                         JupyterLabAppImageConfig=jupyter)["AppImageConfigArn"], arn)
+        updated = self.sm.describe_app_image_config(AppImageConfigName="aic")
+        self.assertEqual(updated["JupyterLabAppImageConfig"], jupyter)
+        self.assertGreater(updated["LastModifiedTime"], described["LastModifiedTime"])
+
+        self.sm.delete_app_image_config(AppImageConfigName="aic")
+        for call in (self.sm.describe_app_image_config, self.sm.delete_app_image_config):
+            self.assert_error("ResourceNotFound", call, "does not exist", AppImageConfigName="aic")
+
+    def test_duplicate_is_rejected(self) -> None:
+        self.create()
+        self.assert_error("ResourceInUse", self.create, "already in use")
+
+    def test_list_paginates(self) -> None:
+        names = [f"aic-{i:02d}" for i in range(12)]
+        for name in names:
+            self.create(name)
+        pages = list(self.sm.get_paginator("list_app_image_configs").paginate(
+            SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 5}))
+        self.assertEqual([len(p["AppImageConfigs"]) for p in pages], [5, 5, 2])
+        self.assertEqual([c["AppImageConfigName"] for p in pages for c in p["AppImageConfigs"]], names)
+        default = self.sm.list_app_image_configs()
+        self.assertEqual(len(default["AppImageConfigs"]), 10)
+        self.assertEqual(default["AppImageConfigs"][0]["AppImageConfigName"], "aic-11")  # newest first
+        self.assertEqual(len(self.sm.list_app_image_configs(NameContains="aic-1")["AppImageConfigs"]), 2)
+
+    def test_tags(self) -> None:
+        arn = self.create(Tags=[{"Key": "owner", "Value": "me"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "owner", "Value": "me"}])
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+        self.sm.delete_tags(ResourceArn=arn, TagKeys=["owner"])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "env", "Value": "dev"}])
+
+
+class TagTest(EmulatorTest):
+    def test_tags_on_notebooks_models_and_endpoint_configs(self) -> None:
+        arns = [self.create_notebook(), self.create_model(), self.create_endpoint_config()]
+        for arn in arns:
+            self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k", "Value": "1"}])
+            self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k", "Value": "2"}])
+            self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "k", "Value": "2"}], arn)
+            self.sm.delete_tags(ResourceArn=arn, TagKeys=["k"])
+            self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [], arn)
+
+    def test_tags_of_missing_resource(self) -> None:
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:image/missing"
+        self.assert_error("ValidationException", self.sm.list_tags, ResourceArn=arn)
+
+
+class ErrorFormatTest(EmulatorTest):
+    def raw_call(self, target: str, body: dict) -> tuple[int, dict, dict]:
+        request = urllib.request.Request(
+            _server["url"] + "/", data=json.dumps(body).encode(), method="POST",
+            headers={
+                "X-Amz-Target": f"SageMaker.{target}",
+                "Content-Type": "application/x-amz-json-1.1",
+                "Authorization": f"AWS4-HMAC-SHA256 Credential={ACCOUNT}/20240101/{REGION}/sagemaker/aws4_request, "
+                                 "SignedHeaders=host, Signature=x",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    def test_validation_error_is_aws_json(self) -> None:
+        status, headers, body = self.raw_call("DescribeNotebookInstance", {"NotebookInstanceName": "missing"})
+        self.assertEqual(status, 400)
+        self.assertEqual(headers["X-Amzn-Errortype"], "ValidationException")
+        self.assertEqual(body["__type"], "ValidationException")
+        self.assertEqual(body.get("message", body.get("Message")), "RecordNotFound")
+
+    def test_new_operation_errors_are_aws_json(self) -> None:
+        status, headers, body = self.raw_call("DescribeImage", {"ImageName": "missing"})
+        self.assertEqual((status, headers["X-Amzn-Errortype"], body["__type"]), (400, "ResourceNotFound", "ResourceNotFound"))
+
+
+class MultiAccountTest(EmulatorTest):
+    def test_accounts_and_regions_are_isolated(self) -> None:
+        other = client(account=OTHER_ACCOUNT)
+        west = client(region="us-west-2")
+        self.create_notebook("mine")
+        other.create_image(ImageName="theirs", RoleArn=ROLE)
+        self.assertEqual([n["NotebookInstanceName"] for n in self.sm.list_notebook_instances()["NotebookInstances"]],
+                         ["mine"])
+        self.assertEqual(other.list_notebook_instances()["NotebookInstances"], [])
+        self.assertEqual(west.list_notebook_instances()["NotebookInstances"], [])
+        self.assertEqual(self.sm.list_images()["Images"], [])
+        self.assertEqual(other.describe_image(ImageName="theirs")["ImageArn"],
+                         f"arn:aws:sagemaker:{REGION}:{OTHER_ACCOUNT}:image/theirs")
+
+    def test_sts_reports_the_account(self) -> None:
+        self.assertEqual(client("sts", account=OTHER_ACCOUNT).get_caller_identity()["Account"], OTHER_ACCOUNT)
+
+    def test_non_numeric_key_uses_moto_default_account(self) -> None:
+        arn = client(account="AKIAEXAMPLEEXAMPLE12").create_image(ImageName="x", RoleArn=ROLE)["ImageArn"]
+        self.assertIn(":123456789012:", arn)
+
+
+class CallCountTest(EmulatorTest):
+    def test_counts_per_account_region_service_action(self) -> None:
+        for _ in range(3):
+            self.sm.list_notebook_instances()
+        client(account=OTHER_ACCOUNT, region="eu-west-1").list_images()
+        client("sts").get_caller_identity()
+        self.assert_error("ValidationException", self.notebook)  # failed calls count too
+
+        status, calls = control("GET", "calls")
+        self.assertEqual(status, 200)
+        self.assertEqual(calls["total"], 6)
+        self.assertEqual(sorted((c["account"], c["region"], c["service"], c["action"], c["count"]) for c in calls["calls"]), [
+            (ACCOUNT, REGION, "sagemaker", "DescribeNotebookInstance", 1),
+            (ACCOUNT, REGION, "sagemaker", "ListNotebookInstances", 3),
+            (ACCOUNT, REGION, "sts", "GetCallerIdentity", 1),
+            (OTHER_ACCOUNT, "eu-west-1", "sagemaker", "ListImages", 1),
+        ])
+        filtered = control("GET", f"calls?account={OTHER_ACCOUNT}")[1]
+        self.assertEqual((filtered["total"], len(filtered["calls"])), (1, 1))
+
+        self.assertEqual(control("POST", "calls/reset")[0], 200)
+        self.assertEqual(control("GET", "calls")[1], {"total": 0, "calls": []})
+
+    def test_rest_protocol_actions_are_named(self) -> None:
+        client("securityhub").get_findings()
+        actions = [c["action"] for c in control("GET", "calls")[1]["calls"] if c["service"] == "securityhub"]
+        self.assertEqual(actions, ["GetFindings"])
+
+    def test_control_and_moto_api_requests_are_not_counted(self) -> None:
+        control("GET", "config")
+        urllib.request.urlopen(urllib.request.Request(_server["url"] + "/moto-api/reset", method="POST")).close()
+        self.assertEqual(control("GET", "calls")[1]["total"], 0)
+
+
+class ConfigTest(EmulatorTest):
+    def test_get_and_set(self) -> None:
+        self.assertEqual(control("GET", "config"), (200, {"transitionSeconds": 0.0}))
+        self.set_transition(1.5)
+        self.assertEqual(control("GET", "config"), (200, {"transitionSeconds": 1.5}))
+        self.assertEqual(control("POST", "config", {"transitionSeconds": -1})[0], 400)
+        self.assertEqual(control("POST", "config", {"transitionSeconds": "x"})[0], 400)
+
+
+class FaultTest(EmulatorTest):
+    def test_throttling(self) -> None:
+        self.assertEqual(control("POST", "faults", {"throttleRate": 1.0})[0], 200)
+        error = self.assert_error("ThrottlingException", self.create_notebook, "Rate exceeded")
+        self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        control("POST", "faults", {})
+        self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])  # no state change
+        calls = control("GET", "calls")[1]["calls"]
+        self.assertIn(("CreateNotebookInstance", 1), [(c["action"], c["count"]) for c in calls])
+
+    def test_internal_failure(self) -> None:
+        control("POST", "faults", {"errorRate": 1.0})
+        error = self.assert_error("InternalFailure", self.sm.list_images)
+        self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+
+    def test_action_filter_and_other_services(self) -> None:
+        control("POST", "faults", {"throttleRate": 1.0, "actions": ["DescribeNotebookInstance"]})
+        self.create_notebook()
+        self.assert_error("ThrottlingException", self.notebook)
+        self.assertEqual(len(self.sm.list_notebook_instances()["NotebookInstances"]), 1)
+        client("sts").get_caller_identity()  # only SageMaker is faulted
+
+    def test_sdk_retries_recover(self) -> None:
+        control("POST", "faults", {"throttleRate": 0.2, "errorRate": 0.2, "actions": ["CreateImage"], "seed": 3})
+        retrying = client(retries=10)
+        for i in range(4):
+            retrying.create_image(ImageName=f"img-{i}", RoleArn=ROLE)
+        self.assertEqual(len(self.sm.list_images()["Images"]), 4)  # each image created exactly once
+        creates = [c["count"] for c in control("GET", "calls")[1]["calls"] if c["action"] == "CreateImage"]
+        self.assertGreater(creates[0], 4)
+
+    def test_seed_makes_faults_reproducible(self) -> None:
+        def outcomes() -> list[str]:
+            control("POST", "faults", {"throttleRate": 0.5, "seed": 42})
+            result = []
+            for _ in range(12):
+                try:
+                    self.sm.list_images()
+                    result.append("ok")
+                except ClientError as error:
+                    result.append(error.response["Error"]["Code"])
+            return result
+
+        first = outcomes()
+        self.assertEqual(outcomes(), first)
+        self.assertIn("ok", first)
+        self.assertIn("ThrottlingException", first)
+
+    def test_get_and_validation(self) -> None:
+        self.assertEqual(control("GET", "faults"), (200, {"faults": None}))
+        control("POST", "faults", {"throttleRate": 0.2, "actions": ["ListImages"], "seed": 1})
+        self.assertEqual(control("GET", "faults")[1]["faults"],
+                         {"throttleRate": 0.2, "errorRate": 0.0, "actions": ["ListImages"], "seed": 1})
+        for bad in ({"throttleRate": 2}, {"throttleRate": 0.6, "errorRate": 0.6}, {"actions": "ListImages"},
+                    {"bogus": 1}):
+            self.assertEqual(control("POST", "faults", bad)[0], 400, bad)
+
+
+class NotebookControlTest(EmulatorTest):
+    def target(self, **extra) -> dict:
+        return {"account": ACCOUNT, "region": REGION, "name": "nb", **extra}
+
+    def test_force_failed(self) -> None:
+        self.create_notebook()
+        status, body = control("POST", "notebook-status", self.target(status="Failed", failureReason="capacity"))
+        self.assertEqual((status, body), (200, {"name": "nb", "status": "Failed"}))
+        nb = self.notebook()
+        self.assertEqual((nb["NotebookInstanceStatus"], nb["FailureReason"]), ("Failed", "capacity"))
+        self.sm.start_notebook_instance(NotebookInstanceName="nb")  # AWS allows starting a Failed notebook
+        nb = self.notebook()
+        self.assertEqual(nb["NotebookInstanceStatus"], "InService")
+        self.assertNotIn("FailureReason", nb)
+
+    def test_failed_notebook_can_be_deleted(self) -> None:
+        self.create_notebook()
+        control("POST", "notebook-status", self.target(status="Failed"))
+        self.sm.delete_notebook_instance(NotebookInstanceName="nb")
+        self.assert_error("ValidationException", self.notebook, "RecordNotFound")
+
+    def test_forced_stopping_stays(self) -> None:
+        self.set_transition(0.1)
+        self.create_notebook()
+        control("POST", "notebook-status", self.target(status="Stopping"))
+        time.sleep(0.3)
+        self.assertEqual(self.status(), "Stopping")
+        for call in (self.sm.stop_notebook_instance, self.sm.start_notebook_instance,
+                     self.sm.delete_notebook_instance):
+            self.assert_error("ValidationException", call, "Status (Stopping)", NotebookInstanceName="nb")
+        control("POST", "notebook-status", self.target(status="Stopped"))
+        self.assertEqual(self.status(), "Stopped")
+
+    def test_backdate_creation_time(self) -> None:
+        self.create_notebook()
+        epoch = 1_600_000_000
+        self.assertEqual(control("POST", "notebook-creation-time", self.target(creationTime=epoch))[0], 200)
+        self.assertEqual(self.notebook()["CreationTime"], datetime.fromtimestamp(epoch, tz=timezone.utc))
+
+    def test_errors(self) -> None:
+        self.create_notebook()
+        self.assertEqual(control("POST", "notebook-status", self.target(name="missing", status="Failed"))[0], 404)
+        self.assertEqual(control("POST", "notebook-status", self.target(status="Broken"))[0], 400)
+        self.assertEqual(control("POST", "notebook-status", {"name": "nb", "status": "Failed"})[0], 400)
+        self.assertEqual(control("POST", "notebook-creation-time", self.target(creationTime="yesterday"))[0], 400)
+
+
+class ResetTest(EmulatorTest):
+    def dirty(self) -> None:
+        self.create_notebook()
+        control("POST", "notebook-status", {"account": ACCOUNT, "region": REGION, "name": "nb", "status": "Failed"})
+        control("POST", "faults", {"throttleRate": 0.0001})
+        self.set_transition(9)
+
+    def assert_clean(self) -> None:
+        self.assertEqual(control("GET", "calls")[1]["total"], 0)
+        self.assertEqual(control("GET", "faults")[1], {"faults": None})
+        self.assertEqual(control("GET", "config")[1], {"transitionSeconds": 0.0})
+        self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])
+        self.create_notebook()
+        self.assertEqual(self.status(), "InService")
+
+    def test_moto_api_reset_resets_extensions(self) -> None:
+        self.dirty()
+        urllib.request.urlopen(urllib.request.Request(_server["url"] + "/moto-api/reset", method="POST")).close()
+        self.assert_clean()
+
+    def test_emulator_reset(self) -> None:
+        self.dirty()
+        self.assertEqual(control("POST", "reset"), (200, {"status": "ok"}))
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    unittest.main()
