@@ -25,7 +25,12 @@ impl Assessment {
 
 /// Evaluates every enabled control on the resource and plans the response to its failures.
 /// `force_dry_run` is the command's dry-run: an audit never changes anything.
-pub fn assess(resource: Observed, policy: &Policy, now: Timestamp, force_dry_run: bool) -> Assessment {
+pub fn assess(
+    resource: Observed,
+    policy: &Policy,
+    now: Timestamp,
+    force_dry_run: bool,
+) -> Assessment {
     let verdicts = evaluate::evaluate(&resource, policy, now);
     let plan = plan::plan(&resource, &verdicts, policy, now, force_dry_run);
     Assessment {

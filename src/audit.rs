@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::assess::{assess, Assessment};
-use crate::event::{Decoded, Trigger, TriggerSource};
 use crate::evaluate::Status;
+use crate::event::{Decoded, Trigger, TriggerSource};
 use crate::observe::{AwsError, Listed, Observer};
 use crate::policy::Policy;
 use crate::report::{Report, ResultRow, Summary, SweepError};
@@ -24,7 +24,13 @@ pub trait Progress: Sync {
 impl Progress for () {}
 
 /// ERROR rows for every enabled control of a resource that could not be read.
-fn error_rows(policy: &Policy, listed: &Listed, account: &str, region: &str, e: &AwsError) -> Vec<ResultRow> {
+fn error_rows(
+    policy: &Policy,
+    listed: &Listed,
+    account: &str,
+    region: &str,
+    e: &AwsError,
+) -> Vec<ResultRow> {
     policy
         .controls_for(listed.kind)
         .map(|(id, _)| ResultRow {
@@ -45,7 +51,12 @@ fn error_rows(policy: &Policy, listed: &Listed, account: &str, region: &str, e: 
 
 /// Sweeps every resource of every kind an enabled control judges, in each region, and reports.
 /// At most `concurrency` resources are read at once per region.
-pub async fn sweep(policy: &Policy, regions: &[String], concurrency: usize, progress: &dyn Progress) -> Report {
+pub async fn sweep(
+    policy: &Policy,
+    regions: &[String],
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Report {
     let now = Timestamp::now();
     let mut assessments: Vec<Assessment> = Vec::new();
     let mut error_results = Vec::new();
@@ -61,7 +72,9 @@ pub async fn sweep(policy: &Policy, regions: &[String], concurrency: usize, prog
         }
         // Out of scope is never read further, let alone acted on.
         listed.retain(|l| {
-            let account = ResourceRef::from_arn(&l.arn).and_then(|r| r.account).unwrap_or_default();
+            let account = ResourceRef::from_arn(&l.arn)
+                .and_then(|r| r.account)
+                .unwrap_or_default();
             policy.scope.includes_account(&account)
         });
         progress.add_total(listed.len() as u64);
@@ -79,7 +92,9 @@ pub async fn sweep(policy: &Policy, regions: &[String], concurrency: usize, prog
                 // Deleted between the list and the read: nothing to judge.
                 Ok(None) => {}
                 Err(e) => {
-                    let account = ResourceRef::from_arn(&listed.arn).and_then(|r| r.account).unwrap_or_default();
+                    let account = ResourceRef::from_arn(&listed.arn)
+                        .and_then(|r| r.account)
+                        .unwrap_or_default();
                     error_results.extend(error_rows(policy, &listed, &account, region, &e));
                 }
             }
@@ -134,7 +149,11 @@ impl EventReport {
 
 /// Reads each resource a decoded event names, live, and judges it. The event's own content is
 /// never used for the resource's settings.
-pub async fn evaluate_event(policy: &Policy, decoded: Decoded, default_region: &str) -> EventReport {
+pub async fn evaluate_event(
+    policy: &Policy,
+    decoded: Decoded,
+    default_region: &str,
+) -> EventReport {
     let triggers = match decoded {
         Decoded::Ignored(reason) => {
             return EventReport {
@@ -152,8 +171,14 @@ pub async fn evaluate_event(policy: &Policy, decoded: Decoded, default_region: &
     let mut observers: HashMap<String, Observer> = HashMap::new();
     let mut outcomes = Vec::new();
     let mut assessments = Vec::new();
-    for Trigger { resource, source, .. } in triggers {
-        let region = resource.region.clone().unwrap_or_else(|| default_region.to_string());
+    for Trigger {
+        resource, source, ..
+    } in triggers
+    {
+        let region = resource
+            .region
+            .clone()
+            .unwrap_or_else(|| default_region.to_string());
         let mut outcome = TriggerOutcome {
             resource: resource.clone(),
             source,
@@ -162,7 +187,10 @@ pub async fn evaluate_event(policy: &Policy, decoded: Decoded, default_region: &
             error: None,
         };
         let in_scope = policy.scope.includes_region(&region)
-            && resource.account.as_deref().is_none_or(|a| policy.scope.includes_account(a));
+            && resource
+                .account
+                .as_deref()
+                .is_none_or(|a| policy.scope.includes_account(a));
         if !in_scope {
             outcome.state = "out-of-scope";
         } else if !policy.judges(resource.kind) {

@@ -12,7 +12,19 @@ use serde::{Deserialize, Serialize};
 use crate::resource::ResourceKind;
 
 /// One of the Security Hub controls this tool enforces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum ControlId {
     #[serde(rename = "SageMaker.1")]
     SageMaker1,
@@ -437,7 +449,11 @@ pub fn to_markdown() -> String {
             ));
         }
         out.push_str(&format!("- Evaluation: {}\n", c.evaluation));
-        out.push_str(&format!("- Fix the API allows: `{}`. {}\n", c.fix.as_str(), c.remediation));
+        out.push_str(&format!(
+            "- Fix the API allows: `{}`. {}\n",
+            c.fix.as_str(),
+            c.remediation
+        ));
     }
     out
 }
@@ -450,14 +466,19 @@ pub fn to_table() -> String {
             [
                 c.id.to_string(),
                 c.severity.to_string(),
-                c.resource_type.trim_start_matches("AWS::SageMaker::").to_string(),
+                c.resource_type
+                    .trim_start_matches("AWS::SageMaker::")
+                    .to_string(),
                 c.schedule.to_string(),
                 c.fix.as_str().to_string(),
                 c.title.to_string(),
             ]
         })
         .collect();
-    crate::report::render_table(&["ID", "SEVERITY", "RESOURCE", "SCHEDULE", "FIX", "TITLE"], &rows)
+    crate::report::render_table(
+        &["ID", "SEVERITY", "RESOURCE", "SCHEDULE", "FIX", "TITLE"],
+        &rows,
+    )
 }
 
 #[cfg(test)]

@@ -33,7 +33,13 @@ pub struct Cli {
     pub command: Command,
 
     /// Log format on stderr. The level comes from RUST_LOG (default: warn).
-    #[arg(long, global = true, value_enum, default_value = "text", env = "SAGEMAKER_GUARD_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "SAGEMAKER_GUARD_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -117,7 +123,9 @@ pub fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -132,7 +140,8 @@ fn run(command: Command) -> ExitCode {
                 CatalogueOutput::Markdown => print!("{}", catalogue::to_markdown()),
                 CatalogueOutput::Json => println!(
                     "{}",
-                    serde_json::to_string_pretty(&catalogue::CATALOGUE).expect("the catalogue is JSON")
+                    serde_json::to_string_pretty(&catalogue::CATALOGUE)
+                        .expect("the catalogue is JSON")
                 ),
             }
             ExitCode::SUCCESS
@@ -142,7 +151,8 @@ fn run(command: Command) -> ExitCode {
         } => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&policy::document::schema()).expect("a schema is JSON")
+                serde_json::to_string_pretty(&policy::document::schema())
+                    .expect("a schema is JSON")
             );
             ExitCode::SUCCESS
         }
@@ -201,7 +211,11 @@ fn validate(files: &[PathBuf]) -> ExitCode {
                     f.display(),
                     p.name,
                     if p.dry_run { " (dry-run)" } else { "" },
-                    if enabled.is_empty() { "every control off".to_string() } else { enabled.join(" ") }
+                    if enabled.is_empty() {
+                        "every control off".to_string()
+                    } else {
+                        enabled.join(" ")
+                    }
                 );
             }
             Err(errors) => {
@@ -236,7 +250,12 @@ impl Progress for Bar {
     }
 }
 
-async fn audit_command(policy: Policy, mut regions: Vec<String>, output: ReportOutput, concurrency: usize) -> ExitCode {
+async fn audit_command(
+    policy: Policy,
+    mut regions: Vec<String>,
+    output: ReportOutput,
+    concurrency: usize,
+) -> ExitCode {
     if regions.is_empty() {
         regions = policy.scope.regions.clone();
     }
@@ -250,14 +269,19 @@ async fn audit_command(policy: Policy, mut regions: Vec<String>, output: ReportO
         }
     }
     if let Some(r) = regions.iter().find(|r| !policy.scope.includes_region(r)) {
-        eprintln!("error: region {r} is outside the policy's scope ({})", policy.scope.regions.join(", "));
+        eprintln!(
+            "error: region {r} is outside the policy's scope ({})",
+            policy.scope.regions.join(", ")
+        );
         return ExitCode::from(EXIT_USAGE);
     }
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} reading {pos}/{len} resources {wide_bar} {elapsed}")
-                .expect("a valid template"),
+            ProgressStyle::with_template(
+                "{spinner} reading {pos}/{len} resources {wide_bar} {elapsed}",
+            )
+            .expect("a valid template"),
         );
         bar
     } else {
@@ -266,7 +290,10 @@ async fn audit_command(policy: Policy, mut regions: Vec<String>, output: ReportO
     let report = audit::sweep(&policy, &regions, concurrency, &Bar(bar.clone())).await;
     bar.finish_and_clear();
     match output {
-        ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&report).expect("the report is JSON")),
+        ReportOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("the report is JSON")
+        ),
         ReportOutput::Table => print!("{}", report.to_table()),
     }
     ExitCode::from(report.exit_code() as u8)
@@ -293,11 +320,17 @@ async fn evaluate_command(policy: Policy, source: &str) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let Some(region) = configured_region().await.or_else(|| policy.scope.regions.first().cloned()) else {
+    let Some(region) = configured_region()
+        .await
+        .or_else(|| policy.scope.regions.first().cloned())
+    else {
         eprintln!("error: no region: set AWS_REGION (used for events that name none)");
         return ExitCode::from(EXIT_USAGE);
     };
     let report = audit::evaluate_event(&policy, decoded, &region).await;
-    println!("{}", serde_json::to_string_pretty(&report).expect("the report is JSON"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).expect("the report is JSON")
+    );
     ExitCode::from(report.exit_code() as u8)
 }

@@ -121,8 +121,13 @@ fn exemption_for<'p>(
     exemptions: &'p [Exemption],
     now: Timestamp,
 ) -> Result<Option<&'p Exemption>, String> {
-    for e in exemptions.iter().filter(|e| e.covers(id) && !e.is_expired(now)) {
-        if !e.name_patterns.is_empty() && !e.name_patterns.iter().any(|p| p.is_match(&resource.name)) {
+    for e in exemptions
+        .iter()
+        .filter(|e| e.covers(id) && !e.is_expired(now))
+    {
+        if !e.name_patterns.is_empty()
+            && !e.name_patterns.iter().any(|p| p.is_match(&resource.name))
+        {
             continue;
         }
         if e.needs_tags() {
@@ -132,11 +137,14 @@ fn exemption_for<'p>(
                     e.name
                 ));
             };
-            let all = e.tags.iter().all(|sel| match (tags.get(&sel.key), &sel.value) {
-                (Some(_), None) => true,
-                (Some(v), Some(want)) => v == want,
-                (None, _) => false,
-            });
+            let all = e
+                .tags
+                .iter()
+                .all(|sel| match (tags.get(&sel.key), &sel.value) {
+                    (Some(_), None) => true,
+                    (Some(v), Some(want)) => v == want,
+                    (None, _) => false,
+                });
             if !all {
                 continue;
             }
@@ -187,18 +195,26 @@ pub fn judge(id: ControlId, settings: &ControlSettings, resource: &Observed) -> 
                 }),
             }
         }
-        (ControlId::SageMaker8, Details::NotebookInstance(nb)) => match nb.platform_identifier.as_deref() {
-            Some(p) if settings.supported_platforms.iter().any(|s| s == p) => {
-                Judgement::Passed(format!("PlatformIdentifier {p} is supported"))
+        (ControlId::SageMaker8, Details::NotebookInstance(nb)) => {
+            match nb.platform_identifier.as_deref() {
+                Some(p) if settings.supported_platforms.iter().any(|s| s == p) => {
+                    Judgement::Passed(format!("PlatformIdentifier {p} is supported"))
+                }
+                Some(p) => Judgement::Failed(format!(
+                    "PlatformIdentifier {p} is not supported (supported: {})",
+                    settings.supported_platforms.join(", ")
+                )),
+                None => Judgement::Unknown(
+                    "SageMaker did not return the notebook's PlatformIdentifier".into(),
+                ),
             }
-            Some(p) => Judgement::Failed(format!(
-                "PlatformIdentifier {p} is not supported (supported: {})",
-                settings.supported_platforms.join(", ")
-            )),
-            None => Judgement::Unknown("SageMaker did not return the notebook's PlatformIdentifier".into()),
-        },
+        }
         (ControlId::SageMaker4, Details::EndpointConfig(ec)) => {
-            let instance_based: Vec<_> = ec.production_variants.iter().filter(|v| !v.serverless).collect();
+            let instance_based: Vec<_> = ec
+                .production_variants
+                .iter()
+                .filter(|v| !v.serverless)
+                .collect();
             if instance_based.is_empty() {
                 return Judgement::NotApplicable(if ec.production_variants.is_empty() {
                     "no production variants".to_string()
@@ -215,7 +231,9 @@ pub fn judge(id: ControlId, settings: &ControlSettings, resource: &Observed) -> 
                 })
                 .collect();
             if low.is_empty() {
-                Judgement::Passed("every instance-based production variant has more than 1 instance".into())
+                Judgement::Passed(
+                    "every instance-based production variant has more than 1 instance".into(),
+                )
             } else {
                 Judgement::Failed(low.join("; "))
             }
@@ -246,9 +264,15 @@ fn judge_tags(tags: &Tags, required: &[String]) -> Judgement {
         .map(String::as_str)
         .collect();
     if missing.is_empty() {
-        Judgement::Passed(format!("has every required tag key ({})", required.join(", ")))
+        Judgement::Passed(format!(
+            "has every required tag key ({})",
+            required.join(", ")
+        ))
     } else {
-        Judgement::Failed(format!("missing required tag key(s): {}", missing.join(", ")))
+        Judgement::Failed(format!(
+            "missing required tag key(s): {}",
+            missing.join(", ")
+        ))
     }
 }
 

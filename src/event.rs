@@ -16,13 +16,13 @@ use crate::resource::{ResourceKind, ResourceRef};
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum TriggerSource {
     /// An API call recorded by CloudTrail.
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename = "cloudtrail", rename_all = "camelCase")]
     CloudTrail { event_name: String },
     /// SageMaker's own state-change event.
     #[serde(rename_all = "camelCase")]
     StateChange { detail_type: String },
     /// A Security Hub finding about a SageMaker control.
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename = "securityhub", rename_all = "camelCase")]
     SecurityHub { control: Option<ControlId> },
     /// The periodic full sweep.
     Resync,
@@ -64,7 +64,11 @@ pub enum Decoded {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
     /// Not JSON at all.
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// JSON, but not an EventBridge event.
     NotAnEvent(String),
     /// An event the guard understands, but that names no resource.
@@ -85,8 +89,15 @@ impl DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::Json { line, column, message } => {
-                write!(f, "malformed JSON at line {line}, column {column}: {message}")
+            DecodeError::Json {
+                line,
+                column,
+                message,
+            } => {
+                write!(
+                    f,
+                    "malformed JSON at line {line}, column {column}: {message}"
+                )
             }
             DecodeError::NotAnEvent(why) => write!(f, "not an EventBridge event: {why}"),
             DecodeError::NoResource(why) => write!(f, "the event names no resource: {why}"),
@@ -120,7 +131,8 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
             }
         }
     })?;
-    let (Some(detail_type), Some(source), Some(detail)) = (&env.detail_type, &env.source, env.detail)
+    let (Some(detail_type), Some(source), Some(detail)) =
+        (&env.detail_type, &env.source, env.detail)
     else {
         return Err(DecodeError::NotAnEvent(
             "an EventBridge event has `detail-type`, `source` and `detail`".into(),
@@ -156,9 +168,15 @@ struct Context<'a> {
     region: Option<&'a str>,
 }
 
-fn parse_detail<'a, T: Deserialize<'a>>(detail: &'a RawValue, what: &str) -> Result<T, DecodeError> {
-    serde_json::from_str(detail.get())
-        .map_err(|e| DecodeError::NotAnEvent(format!("the detail of {what} does not have the expected shape: {e}")))
+fn parse_detail<'a, T: Deserialize<'a>>(
+    detail: &'a RawValue,
+    what: &str,
+) -> Result<T, DecodeError> {
+    serde_json::from_str(detail.get()).map_err(|e| {
+        DecodeError::NotAnEvent(format!(
+            "the detail of {what} does not have the expected shape: {e}"
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -200,7 +218,9 @@ struct Arns {
 fn judged_call(event_name: &str) -> Option<(ResourceKind, bool)> {
     use ResourceKind::*;
     Some(match event_name {
-        "CreateNotebookInstance" | "UpdateNotebookInstance" | "StartNotebookInstance" => (NotebookInstance, false),
+        "CreateNotebookInstance" | "UpdateNotebookInstance" | "StartNotebookInstance" => {
+            (NotebookInstance, false)
+        }
         "DeleteNotebookInstance" => (NotebookInstance, true),
         "CreateEndpointConfig" => (EndpointConfig, false),
         "DeleteEndpointConfig" => (EndpointConfig, true),
@@ -217,14 +237,19 @@ fn judged_call(event_name: &str) -> Option<(ResourceKind, bool)> {
 fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> {
     let d: CloudTrailDetail = parse_detail(detail, "a CloudTrail event")?;
     let event_name = d.event_name.clone().unwrap_or_default();
-    if d.event_source.as_deref().is_some_and(|s| s != "sagemaker.amazonaws.com") {
+    if d.event_source
+        .as_deref()
+        .is_some_and(|s| s != "sagemaker.amazonaws.com")
+    {
         return Ok(Decoded::Ignored(format!(
             "CloudTrail event from {}, not SageMaker",
             d.event_source.unwrap_or_default()
         )));
     }
     if let Some(code) = &d.error_code {
-        return Ok(Decoded::Ignored(format!("{event_name} failed ({code}): nothing changed")));
+        return Ok(Decoded::Ignored(format!(
+            "{event_name} failed ({code}): nothing changed"
+        )));
     }
     let source = TriggerSource::CloudTrail {
         event_name: event_name.clone(),
@@ -235,7 +260,9 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
 
     if event_name == "AddTags" || event_name == "DeleteTags" {
         let Some(arn) = names.resource_arn else {
-            return Err(DecodeError::NoResource(format!("{event_name} without requestParameters.resourceArn")));
+            return Err(DecodeError::NoResource(format!(
+                "{event_name} without requestParameters.resourceArn"
+            )));
         };
         return Ok(match ResourceRef::from_arn(&arn) {
             Some(resource) => Decoded::Triggers(vec![Trigger {
@@ -243,7 +270,9 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
                 gone: false,
                 source,
             }]),
-            None => Decoded::Ignored(format!("{event_name} on {arn}: not a kind the controls judge")),
+            None => Decoded::Ignored(format!(
+                "{event_name} on {arn}: not a kind the controls judge"
+            )),
         });
     }
     let Some((kind, gone)) = judged_call(&event_name) else {
@@ -253,7 +282,9 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
     };
     let arns = d.response_elements.unwrap_or_default();
     let (name, arn) = match kind {
-        ResourceKind::NotebookInstance => (names.notebook_instance_name, arns.notebook_instance_arn),
+        ResourceKind::NotebookInstance => {
+            (names.notebook_instance_name, arns.notebook_instance_arn)
+        }
         ResourceKind::EndpointConfig => (names.endpoint_config_name, arns.endpoint_config_arn),
         ResourceKind::Model => (names.model_name, arns.model_arn),
         ResourceKind::Image => (names.image_name, arns.image_arn),
@@ -264,8 +295,12 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
         (Some(name), from_arn) if !name.is_empty() => ResourceRef {
             kind,
             name,
-            account: account.map(str::to_string).or(from_arn.as_ref().and_then(|r| r.account.clone())),
-            region: region.map(str::to_string).or(from_arn.and_then(|r| r.region)),
+            account: account
+                .map(str::to_string)
+                .or(from_arn.as_ref().and_then(|r| r.account.clone())),
+            region: region
+                .map(str::to_string)
+                .or(from_arn.and_then(|r| r.region)),
         },
         (_, Some(from_arn)) if from_arn.kind == kind => from_arn,
         _ => {
@@ -274,7 +309,11 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
             )))
         }
     };
-    Ok(Decoded::Triggers(vec![Trigger { resource, gone, source }]))
+    Ok(Decoded::Triggers(vec![Trigger {
+        resource,
+        gone,
+        source,
+    }]))
 }
 
 /// SageMaker's own events: the name is in `<Kind>Name`, or the ARN in `<Kind>Arn`.
@@ -293,7 +332,11 @@ struct StateChangeDetail {
     app_image_config_arn: Option<String>,
 }
 
-fn state_change(detail_type: &str, detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> {
+fn state_change(
+    detail_type: &str,
+    detail: &RawValue,
+    ctx: &Context,
+) -> Result<Decoded, DecodeError> {
     use ResourceKind::*;
     let kind = match detail_type {
         "SageMaker Notebook Instance State Change" => NotebookInstance,
@@ -302,7 +345,9 @@ fn state_change(detail_type: &str, detail: &RawValue, ctx: &Context) -> Result<D
         "SageMaker Image State Change" => Image,
         "SageMaker App Image Config State Change" => AppImageConfig,
         other => {
-            return Ok(Decoded::Ignored(format!("`{other}` is about a kind the controls do not judge")));
+            return Ok(Decoded::Ignored(format!(
+                "`{other}` is about a kind the controls do not judge"
+            )));
         }
     };
     let d: StateChangeDetail = parse_detail(detail, detail_type)?;
@@ -318,11 +363,21 @@ fn state_change(detail_type: &str, detail: &RawValue, ctx: &Context) -> Result<D
         (Some(name), from_arn) if !name.is_empty() => ResourceRef {
             kind,
             name,
-            account: ctx.account.map(str::to_string).or(from_arn.as_ref().and_then(|r| r.account.clone())),
-            region: ctx.region.map(str::to_string).or(from_arn.and_then(|r| r.region)),
+            account: ctx
+                .account
+                .map(str::to_string)
+                .or(from_arn.as_ref().and_then(|r| r.account.clone())),
+            region: ctx
+                .region
+                .map(str::to_string)
+                .or(from_arn.and_then(|r| r.region)),
         },
         (_, Some(r)) if r.kind == kind => r,
-        _ => return Err(DecodeError::NoResource(format!("`{detail_type}` without a {kind} name or ARN"))),
+        _ => {
+            return Err(DecodeError::NoResource(format!(
+                "`{detail_type}` without a {kind} name or ARN"
+            )))
+        }
     };
     Ok(Decoded::Triggers(vec![Trigger {
         resource,
@@ -365,7 +420,10 @@ pub const OWN_GENERATOR_PREFIX: &str = "sagemaker-guard";
 
 /// The control a finding is about, from `Compliance.SecurityControlId`, or else from a
 /// `GeneratorId` like `security-control/SageMaker.3`.
-fn finding_control(security_control_id: Option<&str>, generator_id: Option<&str>) -> Option<Result<ControlId, String>> {
+fn finding_control(
+    security_control_id: Option<&str>,
+    generator_id: Option<&str>,
+) -> Option<Result<ControlId, String>> {
     let id = security_control_id.or_else(|| generator_id.and_then(|g| g.rsplit('/').next()))?;
     Some(id.parse::<ControlId>().map_err(|_| id.to_string()))
 }
@@ -373,9 +431,14 @@ fn finding_control(security_control_id: Option<&str>, generator_id: Option<&str>
 fn asff(detail: &RawValue, _ctx: &Context) -> Result<Decoded, DecodeError> {
     let d: FindingsDetail<AsffFinding> = parse_detail(detail, "a Security Hub ASFF event")?;
     let findings = d.findings.into_iter().map(|f| {
-        let own = f.generator_id.as_deref().is_some_and(|g| g.starts_with(OWN_GENERATOR_PREFIX));
+        let own = f
+            .generator_id
+            .as_deref()
+            .is_some_and(|g| g.starts_with(OWN_GENERATOR_PREFIX));
         let control = finding_control(
-            f.compliance.as_ref().and_then(|c| c.security_control_id.as_deref()),
+            f.compliance
+                .as_ref()
+                .and_then(|c| c.security_control_id.as_deref()),
             f.generator_id.as_deref(),
         );
         let arns = f.resources.into_iter().filter_map(|r| r.id).collect();
@@ -421,12 +484,20 @@ fn ocsf(detail: &RawValue, _ctx: &Context) -> Result<Decoded, DecodeError> {
             .and_then(|m| m.product)
             .and_then(|p| p.name)
             .is_some_and(|n| n.starts_with(OWN_GENERATOR_PREFIX));
-        let control = finding_control(f.compliance.as_ref().and_then(|c| c.control.as_deref()), None);
+        let control = finding_control(
+            f.compliance.as_ref().and_then(|c| c.control.as_deref()),
+            None,
+        );
         // `uid` is often AWS Config's resource id (the name); the ARN is then in `uid_alt`.
         let arns = f
             .resources
             .into_iter()
-            .filter_map(|r| [r.uid, r.uid_alt].into_iter().flatten().find(|u| u.starts_with("arn:")))
+            .filter_map(|r| {
+                [r.uid, r.uid_alt]
+                    .into_iter()
+                    .flatten()
+                    .find(|u| u.starts_with("arn:"))
+            })
             .collect();
         (own, control, arns)
     });
@@ -457,7 +528,10 @@ fn findings_to_triggers(
                 continue;
             }
         };
-        let resources: Vec<ResourceRef> = arns.iter().filter_map(|a| ResourceRef::from_arn(a)).collect();
+        let resources: Vec<ResourceRef> = arns
+            .iter()
+            .filter_map(|a| ResourceRef::from_arn(a))
+            .collect();
         if resources.is_empty() {
             unnamed += 1;
         }
@@ -466,7 +540,9 @@ fn findings_to_triggers(
                 triggers.push(Trigger {
                     resource,
                     gone: false,
-                    source: TriggerSource::SecurityHub { control: Some(control) },
+                    source: TriggerSource::SecurityHub {
+                        control: Some(control),
+                    },
                 });
             }
         }
@@ -481,7 +557,11 @@ fn findings_to_triggers(
     }
     Ok(Decoded::Ignored(format!(
         "{format} findings not about SageMaker.1 to SageMaker.8: {}",
-        if skipped.is_empty() { "no findings".to_string() } else { skipped.join(", ") }
+        if skipped.is_empty() {
+            "no findings".to_string()
+        } else {
+            skipped.join(", ")
+        }
     )))
 }
 

@@ -10,8 +10,8 @@ use aws_sdk_sagemaker::Client;
 
 use crate::policy::Policy;
 use crate::resource::{
-    Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed, ProductionVariant, ResourceKind,
-    ResourceRef, Tags,
+    Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed, ProductionVariant,
+    ResourceKind, ResourceRef, Tags,
 };
 
 /// A failed AWS call, named by its operation, with AWS's error code when there is one.
@@ -69,7 +69,9 @@ impl Listed {
     fn location(&self) -> (String, String) {
         let r = ResourceRef::from_arn(&self.arn);
         (
-            r.as_ref().and_then(|r| r.account.clone()).unwrap_or_default(),
+            r.as_ref()
+                .and_then(|r| r.account.clone())
+                .unwrap_or_default(),
             r.and_then(|r| r.region).unwrap_or_default(),
         )
     }
@@ -118,7 +120,12 @@ impl Observer {
         };
         match kind {
             ResourceKind::NotebookInstance => {
-                let mut pages = self.client.list_notebook_instances().max_results(100).into_paginator().send();
+                let mut pages = self
+                    .client
+                    .list_notebook_instances()
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("ListNotebookInstances", e))?;
                     for s in page.notebook_instances() {
@@ -127,7 +134,12 @@ impl Observer {
                 }
             }
             ResourceKind::EndpointConfig => {
-                let mut pages = self.client.list_endpoint_configs().max_results(100).into_paginator().send();
+                let mut pages = self
+                    .client
+                    .list_endpoint_configs()
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("ListEndpointConfigs", e))?;
                     for s in page.endpoint_configs() {
@@ -136,7 +148,12 @@ impl Observer {
                 }
             }
             ResourceKind::Model => {
-                let mut pages = self.client.list_models().max_results(100).into_paginator().send();
+                let mut pages = self
+                    .client
+                    .list_models()
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("ListModels", e))?;
                     for s in page.models() {
@@ -145,7 +162,12 @@ impl Observer {
                 }
             }
             ResourceKind::Image => {
-                let mut pages = self.client.list_images().max_results(100).into_paginator().send();
+                let mut pages = self
+                    .client
+                    .list_images()
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("ListImages", e))?;
                     for s in page.images() {
@@ -154,7 +176,12 @@ impl Observer {
                 }
             }
             ResourceKind::AppImageConfig => {
-                let mut pages = self.client.list_app_image_configs().max_results(100).into_paginator().send();
+                let mut pages = self
+                    .client
+                    .list_app_image_configs()
+                    .max_results(100)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| AwsError::from_sdk("ListAppImageConfigs", e))?;
                     for s in page.app_image_configs() {
@@ -167,7 +194,11 @@ impl Observer {
     }
 
     /// Reads what the policy needs of a listed resource. `Ok(None)`: it was deleted meanwhile.
-    pub async fn observe_listed(&self, listed: &Listed, policy: &Policy) -> Result<Option<Observed>, AwsError> {
+    pub async fn observe_listed(
+        &self,
+        listed: &Listed,
+        policy: &Policy,
+    ) -> Result<Option<Observed>, AwsError> {
         let (account, region) = listed.location();
         let details = if policy.needs_details(listed.kind) {
             match self.describe(listed.kind, &listed.name).await? {
@@ -196,8 +227,16 @@ impl Observer {
             kind: listed.kind,
             name: listed.name.clone(),
             arn: listed.arn.clone(),
-            account: if account.is_empty() { String::new() } else { account },
-            region: if region.is_empty() { self.region.clone() } else { region },
+            account: if account.is_empty() {
+                String::new()
+            } else {
+                account
+            },
+            region: if region.is_empty() {
+                self.region.clone()
+            } else {
+                region
+            },
             tags,
             details,
         }))
@@ -205,7 +244,11 @@ impl Observer {
 
     /// Reads a resource an event named. It is always described: that both confirms it exists
     /// and gives its ARN. `Ok(None)`: it does not exist (any more).
-    pub async fn observe_ref(&self, r: &ResourceRef, policy: &Policy) -> Result<Option<Observed>, AwsError> {
+    pub async fn observe_ref(
+        &self,
+        r: &ResourceRef,
+        policy: &Policy,
+    ) -> Result<Option<Observed>, AwsError> {
         let Some((arn, details)) = self.describe(r.kind, &r.name).await? else {
             return Ok(None);
         };
@@ -227,8 +270,16 @@ impl Observer {
         Ok(Some(Observed {
             kind: r.kind,
             name: r.name.clone(),
-            account: if account.is_empty() { r.account.clone().unwrap_or_default() } else { account },
-            region: if region.is_empty() { self.region.clone() } else { region },
+            account: if account.is_empty() {
+                r.account.clone().unwrap_or_default()
+            } else {
+                account
+            },
+            region: if region.is_empty() {
+                self.region.clone()
+            } else {
+                region
+            },
             arn: listed.arn,
             tags,
             details: Some(details),
@@ -236,7 +287,11 @@ impl Observer {
     }
 
     /// One Describe call: the ARN and the settings the controls judge. `Ok(None)`: not found.
-    async fn describe(&self, kind: ResourceKind, name: &str) -> Result<Option<(String, Details)>, AwsError> {
+    async fn describe(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+    ) -> Result<Option<(String, Details)>, AwsError> {
         let result = match kind {
             ResourceKind::NotebookInstance => self
                 .client
@@ -244,7 +299,12 @@ impl Observer {
                 .notebook_instance_name(name)
                 .send()
                 .await
-                .map(|o| (o.notebook_instance_arn().map(str::to_string), Details::NotebookInstance(notebook(&o))))
+                .map(|o| {
+                    (
+                        o.notebook_instance_arn().map(str::to_string),
+                        Details::NotebookInstance(notebook(&o)),
+                    )
+                })
                 .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", e)),
             ResourceKind::EndpointConfig => self
                 .client
@@ -300,7 +360,12 @@ impl Observer {
                 .app_image_config_name(name)
                 .send()
                 .await
-                .map(|o| (o.app_image_config_arn().map(str::to_string), Details::AppImageConfig))
+                .map(|o| {
+                    (
+                        o.app_image_config_arn().map(str::to_string),
+                        Details::AppImageConfig,
+                    )
+                })
                 .map_err(|e| AwsError::from_sdk("DescribeAppImageConfig", e)),
         };
         match result {
@@ -318,7 +383,13 @@ impl Observer {
     /// Every tag of a resource.
     pub async fn tags(&self, arn: &str) -> Result<Tags, AwsError> {
         let mut tags = Tags::default();
-        let mut pages = self.client.list_tags().resource_arn(arn).max_results(100).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_tags()
+            .resource_arn(arn)
+            .max_results(100)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("ListTags", e))?;
             for t in page.tags() {
@@ -331,9 +402,13 @@ impl Observer {
     }
 }
 
-fn notebook(o: &aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput) -> NotebookInstance {
+fn notebook(
+    o: &aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput,
+) -> NotebookInstance {
     NotebookInstance {
-        status: o.notebook_instance_status().map(|s| NotebookStatus::parse(s.as_str())),
+        status: o
+            .notebook_instance_status()
+            .map(|s| NotebookStatus::parse(s.as_str())),
         instance_type: o.instance_type().map(|t| t.as_str().to_string()),
         subnet_id: o.subnet_id().map(str::to_string),
         security_groups: o.security_groups().to_vec(),
@@ -343,10 +418,16 @@ fn notebook(o: &aws_sdk_sagemaker::operation::describe_notebook_instance::Descri
         role_arn: o.role_arn().map(str::to_string),
         kms_key_id: o.kms_key_id().map(str::to_string),
         volume_size_in_gb: o.volume_size_in_gb(),
-        lifecycle_config_name: o.notebook_instance_lifecycle_config_name().map(str::to_string),
+        lifecycle_config_name: o
+            .notebook_instance_lifecycle_config_name()
+            .map(str::to_string),
         default_code_repository: o.default_code_repository().map(str::to_string),
         additional_code_repositories: o.additional_code_repositories().to_vec(),
-        accelerator_types: o.accelerator_types().iter().map(|a| a.as_str().to_string()).collect(),
+        accelerator_types: o
+            .accelerator_types()
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect(),
         minimum_imds_version: o
             .instance_metadata_service_configuration()
             .and_then(|c| c.minimum_instance_metadata_service_version())

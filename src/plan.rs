@@ -88,8 +88,15 @@ pub enum Step {
     Delete,
     Create(Vec<Setting>),
     RestoreTags,
-    CreateEndpointConfig { name: String, instance_count: i32, variants: Vec<String> },
-    UpdateEndpoints { from: String, to: String },
+    CreateEndpointConfig {
+        name: String,
+        instance_count: i32,
+        variants: Vec<String>,
+    },
+    UpdateEndpoints {
+        from: String,
+        to: String,
+    },
 }
 
 fn settings_list(settings: &[Setting]) -> String {
@@ -107,7 +114,10 @@ impl fmt::Display for Step {
             Step::AddTags(tags) => write!(
                 f,
                 "add tags {}",
-                tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Step::WaitUntil(t) => write!(f, "wait until {t} (grace period; an exemption cancels)"),
             Step::WaitForUserStop => f.write_str("wait until its users stop it (onlyWhenStopped)"),
@@ -128,7 +138,10 @@ impl fmt::Display for Step {
                 variants.join(", ")
             ),
             Step::UpdateEndpoints { from, to } => {
-                write!(f, "update every endpoint using {from} to {to} (the old config is kept)")
+                write!(
+                    f,
+                    "update every endpoint using {from} to {to} (the old config is kept)"
+                )
             }
         }
     }
@@ -184,7 +197,9 @@ pub fn plan(
         match action {
             Action::Off => {}
             Action::Finding => b.findings.push(c),
-            Action::Tag if c.control().fix == Fix::AddTags => b.add_required_tags(c, resource, policy),
+            Action::Tag if c.control().fix == Fix::AddTags => {
+                b.add_required_tags(c, resource, policy)
+            }
             Action::Tag => b.marks.push(c),
             Action::Remediate => match c.control().fix {
                 Fix::Recreate => b.recreate.push(c),
@@ -214,7 +229,10 @@ impl Builder {
     /// SageMaker.6 and .7: add each missing key with the policy's value; never overwrite.
     fn add_required_tags(&mut self, c: ControlId, resource: &Observed, policy: &Policy) {
         let tags = resource.tags.clone().unwrap_or_default();
-        let required = &policy.control(c).map(|s| s.required_key_tags.clone()).unwrap_or_default();
+        let required = &policy
+            .control(c)
+            .map(|s| s.required_key_tags.clone())
+            .unwrap_or_default();
         let wanted: Vec<&String> = if required.is_empty() {
             policy.remediation.tag_values.keys().collect()
         } else {
@@ -232,7 +250,11 @@ impl Builder {
         if !unknown.is_empty() || self.add_tags.is_empty() {
             self.notes.push(format!(
                 "{c}: no value configured for {} in spec.remediation.tagValues",
-                if unknown.is_empty() { "any key".to_string() } else { unknown.join(", ") }
+                if unknown.is_empty() {
+                    "any key".to_string()
+                } else {
+                    unknown.join(", ")
+                }
             ));
             self.findings.push(c);
         }
@@ -249,7 +271,9 @@ impl Builder {
         let mut steps = Vec::new();
         let mut kind = PlanKind::Finding;
 
-        if resource.kind == ResourceKind::NotebookInstance && !(self.recreate.is_empty() && self.in_place.is_empty()) {
+        if resource.kind == ResourceKind::NotebookInstance
+            && !(self.recreate.is_empty() && self.in_place.is_empty())
+        {
             match resource.notebook() {
                 Some(nb) => {
                     let (k, s) = self.notebook_fix(resource, nb, policy, now);
@@ -257,7 +281,8 @@ impl Builder {
                     steps.extend(s);
                 }
                 None => {
-                    self.notes.push("the notebook's configuration was not read".into());
+                    self.notes
+                        .push("the notebook's configuration was not read".into());
                     self.findings.append(&mut self.in_place);
                     self.findings.append(&mut self.recreate);
                 }
@@ -287,7 +312,12 @@ impl Builder {
             kind = kind.max(PlanKind::ReplaceEndpointConfig);
         }
         if !self.marks.is_empty() {
-            let value = self.marks.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",");
+            let value = self
+                .marks
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
             self.add_tags.insert(NONCOMPLIANT_TAG.to_string(), value);
         }
         if !self.add_tags.is_empty() {
@@ -304,7 +334,8 @@ impl Builder {
             .notebook()
             .is_some_and(|nb| nb.status == Some(NotebookStatus::Deleting));
         if deleting {
-            self.notes.push("the notebook is being deleted: nothing to do".into());
+            self.notes
+                .push("the notebook is being deleted: nothing to do".into());
             steps.clear();
             kind = PlanKind::None;
         }
@@ -326,7 +357,10 @@ impl Builder {
         now: Timestamp,
     ) -> (PlanKind, Vec<Step>) {
         let in_place = self.in_place_settings(nb, policy);
-        let status = nb.status.clone().unwrap_or(NotebookStatus::Unknown(String::new()));
+        let status = nb
+            .status
+            .clone()
+            .unwrap_or(NotebookStatus::Unknown(String::new()));
         if self.recreate.is_empty() {
             if in_place.is_empty() {
                 return (PlanKind::Finding, Vec::new());
@@ -381,11 +415,12 @@ impl Builder {
         self.recreate.append(&mut self.in_place);
 
         let mut steps = Vec::new();
-        let fresh = nb
-            .creation_time
-            .is_some_and(|t| now.as_second() - t < policy.remediation.fresh_window.as_secs() as i64);
+        let fresh = nb.creation_time.is_some_and(|t| {
+            now.as_second() - t < policy.remediation.fresh_window.as_secs() as i64
+        });
         if !fresh {
-            let after = marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
+            let after =
+                marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
             let mut mark = BTreeMap::new();
             mark.insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
             steps.push(Step::AddTags(mark));
@@ -417,7 +452,10 @@ impl Builder {
             match c {
                 ControlId::SageMaker3 => settings.push(Setting::new("RootAccess", "Disabled")),
                 ControlId::SageMaker8 => {
-                    let Some(target) = policy.control(c).and_then(|s| s.supported_platforms.first()) else {
+                    let Some(target) = policy
+                        .control(c)
+                        .and_then(|s| s.supported_platforms.first())
+                    else {
                         unfixable.push(c);
                         continue;
                     };
@@ -426,7 +464,9 @@ impl Builder {
                     if needs_new_type {
                         let current = nb.instance_type.clone().unwrap_or_default();
                         match policy.remediation.instance_type_substitutions.get(&current) {
-                            Some(new_type) => settings.push(Setting::new("InstanceType", new_type.clone())),
+                            Some(new_type) => {
+                                settings.push(Setting::new("InstanceType", new_type.clone()))
+                            }
                             None => {
                                 self.notes.push(format!(
                                     "SageMaker.8: {target} does not run on {current}; add a substitute under \
@@ -451,17 +491,27 @@ impl Builder {
 /// Whether Amazon Linux 2023 notebooks do not run on an instance type (`ml.p3.2xlarge` is of the
 /// family `ml.p3`).
 pub fn al2023_unsupported(instance_type: &str) -> bool {
-    let family: String = instance_type.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    let family: String = instance_type
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
     AL2023_UNSUPPORTED_INSTANCE_FAMILIES.contains(&family.as_str())
 }
 
 /// The time a notebook was marked to be recreated after, if it carries the mark.
 fn marked_time(resource: &Observed) -> Option<Timestamp> {
-    resource.tags.as_ref()?.get(RECREATE_AFTER_TAG)?.parse().ok()
+    resource
+        .tags
+        .as_ref()?
+        .get(RECREATE_AFTER_TAG)?
+        .parse()
+        .ok()
 }
 
 fn add(t: Timestamp, d: Duration) -> Timestamp {
-    t.checked_add(jiff::SignedDuration::from_secs(d.as_secs() as i64)).unwrap_or(t)
+    t.checked_add(jiff::SignedDuration::from_secs(d.as_secs() as i64))
+        .unwrap_or(t)
 }
 
 /// The deterministic name of the endpoint config that replaces one failing SageMaker.4

@@ -26,7 +26,18 @@ pub const KIND: &str = "GuardPolicy";
 
 /// What the policy does about a control's failures. Each level includes the one before it:
 /// `tag` also files a finding, `remediate` also files a finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// The control is not evaluated at all.
@@ -199,7 +210,10 @@ impl Policy {
     }
 
     /// The enabled controls that judge a kind of resource.
-    pub fn controls_for(&self, kind: ResourceKind) -> impl Iterator<Item = (ControlId, &ControlSettings)> {
+    pub fn controls_for(
+        &self,
+        kind: ResourceKind,
+    ) -> impl Iterator<Item = (ControlId, &ControlSettings)> {
         self.controls
             .iter()
             .filter(move |(id, _)| id.control().resource_kind == kind)
@@ -247,7 +261,11 @@ pub struct PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -291,7 +309,10 @@ pub fn load_file(path: &Path) -> Result<Policy, PolicyErrors> {
 /// Parses and checks a policy given as text; `file` names it in messages.
 pub fn load(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
     let doc = document::parse(file, text).map_err(|e| PolicyErrors(vec![e]))?;
-    let mut checker = Checker { file, errors: Vec::new() };
+    let mut checker = Checker {
+        file,
+        errors: Vec::new(),
+    };
     let policy = checker.resolve(doc);
     if checker.errors.is_empty() {
         Ok(policy)
@@ -308,7 +329,12 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn error<T>(&mut self, at: &Located<T>, message: impl Into<String>, hint: impl Into<Option<String>>) {
+    fn error<T>(
+        &mut self,
+        at: &Located<T>,
+        message: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) {
         self.errors.push(PolicyError {
             file: self.file.to_string(),
             line: at.line,
@@ -334,7 +360,11 @@ impl Checker<'_> {
             );
         }
         if doc.metadata.name.value.trim().is_empty() {
-            self.error(&doc.metadata.name, "metadata.name is empty", Some("name the policy".to_string()));
+            self.error(
+                &doc.metadata.name,
+                "metadata.name is empty",
+                Some("name the policy".to_string()),
+            );
         }
         let spec = doc.spec;
         let scope = self.scope(&spec.scope);
@@ -346,13 +376,20 @@ impl Checker<'_> {
             .filter_map(|(i, e)| self.exemption(i, e))
             .collect();
 
-        let default_action = spec.default_action.as_ref().map(|a| a.value).unwrap_or(Action::Finding);
+        let default_action = spec
+            .default_action
+            .as_ref()
+            .map(|a| a.value)
+            .unwrap_or(Action::Finding);
         let mut controls = BTreeMap::new();
         for id in ControlId::ALL {
             let entry = spec.controls.get(id);
             let (action, action_at) = match entry.as_ref().and_then(|c| c.action) {
                 Some(a) => (a.value, Some(a.clone().map(|_| ()))),
-                None => (default_action, spec.default_action.as_ref().map(|a| a.clone().map(|_| ()))),
+                None => (
+                    default_action,
+                    spec.default_action.as_ref().map(|a| a.clone().map(|_| ())),
+                ),
             };
             let params = entry.as_ref().map(|c| &c.parameters);
             let settings = ControlSettings {
@@ -365,10 +402,21 @@ impl Checker<'_> {
                 supported_platforms: params
                     .and_then(|p| p.supported_platform_identifier_versions)
                     .map(|p| self.platforms(p))
-                    .unwrap_or_else(|| DEFAULT_SUPPORTED_PLATFORMS.iter().map(|s| s.to_string()).collect()),
+                    .unwrap_or_else(|| {
+                        DEFAULT_SUPPORTED_PLATFORMS
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect()
+                    }),
             };
             if let Some(at) = &action_at {
-                self.check_combination(id, &settings, &remediation, at, entry.as_ref().and_then(|c| c.action).is_none());
+                self.check_combination(
+                    id,
+                    &settings,
+                    &remediation,
+                    at,
+                    entry.as_ref().and_then(|c| c.action).is_none(),
+                );
             }
             if action != Action::Off {
                 controls.insert(id, settings);
@@ -472,11 +520,21 @@ impl Checker<'_> {
         let ok = {
             let parts: Vec<&str> = r.value.split('-').collect();
             parts.len() >= 3
-                && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-                && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
+                && parts
+                    .last()
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
         };
         if !ok {
-            self.error(r, format!("`{}` is not an AWS region", r.value), Some("e.g. us-east-1".to_string()));
+            self.error(
+                r,
+                format!("`{}` is not an AWS region", r.value),
+                Some("e.g. us-east-1".to_string()),
+            );
         }
     }
 
@@ -566,7 +624,10 @@ impl Checker<'_> {
                 self.error(
                     m,
                     "maxRemediationsPerHour is 0",
-                    Some("to remediate nothing, set the actions to finding or set dryRun: true".to_string()),
+                    Some(
+                        "to remediate nothing, set the actions to finding or set dryRun: true"
+                            .to_string(),
+                    ),
                 );
                 defaults.max_remediations_per_hour
             }
@@ -587,7 +648,10 @@ impl Checker<'_> {
 
     fn exemption(&mut self, index: usize, e: &Located<document::Exemption>) -> Option<Exemption> {
         let v = &e.value;
-        let name = v.name.clone().unwrap_or_else(|| format!("exemptions[{index}]"));
+        let name = v
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("exemptions[{index}]"));
         if v.resource_tags.is_empty() && v.name_patterns.is_empty() {
             self.error(
                 e,
@@ -603,7 +667,10 @@ impl Checker<'_> {
                 Err(err) => self.error(
                     p,
                     format!("`{}` is not a valid name pattern: {}", p.value, err.kind()),
-                    Some("patterns are globs: * matches any run of characters, ? one character".to_string()),
+                    Some(
+                        "patterns are globs: * matches any run of characters, ? one character"
+                            .to_string(),
+                    ),
                 ),
             }
         }
@@ -631,12 +698,17 @@ impl Checker<'_> {
             return Some(t);
         }
         match x.value.parse::<jiff::civil::Date>() {
-            Ok(d) => d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp()),
+            Ok(d) => d
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp()),
             Err(_) => {
                 self.error(
                     x,
                     format!("`{}` is not a date", x.value),
-                    Some("write a date as 2027-01-31 or a time as 2027-01-31T12:00:00Z".to_string()),
+                    Some(
+                        "write a date as 2027-01-31 or a time as 2027-01-31T12:00:00Z".to_string(),
+                    ),
                 );
                 None
             }
@@ -654,7 +726,11 @@ impl Checker<'_> {
         }
         for (i, k) in keys.value.iter().enumerate() {
             if k.is_empty() || k.chars().count() > 128 {
-                self.error(keys, format!("tag key `{k}` must have 1 to 128 characters"), None);
+                self.error(
+                    keys,
+                    format!("tag key `{k}` must have 1 to 128 characters"),
+                    None,
+                );
             }
             if k.starts_with("aws:") {
                 self.error(
@@ -675,7 +751,10 @@ impl Checker<'_> {
             self.error(
                 p,
                 "supportedPlatformIdentifierVersions must list at least one platform",
-                Some(format!("AWS's current list is {}", DEFAULT_SUPPORTED_PLATFORMS.join(", "))),
+                Some(format!(
+                    "AWS's current list is {}",
+                    DEFAULT_SUPPORTED_PLATFORMS.join(", ")
+                )),
             );
         }
         p.value.clone()

@@ -120,7 +120,11 @@ pub fn rows(a: &Assessment) -> impl Iterator<Item = ResultRow> + '_ {
         region: r.region.clone(),
         status: v.status,
         reason: v.reason.clone(),
-        action: if v.status == Status::Failed { a.plan.clone() } else { None },
+        action: if v.status == Status::Failed {
+            a.plan.clone()
+        } else {
+            None
+        },
         severity: v.control.control().severity,
         exemption: v.exemption.clone(),
     })
@@ -128,7 +132,12 @@ pub fn rows(a: &Assessment) -> impl Iterator<Item = ResultRow> + '_ {
 
 impl Report {
     /// Builds the report, resources in a stable order (by ARN), rows in control order.
-    pub fn new(policy: &str, assessments: &[Assessment], rows_extra: Vec<ResultRow>, errors: Vec<SweepError>) -> Self {
+    pub fn new(
+        policy: &str,
+        assessments: &[Assessment],
+        rows_extra: Vec<ResultRow>,
+        errors: Vec<SweepError>,
+    ) -> Self {
         let mut sorted: Vec<&Assessment> = assessments.iter().collect();
         sorted.sort_by(|a, b| a.resource.arn.cmp(&b.resource.arn));
         let mut results: Vec<ResultRow> = sorted.into_iter().flat_map(rows).collect();
@@ -165,7 +174,12 @@ impl Report {
                 None => groups.push((&r.resource_arn, vec![r])),
             }
         }
-        let rank = |rows: &Vec<&ResultRow>| rows.iter().map(|r| status_rank(r.status)).min().unwrap_or(9);
+        let rank = |rows: &Vec<&ResultRow>| {
+            rows.iter()
+                .map(|r| status_rank(r.status))
+                .min()
+                .unwrap_or(9)
+        };
         groups.sort_by_key(|(_, rows)| rank(rows));
 
         let mut out = String::new();
@@ -182,7 +196,13 @@ impl Report {
             rows.sort_by_key(|r| (status_rank(r.status), r.control));
             let table: Vec<[String; 3]> = rows
                 .iter()
-                .map(|r| [r.status.as_str().to_string(), r.control.to_string(), r.reason.clone()])
+                .map(|r| {
+                    [
+                        r.status.as_str().to_string(),
+                        r.control.to_string(),
+                        r.reason.clone(),
+                    ]
+                })
                 .collect();
             for line in render_table_rows(&table) {
                 out.push_str("  ");

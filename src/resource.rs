@@ -134,7 +134,11 @@ impl Tags {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Tags {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Tags(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Tags(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -270,8 +274,10 @@ mod tests {
 
     #[test]
     fn parses_arns_of_the_five_kinds() {
-        let r = ResourceRef::from_arn("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb-1")
-            .unwrap();
+        let r = ResourceRef::from_arn(
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb-1",
+        )
+        .unwrap();
         assert_eq!(r.kind, ResourceKind::NotebookInstance);
         assert_eq!(r.name, "nb-1");
         assert_eq!(r.account.as_deref(), Some("123456789012"));

@@ -1,7 +1,10 @@
 use super::*;
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/events/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -17,41 +20,116 @@ use ResourceKind::*;
 use Want::*;
 
 const TABLE: &[(&str, Want)] = &[
-    ("cloudtrail-create-notebook-instance", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
-    ("cloudtrail-update-notebook-instance", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
-    ("cloudtrail-start-notebook-instance", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
+    (
+        "cloudtrail-create-notebook-instance",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-notebook-instance",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-start-notebook-instance",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
     ("cloudtrail-stop-notebook-instance", Ignored),
-    ("cloudtrail-delete-notebook-instance", Names(&[(NotebookInstance, "nb-fixture-1", true)])),
-    ("cloudtrail-create-endpoint-config", Names(&[(EndpointConfig, "epc-fixture-1", false)])),
-    ("cloudtrail-delete-endpoint-config", Names(&[(EndpointConfig, "epc-fixture-1", true)])),
-    ("cloudtrail-create-model", Names(&[(Model, "model-fixture-1", false)])),
-    ("cloudtrail-delete-model", Names(&[(Model, "model-fixture-1", true)])),
-    ("cloudtrail-create-image", Names(&[(Image, "image-fixture-1", false)])),
-    ("cloudtrail-update-image", Names(&[(Image, "image-fixture-1", false)])),
-    ("cloudtrail-delete-image", Names(&[(Image, "image-fixture-1", true)])),
-    ("cloudtrail-create-app-image-config", Names(&[(AppImageConfig, "aic-fixture-1", false)])),
-    ("cloudtrail-update-app-image-config", Names(&[(AppImageConfig, "aic-fixture-1", false)])),
-    ("cloudtrail-delete-app-image-config", Names(&[(AppImageConfig, "aic-fixture-1", true)])),
-    ("cloudtrail-add-tags-notebook", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
-    ("cloudtrail-add-tags-image", Names(&[(Image, "image-fixture-1", false)])),
-    ("cloudtrail-delete-tags-app-image-config", Names(&[(AppImageConfig, "aic-fixture-1", false)])),
+    (
+        "cloudtrail-delete-notebook-instance",
+        Names(&[(NotebookInstance, "nb-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-endpoint-config",
+        Names(&[(EndpointConfig, "epc-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-endpoint-config",
+        Names(&[(EndpointConfig, "epc-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-model",
+        Names(&[(Model, "model-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-model",
+        Names(&[(Model, "model-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-image",
+        Names(&[(Image, "image-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-image",
+        Names(&[(Image, "image-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-image",
+        Names(&[(Image, "image-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-app-image-config",
+        Names(&[(AppImageConfig, "aic-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-app-image-config",
+        Names(&[(AppImageConfig, "aic-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-app-image-config",
+        Names(&[(AppImageConfig, "aic-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-add-tags-notebook",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-add-tags-image",
+        Names(&[(Image, "image-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-tags-app-image-config",
+        Names(&[(AppImageConfig, "aic-fixture-1", false)]),
+    ),
     ("cloudtrail-add-tags-training-job", Ignored),
     ("cloudtrail-list-notebook-instances", Ignored),
     ("cloudtrail-create-notebook-instance-failed", Ignored),
-    ("cloudtrail-create-notebook-instance-moto", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
+    (
+        "cloudtrail-create-notebook-instance-moto",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
     ("cloudtrail-create-notebook-instance-no-name", NoResource),
-    ("sagemaker-notebook-instance-state-change", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
-    ("sagemaker-endpoint-config-state-change", Names(&[(EndpointConfig, "epc-fixture-1", false)])),
-    ("sagemaker-model-state-change", Names(&[(Model, "model-fixture-1", false)])),
-    ("sagemaker-image-state-change", Names(&[(Image, "image-fixture-1", false)])),
+    (
+        "sagemaker-notebook-instance-state-change",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
+    (
+        "sagemaker-endpoint-config-state-change",
+        Names(&[(EndpointConfig, "epc-fixture-1", false)]),
+    ),
+    (
+        "sagemaker-model-state-change",
+        Names(&[(Model, "model-fixture-1", false)]),
+    ),
+    (
+        "sagemaker-image-state-change",
+        Names(&[(Image, "image-fixture-1", false)]),
+    ),
     ("sagemaker-training-job-state-change", Ignored),
-    ("securityhub-findings-imported-asff", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
+    (
+        "securityhub-findings-imported-asff",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
     (
         "securityhub-findings-imported-asff-multi",
-        Names(&[(EndpointConfig, "epc-fixture-1", false), (Model, "model-fixture-1", false)]),
+        Names(&[
+            (EndpointConfig, "epc-fixture-1", false),
+            (Model, "model-fixture-1", false),
+        ]),
     ),
     ("securityhub-findings-imported-asff-other-control", Ignored),
-    ("securityhub-findings-imported-v2-ocsf", Names(&[(NotebookInstance, "nb-fixture-1", false)])),
+    (
+        "securityhub-findings-imported-v2-ocsf",
+        Names(&[(NotebookInstance, "nb-fixture-1", false)]),
+    ),
     ("other-service-ec2-state-change", Ignored),
     ("not-an-event", NotAnEvent),
 ];
@@ -68,8 +146,16 @@ fn every_fixture_decodes_as_expected() {
                     .collect();
                 assert_eq!(&got, expected, "{name}");
                 for t in triggers {
-                    assert_eq!(t.resource.account.as_deref(), Some("123456789012"), "{name}: account");
-                    assert_eq!(t.resource.region.as_deref(), Some("us-east-1"), "{name}: region");
+                    assert_eq!(
+                        t.resource.account.as_deref(),
+                        Some("123456789012"),
+                        "{name}: account"
+                    );
+                    assert_eq!(
+                        t.resource.region.as_deref(),
+                        Some("us-east-1"),
+                        "{name}: region"
+                    );
                 }
             }
             (Ignored, Ok(Decoded::Ignored(reason))) => assert!(!reason.is_empty(), "{name}"),
@@ -86,7 +172,10 @@ fn every_fixture_file_is_in_the_table() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".json") {
-            assert!(TABLE.iter().any(|(n, _)| *n == stem), "{name} has no expectation");
+            assert!(
+                TABLE.iter().any(|(n, _)| *n == stem),
+                "{name} has no expectation"
+            );
         }
     }
 }
@@ -131,29 +220,48 @@ fn malformed_json_reports_its_position() {
         other => panic!("{other:?}"),
     }
     assert_eq!(err.reason_code(), "malformed-json");
-    assert!(err.to_string().starts_with("malformed JSON at line 3, column 14"), "{err}");
-    assert!(matches!(decode("not json"), Err(DecodeError::Json { line: 1, .. })));
+    assert!(
+        err.to_string()
+            .starts_with("malformed JSON at line 3, column 14"),
+        "{err}"
+    );
+    assert!(matches!(
+        decode("not json"),
+        Err(DecodeError::Json { line: 1, .. })
+    ));
     assert!(matches!(decode(""), Err(DecodeError::Json { .. })));
 }
 
 #[test]
 fn json_that_is_no_event_is_refused() {
-    for body in ["[]", "42", "\"text\"", "{\"detail-type\": \"x\"}", "{\"source\": 3, \"detail\": {}}"] {
-        assert!(matches!(decode(body), Err(DecodeError::NotAnEvent(_))), "{body}");
+    for body in [
+        "[]",
+        "42",
+        "\"text\"",
+        "{\"detail-type\": \"x\"}",
+        "{\"source\": 3, \"detail\": {}}",
+    ] {
+        assert!(
+            matches!(decode(body), Err(DecodeError::NotAnEvent(_))),
+            "{body}"
+        );
     }
 }
 
 #[test]
 fn the_guards_own_findings_are_ignored() {
-    let body = fixture("securityhub-findings-imported-asff")
-        .replace("security-control/SageMaker.3", "sagemaker-guard/SageMaker.3");
+    let body = fixture("securityhub-findings-imported-asff").replace(
+        "security-control/SageMaker.3",
+        "sagemaker-guard/SageMaker.3",
+    );
     assert!(body.contains("sagemaker-guard/SageMaker.3"));
     assert!(matches!(decode(&body), Ok(Decoded::Ignored(_))));
 }
 
 #[test]
 fn a_moto_envelope_without_account_takes_the_recipient_account() {
-    let Ok(Decoded::Triggers(t)) = decode(&fixture("cloudtrail-create-notebook-instance-moto")) else {
+    let Ok(Decoded::Triggers(t)) = decode(&fixture("cloudtrail-create-notebook-instance-moto"))
+    else {
         panic!()
     };
     assert_eq!(t[0].resource.account.as_deref(), Some("123456789012"));
@@ -165,7 +273,9 @@ fn the_name_falls_back_to_the_response_arn() {
         "region":"eu-west-1","detail":{"eventSource":"sagemaker.amazonaws.com","eventName":"CreateModel",
         "awsRegion":"eu-west-1","recipientAccountId":"111111111111","requestParameters":{},
         "responseElements":{"modelArn":"arn:aws:sagemaker:eu-west-1:111111111111:model/m-1"}}}"#;
-    let Ok(Decoded::Triggers(t)) = decode(body) else { panic!() };
+    let Ok(Decoded::Triggers(t)) = decode(body) else {
+        panic!()
+    };
     assert_eq!(t[0].resource.name, "m-1");
     assert_eq!(t[0].resource.region.as_deref(), Some("eu-west-1"));
     assert_eq!(t[0].resource.account.as_deref(), Some("111111111111"));

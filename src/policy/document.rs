@@ -303,7 +303,10 @@ pub fn parse(file: &str, text: &str) -> Result<PolicyDocument, PolicyError> {
         with_snippet: false,
     };
     serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
         let message = strip_location(&e.without_snippet().to_string());
         PolicyError {
             file: file.to_string(),

@@ -1,6 +1,7 @@
 use super::*;
 
-const HEAD: &str = "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: t\nspec:\n";
+const HEAD: &str =
+    "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: t\nspec:\n";
 
 /// A policy whose spec is `spec` (indented by the caller); line 6 is the spec's first line.
 fn with_spec(spec: &str) -> String {
@@ -25,14 +26,22 @@ fn the_example_of_the_issue_loads() {
     .unwrap();
     assert!(p.dry_run);
     assert_eq!(p.name, "t");
-    assert_eq!(p.control(ControlId::SageMaker3).unwrap().action, Action::Remediate);
+    assert_eq!(
+        p.control(ControlId::SageMaker3).unwrap().action,
+        Action::Remediate
+    );
     let s6 = p.control(ControlId::SageMaker6).unwrap();
     assert_eq!(s6.action, Action::Tag);
     assert_eq!(s6.required_key_tags, vec!["owner", "CostCenter"]);
     // Unlisted controls take the default action, finding.
-    assert_eq!(p.control(ControlId::SageMaker1).unwrap().action, Action::Finding);
     assert_eq!(
-        p.control(ControlId::SageMaker8).unwrap().supported_platforms,
+        p.control(ControlId::SageMaker1).unwrap().action,
+        Action::Finding
+    );
+    assert_eq!(
+        p.control(ControlId::SageMaker8)
+            .unwrap()
+            .supported_platforms,
         vec!["notebook-al2023-v1"]
     );
 }
@@ -54,7 +63,10 @@ fn off_controls_are_left_out() {
         &with_spec("  defaultAction: off\n  controls:\n    SageMaker.5: {action: finding}\n"),
     )
     .unwrap();
-    assert_eq!(p.controls.keys().copied().collect::<Vec<_>>(), vec![ControlId::SageMaker5]);
+    assert_eq!(
+        p.controls.keys().copied().collect::<Vec<_>>(),
+        vec![ControlId::SageMaker5]
+    );
     assert!(p.judges(ResourceKind::Model));
     assert!(!p.judges(ResourceKind::NotebookInstance));
 }
@@ -66,7 +78,12 @@ fn sagemaker_8_platforms_can_be_set() {
         &with_spec("  controls:\n    SageMaker.8:\n      parameters: {supportedPlatformIdentifierVersions: [notebook-al2-v3]}\n"),
     )
     .unwrap();
-    assert_eq!(p.control(ControlId::SageMaker8).unwrap().supported_platforms, vec!["notebook-al2-v3"]);
+    assert_eq!(
+        p.control(ControlId::SageMaker8)
+            .unwrap()
+            .supported_platforms,
+        vec!["notebook-al2-v3"]
+    );
 }
 
 /// Every error the loader gives: (spec, line, column, message part, hint part).
@@ -109,14 +126,24 @@ fn every_policy_error_names_file_line_column_and_hint() {
         let e = &errs[0];
         assert_eq!(e.file, "p.yaml", "{spec}");
         if (e.line, e.column) != (*line, *column) {
-            wrong.push(format!("{spec:?}: got {}:{} {}", e.line, e.column, e.message));
+            wrong.push(format!(
+                "{spec:?}: got {}:{} {}",
+                e.line, e.column, e.message
+            ));
             continue;
         }
         assert!(e.message.contains(message), "{spec}: {e}");
         if !hint.is_empty() {
-            assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{spec}: {e}");
+            assert!(
+                e.hint.as_deref().unwrap_or("").contains(hint),
+                "{spec}: {e}"
+            );
         }
-        assert!(e.to_string().starts_with(&format!("p.yaml:{line}:{column}: ")), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("p.yaml:{line}:{column}: ")),
+            "{e}"
+        );
     }
     assert!(wrong.is_empty(), "wrong positions:\n{}", wrong.join("\n"));
 }
@@ -124,7 +151,10 @@ fn every_policy_error_names_file_line_column_and_hint() {
 #[test]
 fn header_errors() {
     let e = errors("apiVersion: v2\nkind: Policy\nmetadata:\n  name: ''\nspec: {}\n");
-    let msgs: Vec<String> = e.iter().map(|e| format!("{}:{} {}", e.line, e.column, e.message)).collect();
+    let msgs: Vec<String> = e
+        .iter()
+        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+        .collect();
     assert_eq!(
         msgs,
         vec![
@@ -134,7 +164,11 @@ fn header_errors() {
         ]
     );
     let e = errors("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nspec: {}\n");
-    assert!(e[0].message.contains("missing field `metadata`"), "{}", e[0]);
+    assert!(
+        e[0].message.contains("missing field `metadata`"),
+        "{}",
+        e[0]
+    );
     let e = errors("apiVersion: [\n");
     assert_eq!(e.len(), 1);
     assert!(e[0].line >= 1);
@@ -150,7 +184,11 @@ fn every_problem_is_reported_not_just_the_first() {
 
 #[test]
 fn sagemaker_1_remediate_without_a_subnet_is_valid() {
-    load("p.yaml", &with_spec("  controls:\n    SageMaker.1: {action: remediate}\n")).unwrap();
+    load(
+        "p.yaml",
+        &with_spec("  controls:\n    SageMaker.1: {action: remediate}\n"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -174,15 +212,33 @@ fn exemptions_and_networks_resolve() {
     let e = &p.exemptions[0];
     assert_eq!(e.name, "sandbox");
     assert!(e.covers(ControlId::SageMaker2) && !e.covers(ControlId::SageMaker1));
-    assert!(e.tags.contains(&TagSelector { key: "team".into(), value: None }));
-    assert!(e.tags.contains(&TagSelector { key: "env".into(), value: Some("dev".into()) }));
+    assert!(e.tags.contains(&TagSelector {
+        key: "team".into(),
+        value: None
+    }));
+    assert!(e.tags.contains(&TagSelector {
+        key: "env".into(),
+        value: Some("dev".into())
+    }));
     assert!(e.name_patterns[0].is_match("sandbox-1") && !e.name_patterns[0].is_match("prod-1"));
     let expiry: Timestamp = "2027-01-31T00:00:00Z".parse().unwrap();
     assert_eq!(e.expires, Some(expiry));
     assert!(!e.is_expired("2027-01-30T23:59:59Z".parse().unwrap()));
     assert!(e.is_expired(expiry));
-    assert_eq!(p.remediation.network_for("111111111111", "us-east-1").unwrap().subnet_id, "subnet-a");
-    assert_eq!(p.remediation.network_for("222222222222", "us-east-1").unwrap().subnet_id, "subnet-any");
+    assert_eq!(
+        p.remediation
+            .network_for("111111111111", "us-east-1")
+            .unwrap()
+            .subnet_id,
+        "subnet-a"
+    );
+    assert_eq!(
+        p.remediation
+            .network_for("222222222222", "us-east-1")
+            .unwrap()
+            .subnet_id,
+        "subnet-any"
+    );
     // A tag exemption covering SageMaker.2 makes notebooks need their tags read.
     assert!(p.needs_tags(ResourceKind::NotebookInstance));
     assert!(!p.needs_tags(ResourceKind::Model));
@@ -225,5 +281,7 @@ fn the_schema_closes_every_object_and_lists_every_control() {
         assert!(controls.get(id.as_str()).is_some(), "{id} in schema");
     }
     let text = schema.to_string();
-    assert!(text.contains("requiredKeyTags") && text.contains("supportedPlatformIdentifierVersions"));
+    assert!(
+        text.contains("requiredKeyTags") && text.contains("supportedPlatformIdentifierVersions")
+    );
 }

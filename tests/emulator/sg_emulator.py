@@ -451,8 +451,11 @@ class BackendPatches:
             resource = self.app_image_configs.get(name)
         else:
             _live_notebooks(self)
-            resource = _moto["backend._get_resource_from_arn"](self, arn)
-        if resource is None:  # moto would fail with an AttributeError (HTTP 500)
+            try:
+                resource = _moto["backend._get_resource_from_arn"](self, arn)
+            except (AttributeError, ValueError):  # an ARN or resource type moto does not know
+                resource = None
+        if resource is None:  # moto itself would answer HTTP 500 in these cases
             raise ValidationError(message=f"Could not find {resource_type} with name {name}")
         return resource
 
@@ -465,9 +468,13 @@ class BackendPatches:
 
     # ---- notebook instances -----------------------------------------------
 
-    def create_notebook_instance(self, platform_identifier: str | None = None,
-                                 instance_metadata_service_configuration: dict[str, str] | None = None,
-                                 ip_address_type: str | None = None, **kwargs: Any) -> FakeSagemakerNotebookInstance:
+    def create_notebook_instance(
+        self,
+        platform_identifier: str | None = None,
+        instance_metadata_service_configuration: dict[str, str] | None = None,
+        ip_address_type: str | None = None,
+        **kwargs: Any,
+    ) -> FakeSagemakerNotebookInstance:
         _live_notebooks(self)
         notebook = _moto["backend.create_notebook_instance"](self, **kwargs)
         notebook.root_access = notebook.root_access or "Enabled"
@@ -790,7 +797,7 @@ class ResponsePatches:
             max_results=self._get_param("MaxResults"),
             next_token=self._get_param("NextToken"),
         )
-        return ActionResult({"AppImageConfigs": [config.describe() for config in configs], "NextToken": next_token})
+        return ActionResult({"AppImageConfigs": [c.describe() for c in configs], "NextToken": next_token})
 
 
 _PATCH_TARGETS = {
@@ -990,7 +997,8 @@ class EmulatorApp(DomainDispatcherApplication):
         seconds = body.get("creationTime")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
             raise ControlError("creationTime must be epoch seconds")
-        notebook.creation_time = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)  # naive UTC, like moto
+        # moto keeps naive UTC datetimes.
+        notebook.creation_time = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
         return {"name": notebook.notebook_instance_name, "creationTime": seconds}
 
     def reset(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:

@@ -90,7 +90,8 @@ class EmulatorTest(unittest.TestCase):
         self.sm = client()
 
     def set_transition(self, seconds: float) -> None:
-        self.assertEqual(control("POST", "config", {"transitionSeconds": seconds}), (200, {"transitionSeconds": seconds}))
+        expected = (200, {"transitionSeconds": seconds})
+        self.assertEqual(control("POST", "config", {"transitionSeconds": seconds}), expected)
 
     def assert_error(self, code: str, call, *message_parts: str, **kwargs) -> ClientError:
         with self.assertRaises(ClientError) as caught:
@@ -186,7 +187,8 @@ class NotebookDescribeTest(EmulatorTest):
             "SubnetId": "subnet-1234", "SecurityGroups": ["sg-1", "sg-2"], "KmsKeyId": "kms-key",
             "NotebookInstanceLifecycleConfigName": "lcc", "DirectInternetAccess": "Disabled", "VolumeSizeInGB": 20,
             "AcceleratorTypes": ["ml.eia2.medium"], "DefaultCodeRepository": "https://example.com/repo.git",
-            "AdditionalCodeRepositories": ["repo-b"], "RootAccess": "Disabled", "PlatformIdentifier": "notebook-al2-v2",
+            "AdditionalCodeRepositories": ["repo-b"], "RootAccess": "Disabled",
+            "PlatformIdentifier": "notebook-al2-v2",
             "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
         }
         self.assertEqual({k: nb.get(k) for k in expected}, expected)
@@ -249,7 +251,8 @@ class NotebookTransitionTest(EmulatorTest):
         time.sleep(T + 0.1)
         self.sm.delete_notebook_instance(NotebookInstanceName="nb")
         self.assertEqual(self.status(), "Deleting")
-        self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"][0]["NotebookInstanceStatus"], "Deleting")
+        listed = self.sm.list_notebook_instances()["NotebookInstances"]
+        self.assertEqual(listed[0]["NotebookInstanceStatus"], "Deleting")
         time.sleep(T + 0.1)
         self.assert_error("ValidationException", self.notebook, "RecordNotFound")
         self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])
@@ -278,11 +281,11 @@ class NotebookTransitionTest(EmulatorTest):
                           f"for Notebook Instance ({arn})", NotebookInstanceName="nb")
         time.sleep(T + 0.1)
         self.sm.stop_notebook_instance(NotebookInstanceName="nb")
-        self.assert_error("ValidationException", self.sm.stop_notebook_instance, "Status (Stopping) not in ([InService])",
-                          NotebookInstanceName="nb")
+        self.assert_error("ValidationException", self.sm.stop_notebook_instance,
+                          "Status (Stopping) not in ([InService])", NotebookInstanceName="nb")
         time.sleep(T + 0.1)
-        self.assert_error("ValidationException", self.sm.stop_notebook_instance, "Status (Stopped) not in ([InService])",
-                          NotebookInstanceName="nb")
+        self.assert_error("ValidationException", self.sm.stop_notebook_instance,
+                          "Status (Stopped) not in ([InService])", NotebookInstanceName="nb")
 
     def test_start_guards(self) -> None:
         self.create_notebook()
@@ -576,9 +579,10 @@ class TagTest(EmulatorTest):
             self.sm.delete_tags(ResourceArn=arn, TagKeys=["k"])
             self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [], arn)
 
-    def test_tags_of_missing_resource(self) -> None:
-        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:image/missing"
-        self.assert_error("ValidationException", self.sm.list_tags, ResourceArn=arn)
+    def test_tags_of_missing_or_unknown_resource(self) -> None:
+        for resource in ("image/missing", "notebook-instance/missing", "no-such-type/x", "not-an-arn"):
+            arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}"
+            self.assert_error("ValidationException", self.sm.list_tags, "Could not find", ResourceArn=arn)
 
 
 class ErrorFormatTest(EmulatorTest):
@@ -607,7 +611,8 @@ class ErrorFormatTest(EmulatorTest):
 
     def test_new_operation_errors_are_aws_json(self) -> None:
         status, headers, body = self.raw_call("DescribeImage", {"ImageName": "missing"})
-        self.assertEqual((status, headers["X-Amzn-Errortype"], body["__type"]), (400, "ResourceNotFound", "ResourceNotFound"))
+        self.assertEqual((status, headers["X-Amzn-Errortype"], body["__type"]),
+                         (400, "ResourceNotFound", "ResourceNotFound"))
 
 
 class MultiAccountTest(EmulatorTest):
@@ -643,7 +648,8 @@ class CallCountTest(EmulatorTest):
         status, calls = control("GET", "calls")
         self.assertEqual(status, 200)
         self.assertEqual(calls["total"], 6)
-        self.assertEqual(sorted((c["account"], c["region"], c["service"], c["action"], c["count"]) for c in calls["calls"]), [
+        rows = sorted((c["account"], c["region"], c["service"], c["action"], c["count"]) for c in calls["calls"])
+        self.assertEqual(rows, [
             (ACCOUNT, REGION, "sagemaker", "DescribeNotebookInstance", 1),
             (ACCOUNT, REGION, "sagemaker", "ListNotebookInstances", 3),
             (ACCOUNT, REGION, "sts", "GetCallerIdentity", 1),

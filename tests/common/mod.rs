@@ -1,0 +1,137 @@
+//! Shared set-up of the integration tests: the emulator, an SDK client on it, and the real binary.
+//!
+//! The tests talk to the extended moto emulator over HTTP (`tests/emulator/`), started by the
+//! README's test command (`scripts/test`), which exports its URL as `SG_EMULATOR_URL`. Each test
+//! uses an account of its own (moto takes a 12-digit access key id as the account), so tests run
+//! in parallel on one emulator without seeing each other's resources.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sagemaker::Client;
+
+pub const REGION: &str = "us-east-1";
+
+/// A fresh account for test number `n`: unique within a run (by `n`) and across runs (by process
+/// and time), so a test never sees resources an earlier run left on the same emulator.
+pub fn account(n: u32) -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let run = (u64::from(std::process::id()) * 1_000_003 + nanos / 1_000) % 100_000_000;
+    format!("{:04}{run:08}", 1000 + n)
+}
+
+/// The emulator's URL. A test that needs it and cannot find it fails, saying how to start it.
+pub fn emulator_url() -> String {
+    match std::env::var("SG_EMULATOR_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "SG_EMULATOR_URL is not set: the integration tests need the AWS emulator. \
+             Run them with `scripts/test`, which installs and starts it, or start it yourself with \
+             `.venv/bin/python tests/emulator/sg_emulator.py --port-file /tmp/sg-emulator.url` and \
+             `export SG_EMULATOR_URL=$(cat /tmp/sg-emulator.url)`"
+        ),
+    }
+}
+
+/// A SageMaker client for one account on the emulator.
+pub async fn client(account: &str) -> Client {
+    let config = aws_sdk_sagemaker::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(emulator_url())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(account, "x", None, None, "sg-emulator"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// The environment the binary gets: the emulator as endpoint, the test's account as credentials,
+/// one attempt per call (the emulator answers what it does not implement with HTTP 500).
+pub fn guard(account: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sagemaker-guard"));
+    for var in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "AWS_CONFIG_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ENDPOINT_URL", emulator_url())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", account)
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary with stdin from `input`.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// A temporary policy file.
+pub fn policy_file(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("policy.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// The status of every (resource name, control) in a JSON report.
+pub fn statuses(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> = report["results"]
+        .as_array()
+        .expect("results is an array")
+        .iter()
+        .map(|r| {
+            (
+                r["resourceName"].as_str().unwrap().to_string(),
+                r["control"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The emulator's count of API calls for one account.
+pub fn calls(account: &str) -> serde_json::Value {
+    let url = format!("{}/sg-emulator/calls?account={account}", emulator_url());
+    // Python 3 is on every machine the README supports; this keeps an HTTP client out of the tests.
+    let out = Command::new("python3")
+        .args(["-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", &url])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "GET {url} failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
