@@ -501,6 +501,16 @@ mod tests {
     }
 
     #[test]
+    fn docs_controls_md_is_the_generated_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/controls.md");
+        let on_disk = std::fs::read_to_string(path).unwrap();
+        assert!(
+            on_disk == to_markdown(),
+            "docs/controls.md is stale: run `sagemaker-guard controls --output markdown > docs/controls.md`"
+        );
+    }
+
+    #[test]
     fn unknown_control_id_is_refused() {
         assert!("SageMaker.9".parse::<ControlId>().is_err());
         assert!("sagemaker.1".parse::<ControlId>().is_err());

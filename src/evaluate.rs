@@ -114,13 +114,16 @@ fn verdict(
     }
 }
 
-/// The first unexpired exemption that covers this control and matches the resource.
+/// The first unexpired exemption that covers this control and matches the resource. An
+/// exemption that cannot be checked (its tags were not read) is an error only when no other
+/// exemption matches: the outcome never depends on the order of the list.
 fn exemption_for<'p>(
     id: ControlId,
     resource: &Observed,
     exemptions: &'p [Exemption],
     now: Timestamp,
 ) -> Result<Option<&'p Exemption>, String> {
+    let mut unchecked = None;
     for e in exemptions
         .iter()
         .filter(|e| e.covers(id) && !e.is_expired(now))
@@ -132,10 +135,8 @@ fn exemption_for<'p>(
         }
         if e.needs_tags() {
             let Some(tags) = &resource.tags else {
-                return Err(format!(
-                    "exemption `{}` selects by tag but the resource's tags were not read",
-                    e.name
-                ));
+                unchecked.get_or_insert(e);
+                continue;
             };
             let all = e
                 .tags
@@ -151,7 +152,13 @@ fn exemption_for<'p>(
         }
         return Ok(Some(e));
     }
-    Ok(None)
+    match unchecked {
+        Some(e) => Err(format!(
+            "exemption `{}` selects by tag but the resource's tags were not read",
+            e.name
+        )),
+        None => Ok(None),
+    }
 }
 
 /// The control's own judgement, exactly as AWS evaluates it.

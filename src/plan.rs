@@ -294,7 +294,7 @@ impl Builder {
                 Some(crate::resource::Details::EndpointConfig(ec)) => ec
                     .production_variants
                     .iter()
-                    .filter(|v| !v.serverless && v.initial_instance_count.is_none_or(|n| n < min))
+                    .filter(|v| !v.serverless && v.initial_instance_count.is_none_or(|n| n <= 1))
                     .map(|v| v.name.clone())
                     .collect(),
                 _ => Vec::new(),
@@ -421,9 +421,9 @@ impl Builder {
         if !fresh {
             let after =
                 marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
-            let mut mark = BTreeMap::new();
-            mark.insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
-            steps.push(Step::AddTags(mark));
+            // The mark joins the plan's other tags, which go first.
+            self.add_tags
+                .insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
             steps.push(Step::WaitUntil(after));
         }
         if policy.remediation.only_when_stopped && status != NotebookStatus::Stopped {

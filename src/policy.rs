@@ -25,7 +25,8 @@ pub const API_VERSION: &str = "sagemaker-guard/v1";
 pub const KIND: &str = "GuardPolicy";
 
 /// What the policy does about a control's failures. Each level includes the one before it:
-/// `tag` also files a finding, `remediate` also files a finding.
+/// `tag` and `remediate` also file a finding, with the outcome of the tag or the fix (a plan lists
+/// `file finding` steps only for controls that end at a finding).
 #[derive(
     Clone,
     Copy,

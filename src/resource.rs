@@ -234,6 +234,8 @@ pub struct Model {
 
 /// What was read of a resource, by kind. Images and app image configs are judged by their tags
 /// alone, so nothing else of them is read.
+// One value per observed resource, short-lived: boxing the notebook would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Details {

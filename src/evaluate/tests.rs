@@ -40,6 +40,11 @@ fn all_on() -> Policy {
     load_policy("")
 }
 
+/// Tags as written in a table.
+type TagPairs = &'static [(&'static str, &'static str)];
+/// Tag keys as written in a table.
+type Keys = &'static [&'static str];
+
 fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs
         .iter()
@@ -410,7 +415,7 @@ fn tagged(kind: ResourceKind, t: Option<Tags>) -> Observed {
 
 #[test]
 fn sagemaker6_7_without_required_keys_need_any_user_tag() {
-    let cases: &[(&str, &[(&str, &str)], Status)] = &[
+    let cases: &[(&str, TagPairs, Status)] = &[
         ("no tags", &[], Status::Failed),
         (
             "only aws: tags",
@@ -446,7 +451,7 @@ controls:
 "#,
     );
     // (what, tags, status, keys the reason must name as missing, keys it must not name)
-    let cases: &[(&str, &[(&str, &str)], Status, &[&str], &[&str])] = &[
+    let cases: &[(&str, TagPairs, Status, Keys, Keys)] = &[
         (
             "both present",
             &[("owner", "a"), ("CostCenter", "42")],
@@ -1083,4 +1088,33 @@ fn status_serializes_as_security_hub_names() {
         json,
         serde_json::json!({"control": "SageMaker.1", "status": "FAILED", "reason": "why"})
     );
+}
+
+#[test]
+fn an_unreadable_tag_exemption_does_not_hide_a_matching_name_exemption() {
+    let yaml = |first: &str, second: &str| {
+        format!(
+            "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {{name: t}}\nspec:\n  defaultAction: off\n  controls:\n    SageMaker.3: {{action: finding}}\n  exemptions:\n{first}{second}"
+        )
+    };
+    let by_tag = "    - {name: by-tag, resourceTags: {x: y}}\n";
+    let by_name = "    - {name: by-name, namePatterns: [\"nb-*\"]}\n";
+    let nb = Observed {
+        kind: crate::resource::ResourceKind::NotebookInstance,
+        name: "nb-1".into(),
+        arn: "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb-1".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        tags: None,
+        details: Some(Details::NotebookInstance(Default::default())),
+    };
+    let now: Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+    for (a, b) in [(by_tag, by_name), (by_name, by_tag)] {
+        let policy = crate::policy::load("p.yaml", &yaml(a, b)).unwrap();
+        let v = evaluate(&nb, &policy, now);
+        assert_eq!(v[0].status, Status::Exempt, "{a}{b}");
+        assert_eq!(v[0].exemption.as_deref(), Some("by-name"));
+    }
+    let policy = crate::policy::load("p.yaml", &yaml(by_tag, "")).unwrap();
+    assert_eq!(evaluate(&nb, &policy, now)[0].status, Status::Error);
 }

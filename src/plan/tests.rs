@@ -32,6 +32,9 @@ fn load_policy(spec: &str) -> Policy {
         .unwrap_or_else(|e| panic!("test policy does not load:\n{e}\n---\n{text}"))
 }
 
+/// Tags as written in a table.
+type TagPairs = &'static [(&'static str, &'static str)];
+
 fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs
         .iter()
@@ -810,7 +813,7 @@ controls: {SageMaker.6: {action: remediate, parameters: {requiredKeyTags: [owner
 remediation: {tagValues: {owner: team-a, CostCenter: cc-42}}
 "#,
     );
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[(&str, TagPairs, &str)] = &[
         (
             "owner present",
             &[("owner", "someone-else")],
