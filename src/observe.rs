@@ -199,7 +199,6 @@ impl Observer {
         listed: &Listed,
         policy: &Policy,
     ) -> Result<Option<Observed>, AwsError> {
-        let (account, region) = listed.location();
         let details = if policy.needs_details(listed.kind) {
             match self.describe(listed.kind, &listed.name).await? {
                 Some((_, d)) => Some(d),
@@ -214,32 +213,7 @@ impl Observer {
                 _ => None,
             }
         };
-        let tags = if policy.needs_tags(listed.kind) {
-            match self.tags(&listed.arn).await {
-                Ok(t) => Some(t),
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        Ok(Some(Observed {
-            kind: listed.kind,
-            name: listed.name.clone(),
-            arn: listed.arn.clone(),
-            account: if account.is_empty() {
-                String::new()
-            } else {
-                account
-            },
-            region: if region.is_empty() {
-                self.region.clone()
-            } else {
-                region
-            },
-            tags,
-            details,
-        }))
+        self.complete(listed.clone(), details, None, policy).await
     }
 
     /// Reads a resource an event named. It is always described: that both confirms it exists
@@ -257,8 +231,20 @@ impl Observer {
             name: r.name.clone(),
             arn,
         };
-        let (account, region) = listed.location();
-        let tags = if policy.needs_tags(r.kind) {
+        self.complete(listed, Some(details), r.account.as_deref(), policy)
+            .await
+    }
+
+    /// Adds the tags, when the policy needs them, and where the resource is. `Ok(None)`: the
+    /// resource was deleted meanwhile.
+    async fn complete(
+        &self,
+        listed: Listed,
+        details: Option<Details>,
+        fallback_account: Option<&str>,
+        policy: &Policy,
+    ) -> Result<Option<Observed>, AwsError> {
+        let tags = if policy.needs_tags(listed.kind) {
             match self.tags(&listed.arn).await {
                 Ok(t) => Some(t),
                 Err(e) if e.is_not_found() => return Ok(None),
@@ -267,22 +253,21 @@ impl Observer {
         } else {
             None
         };
+        let (mut account, mut region) = listed.location();
+        if account.is_empty() {
+            account = fallback_account.unwrap_or_default().to_string();
+        }
+        if region.is_empty() {
+            region = self.region.clone();
+        }
         Ok(Some(Observed {
-            kind: r.kind,
-            name: r.name.clone(),
-            account: if account.is_empty() {
-                r.account.clone().unwrap_or_default()
-            } else {
-                account
-            },
-            region: if region.is_empty() {
-                self.region.clone()
-            } else {
-                region
-            },
+            kind: listed.kind,
+            name: listed.name,
             arn: listed.arn,
+            account,
+            region,
             tags,
-            details: Some(details),
+            details,
         }))
     }
 
