@@ -187,7 +187,9 @@ pub const DEFAULT_SUPPORTED_PLATFORMS: &[&str] = &["notebook-al2023-v1"];
 pub const AL2023_UNSUPPORTED_INSTANCE_FAMILIES: &[&str] =
     &["ml.p2", "ml.p3", "ml.p3dn", "ml.inf1", "ml.g3"];
 
-const NIST_NETWORK: &[&str] = &[
+/// The requirements of the network controls: SageMaker.1 has all of them, SageMaker.2 the NIST
+/// ones only (the first 14).
+const NETWORK_REQUIREMENTS: [&str; 20] = [
     "NIST.800-53.r5 AC-21",
     "NIST.800-53.r5 AC-3",
     "NIST.800-53.r5 AC-3(7)",
@@ -202,6 +204,12 @@ const NIST_NETWORK: &[&str] = &[
     "NIST.800-53.r5 SC-7(3)",
     "NIST.800-53.r5 SC-7(4)",
     "NIST.800-53.r5 SC-7(9)",
+    "PCI DSS v3.2.1/1.2.1",
+    "PCI DSS v3.2.1/1.3.1",
+    "PCI DSS v3.2.1/1.3.2",
+    "PCI DSS v3.2.1/1.3.4",
+    "PCI DSS v3.2.1/1.3.6",
+    "PCI DSS v4.0.1/1.4.4",
 ];
 
 const REQUIRED_KEY_TAGS: &[Parameter] = &[Parameter {
@@ -223,28 +231,7 @@ pub static CATALOGUE: [Control; 8] = [
         config_rule: "sagemaker-notebook-no-direct-internet-access",
         schedule: Schedule::Periodic,
         parameters: &[],
-        related_requirements: &[
-            "NIST.800-53.r5 AC-21",
-            "NIST.800-53.r5 AC-3",
-            "NIST.800-53.r5 AC-3(7)",
-            "NIST.800-53.r5 AC-4",
-            "NIST.800-53.r5 AC-4(21)",
-            "NIST.800-53.r5 AC-6",
-            "NIST.800-53.r5 SC-7",
-            "NIST.800-53.r5 SC-7(11)",
-            "NIST.800-53.r5 SC-7(16)",
-            "NIST.800-53.r5 SC-7(20)",
-            "NIST.800-53.r5 SC-7(21)",
-            "NIST.800-53.r5 SC-7(3)",
-            "NIST.800-53.r5 SC-7(4)",
-            "NIST.800-53.r5 SC-7(9)",
-            "PCI DSS v3.2.1/1.2.1",
-            "PCI DSS v3.2.1/1.3.1",
-            "PCI DSS v3.2.1/1.3.2",
-            "PCI DSS v3.2.1/1.3.4",
-            "PCI DSS v3.2.1/1.3.6",
-            "PCI DSS v4.0.1/1.4.4",
-        ],
+        related_requirements: &NETWORK_REQUIREMENTS,
         evaluation: "FAILED when DirectInternetAccess is Enabled (the default for a notebook created without a VPC).",
         fix: Fix::Recreate,
         remediation: "DirectInternetAccess can only be set at creation: stop, delete and create again with \
@@ -261,7 +248,7 @@ pub static CATALOGUE: [Control; 8] = [
         config_rule: "sagemaker-notebook-instance-inside-vpc",
         schedule: Schedule::ChangeTriggered,
         parameters: &[],
-        related_requirements: NIST_NETWORK,
+        related_requirements: NETWORK_REQUIREMENTS.split_at(14).0,
         evaluation: "FAILED when the notebook has no SubnetId: it runs in the SageMaker service VPC.",
         fix: Fix::Recreate,
         remediation: "SubnetId can only be set at creation: stop, delete and create again in the policy's \
