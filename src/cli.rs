@@ -77,6 +77,9 @@ pub enum Command {
         #[arg(long, default_value_t = 16, env = "SAGEMAKER_GUARD_CONCURRENCY")]
         concurrency: usize,
     },
+    /// Run the reconciler: consume EventBridge events from SQS, resync periodically, judge every
+    /// resource named, and plan (acting is not implemented yet: plans are logged and counted).
+    Run(RunArgs),
     /// Read one SQS message body (an EventBridge event), find the resources it names, read them
     /// live and print their verdicts and plan as JSON. Read-only.
     Evaluate {
@@ -87,6 +90,39 @@ pub enum Command {
         #[arg(long, value_name = "FILE|-")]
         event: String,
     },
+}
+
+/// The flags of `run`; each can also come from its environment variable.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The policy file. SIGHUP reloads it; an invalid new policy is refused and the old one kept.
+    #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
+    pub policy: PathBuf,
+    /// The SQS queue EventBridge delivers SageMaker and Security Hub events to.
+    #[arg(long, env = "SAGEMAKER_GUARD_QUEUE_URL")]
+    pub queue_url: String,
+    /// Plan and log only, whatever the policy says.
+    #[arg(long, env = "SAGEMAKER_GUARD_DRY_RUN")]
+    pub dry_run: bool,
+    /// How often every resource in scope is looked at, events or not.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, env = "SAGEMAKER_GUARD_RESYNC_INTERVAL")]
+    pub resync_interval: std::time::Duration,
+    /// Skip the sweep at start.
+    #[arg(long, env = "SAGEMAKER_GUARD_NO_INITIAL_RESYNC")]
+    pub no_initial_resync: bool,
+    /// Reconciles at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), env = "SAGEMAKER_GUARD_CONCURRENCY")]
+    pub concurrency: u16,
+    /// Address of /healthz, /readyz and /metrics (port 0: any free port, logged at start).
+    #[arg(long, default_value = "0.0.0.0:9464", env = "SAGEMAKER_GUARD_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// How long reconciles in progress may finish after SIGTERM before their messages are
+    /// made visible again for another replica.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "SAGEMAKER_GUARD_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: std::time::Duration,
+    /// Where messages that cannot be decoded go. Default: the queue's redrive target.
+    #[arg(long, env = "SAGEMAKER_GUARD_DEAD_LETTER_QUEUE_URL")]
+    pub dead_letter_queue_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +205,26 @@ fn run(command: Command) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             };
             runtime().block_on(audit_command(policy, regions, output, concurrency))
+        }
+        Command::Run(args) => {
+            let cfg = crate::run::RunConfig {
+                policy: args.policy,
+                queue_url: args.queue_url,
+                dry_run: args.dry_run,
+                resync_interval: args.resync_interval,
+                initial_resync: !args.no_initial_resync,
+                concurrency: usize::from(args.concurrency),
+                listen: args.listen,
+                shutdown_timeout: args.shutdown_timeout,
+                dead_letter_queue_url: args.dead_letter_queue_url,
+            };
+            match runtime().block_on(crate::run::run(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
         Command::Evaluate { policy, event } => {
             let Some(policy) = load_policy(&policy) else {

@@ -135,3 +135,35 @@ pub fn calls(account: &str) -> serde_json::Value {
     assert!(out.status.success(), "GET {url} failed");
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// A GET over HTTP: (status, body). Python 3's standard library keeps an HTTP client out of
+/// the tests' dependencies.
+pub fn http_get(url: &str) -> (u16, String) {
+    let script = "import sys, urllib.request, urllib.error\n\
+try:\n    r = urllib.request.urlopen(sys.argv[1], timeout=5); code, body = r.status, r.read()\n\
+except urllib.error.HTTPError as e:\n    code, body = e.code, e.read()\n\
+sys.stdout.write(str(code) + '\\n' + body.decode())\n";
+    let out = Command::new("python3")
+        .args(["-c", script, url])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "GET {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (code, body) = text.split_once('\n').unwrap_or((&text, ""));
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+/// The sum of a metric's samples whose labels contain every one of `labels` (`key="value"`).
+pub fn metric(exposition: &str, name: &str, labels: &[&str]) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}

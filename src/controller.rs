@@ -1,0 +1,350 @@
+//! The reconcile function of the `run` service, and what it shares: the policy in force, the
+//! per-region readers, the metrics, and the waiters that tie a reconcile back to the messages
+//! that asked for it.
+//!
+//! Reconcile is level-triggered: observe -> evaluate -> plan -> act -> outcome. The trigger only
+//! says which resource to look at; the resource is always read live. Acting is, for now, logging
+//! and counting the plan: nothing is changed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::config::Region;
+use jiff::Timestamp;
+use tokio::sync::oneshot;
+
+use crate::assess::assess;
+use crate::event::TriggerSource;
+use crate::metrics::{ActionLabels, ApiCallCounter, Metrics, ResultLabel, VerdictLabels};
+use crate::observe::{AwsError, Observer};
+use crate::policy::{self, Policy, PolicyErrors};
+use crate::resource::{NotebookStatus, ResourceRef};
+use crate::workqueue::Action;
+
+/// How soon a notebook in a transition (Pending, Stopping, Updating, Deleting) is looked at again.
+pub const TRANSITION_REQUEUE: Duration = Duration::from_secs(30);
+
+/// The policy in force. A reload replaces it for the next reconcile; one in progress keeps the
+/// policy it started with.
+pub struct PolicyHolder {
+    path: PathBuf,
+    current: RwLock<Arc<Policy>>,
+}
+
+impl PolicyHolder {
+    pub fn load(path: PathBuf) -> Result<Self, PolicyErrors> {
+        let policy = policy::load_file(&path)?;
+        Ok(PolicyHolder {
+            path,
+            current: RwLock::new(Arc::new(policy)),
+        })
+    }
+
+    pub fn get(&self) -> Arc<Policy> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .expect("the policy lock is never poisoned"),
+        )
+    }
+
+    /// Reads the file again. An invalid policy is refused and the old one kept.
+    pub fn reload(&self) -> Result<Arc<Policy>, PolicyErrors> {
+        let policy = Arc::new(policy::load_file(&self.path)?);
+        *self
+            .current
+            .write()
+            .expect("the policy lock is never poisoned") = Arc::clone(&policy);
+        Ok(policy)
+    }
+}
+
+/// How a reconcile ended, as the messages that asked for it need to know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished: the message can be deleted.
+    Done,
+    /// Failed in a way a retry may fix (throttling, a 5xx, a network error).
+    Retry(String),
+    /// Failed in a way retrying cannot fix (access denied, a malformed name): the message is
+    /// deleted, the error logged; the resync looks again.
+    Pointless(String),
+}
+
+/// Someone waiting for the next reconcile of a key: the message that named it (with a channel)
+/// or the resync (without).
+pub struct Waiter {
+    pub source: TriggerSource,
+    pub done: Option<oneshot::Sender<Outcome>>,
+}
+
+/// The waiters of each key. A reconcile takes the waiters present when it starts and answers
+/// exactly those: a waiter that arrives during a reconcile waits for the next one, which the work
+/// queue guarantees, because the reconcile in progress may have read the resource too early.
+#[derive(Default)]
+pub struct Waiters(Mutex<HashMap<ResourceRef, Vec<Waiter>>>);
+
+impl Waiters {
+    pub fn add(&self, key: ResourceRef, waiter: Waiter) {
+        self.0
+            .lock()
+            .expect("the waiters lock is never poisoned")
+            .entry(key)
+            .or_default()
+            .push(waiter);
+    }
+
+    fn take(&self, key: &ResourceRef) -> Vec<Waiter> {
+        self.0
+            .lock()
+            .expect("the waiters lock is never poisoned")
+            .remove(key)
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a reconcile needs, shared by all of them.
+pub struct Context {
+    pub policy: PolicyHolder,
+    pub metrics: Arc<Metrics>,
+    pub waiters: Waiters,
+    /// The command's `--dry-run`.
+    pub dry_run: bool,
+    /// The region of keys that name none.
+    pub default_region: String,
+    sdk_config: aws_config::SdkConfig,
+    observers: Mutex<HashMap<String, Observer>>,
+}
+
+impl Context {
+    pub fn new(
+        policy: PolicyHolder,
+        metrics: Arc<Metrics>,
+        sdk_config: aws_config::SdkConfig,
+        default_region: String,
+        dry_run: bool,
+    ) -> Self {
+        Context {
+            policy,
+            metrics,
+            waiters: Waiters::default(),
+            dry_run,
+            default_region,
+            sdk_config,
+            observers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The reader of a region, made once and counted by the metrics.
+    pub fn observer(&self, region: &str) -> Observer {
+        let mut observers = self
+            .observers
+            .lock()
+            .expect("the observers lock is never poisoned");
+        observers
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_sagemaker::config::Builder::from(&self.sdk_config)
+                    .region(Region::new(region.to_string()))
+                    .interceptor(ApiCallCounter::new(Arc::clone(&self.metrics)))
+                    .build();
+                Observer::new(aws_sdk_sagemaker::Client::from_conf(config), region)
+            })
+            .clone()
+    }
+}
+
+/// A reconcile that failed; the work queue retries it with back-off.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReconcileError(AwsError);
+
+/// Error codes that a retry does not fix.
+fn is_pointless(e: &AwsError) -> bool {
+    matches!(
+        e.code.as_str(),
+        "AccessDeniedException"
+            | "AccessDenied"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ValidationException"
+            | "MissingArn"
+    )
+}
+
+/// What a reconcile found and did: its one structured log event.
+#[derive(Default)]
+struct Record {
+    result: &'static str,
+    resource_arn: Option<String>,
+    verdicts: Option<String>,
+    plan: Option<String>,
+    error: Option<String>,
+}
+
+/// Reconciles one resource: reads it, judges it, plans, acts (for now: logs and counts the plan)
+/// and answers the waiters that were present when it started.
+pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let waiters = ctx.waiters.take(&key);
+    let mut sources: Vec<&str> = waiters.iter().map(|w| w.source.label()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.is_empty() {
+        sources.push("requeue");
+    }
+    let policy = ctx.policy.get();
+    let region = key
+        .region
+        .clone()
+        .unwrap_or_else(|| ctx.default_region.clone());
+    let dry_run = ctx.dry_run || policy.dry_run;
+
+    ctx.metrics.reconciles_in_flight.inc();
+    let (record, outcome, ret) =
+        match observe_and_judge(&ctx, &policy, &key, &region, dry_run).await {
+            Ok((record, action)) => (record, Outcome::Done, Ok(action)),
+            Err(e) if is_pointless(&e) => (
+                Record {
+                    result: "error",
+                    error: Some(e.to_string()),
+                    ..Record::default()
+                },
+                Outcome::Pointless(e.to_string()),
+                Ok(Action::await_change()),
+            ),
+            Err(e) => (
+                Record {
+                    result: "retry",
+                    error: Some(e.to_string()),
+                    ..Record::default()
+                },
+                Outcome::Retry(e.to_string()),
+                Err(ReconcileError(e)),
+            ),
+        };
+    ctx.metrics.reconciles_in_flight.dec();
+    let elapsed = started.elapsed();
+    ctx.metrics
+        .reconcile_duration
+        .observe(elapsed.as_secs_f64());
+    ctx.metrics
+        .reconciles
+        .get_or_create(&ResultLabel {
+            result: record.result.to_string(),
+        })
+        .inc();
+    tracing::info!(
+        result = record.result,
+        kind = %key.kind,
+        resource = %key.name,
+        account = key.account.as_deref().unwrap_or(""),
+        region = %region,
+        resource_arn = record.resource_arn.as_deref().unwrap_or(""),
+        verdicts = record.verdicts.as_deref().unwrap_or("[]"),
+        plan = record.plan.as_deref().unwrap_or("null"),
+        dry_run,
+        trigger = %sources.join(","),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        error = record.error.as_deref().unwrap_or(""),
+        "reconciled"
+    );
+    for w in waiters {
+        if let Some(done) = w.done {
+            // The message may have given up waiting (shutdown): nothing to tell then.
+            let _ = done.send(outcome.clone());
+        }
+    }
+    ret
+}
+
+/// Observe -> evaluate -> plan -> act, for one key.
+async fn observe_and_judge(
+    ctx: &Context,
+    policy: &Policy,
+    key: &ResourceRef,
+    region: &str,
+    dry_run: bool,
+) -> Result<(Record, Action), AwsError> {
+    let done = |result| {
+        Ok((
+            Record {
+                result,
+                ..Record::default()
+            },
+            Action::await_change(),
+        ))
+    };
+    let in_scope = policy.scope.includes_region(region)
+        && key
+            .account
+            .as_deref()
+            .is_none_or(|a| policy.scope.includes_account(a));
+    if !in_scope {
+        return done("out-of-scope");
+    }
+    if !policy.judges(key.kind) {
+        return done("not-judged");
+    }
+    let Some(observed) = ctx.observer(region).observe_ref(key, policy).await? else {
+        return done("gone");
+    };
+    if !policy.scope.includes_account(&observed.account) {
+        return done("out-of-scope");
+    }
+    // A notebook in a transition is looked at again once it has settled, without holding a
+    // worker or a message.
+    let settling = observed
+        .notebook()
+        .and_then(|nb| nb.status.as_ref())
+        .is_some_and(|s| {
+            matches!(
+                s,
+                NotebookStatus::Pending
+                    | NotebookStatus::Stopping
+                    | NotebookStatus::Updating
+                    | NotebookStatus::Deleting
+            )
+        });
+    let a = assess(observed, policy, Timestamp::now(), dry_run);
+    for v in &a.verdicts {
+        ctx.metrics
+            .verdicts
+            .get_or_create(&VerdictLabels {
+                control: v.control.to_string(),
+                status: v.status.as_str().to_string(),
+            })
+            .inc();
+    }
+    if let Some(plan) = &a.plan {
+        // Acting on a plan is the remediation's job; until then every plan is only counted.
+        ctx.metrics
+            .planned_actions
+            .get_or_create(&ActionLabels {
+                kind: plan.kind.as_str().to_string(),
+                result: "planned".to_string(),
+                dry_run: plan.dry_run.to_string(),
+            })
+            .inc();
+    }
+    let record = Record {
+        result: if a.failed() {
+            "noncompliant"
+        } else {
+            "compliant"
+        },
+        resource_arn: Some(a.resource.arn.clone()),
+        verdicts: serde_json::to_string(&a.verdicts).ok(),
+        plan: a.plan.as_ref().and_then(|p| serde_json::to_string(p).ok()),
+        error: None,
+    };
+    let action = if settling {
+        Action::requeue(TRANSITION_REQUEUE)
+    } else {
+        Action::await_change()
+    };
+    Ok((record, action))
+}

@@ -1,0 +1,828 @@
+//! `sagemaker-guard run`, the real binary against the emulator: EventBridge -> SQS -> reconcile.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::types::{DirectInternetAccess, InstanceType, RootAccess};
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use common::*;
+
+const POLICY: &str = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: service}
+spec:
+  dryRun: true
+  defaultAction: finding
+  controls:
+    SageMaker.3: {action: remediate}
+    SageMaker.8: {action: remediate}
+"#;
+
+async fn sqs(account: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(emulator_url())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            account, "x", None, None, "test",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+struct Queues {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    dlq_url: String,
+}
+
+/// A queue with a dead-letter queue as its redrive target.
+async fn queues(account: &str, visibility_timeout: u32) -> Queues {
+    let sqs = sqs(account).await;
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name("guard-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = format!("arn:aws:sqs:{REGION}:{account}:guard-dlq");
+    let url = sqs
+        .create_queue()
+        .queue_name("guard")
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    Queues {
+        sqs,
+        url,
+        arn: format!("arn:aws:sqs:{REGION}:{account}:guard"),
+        dlq_url,
+    }
+}
+
+impl Queues {
+    async fn send_bodies(&self, bodies: &[String]) {
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(b)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+        }
+    }
+
+    /// (visible, in flight) messages of a queue.
+    async fn counts(&self, url: &str) -> (u64, u64) {
+        let a = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |k| a.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            n(QueueAttributeName::ApproximateNumberOfMessages),
+            n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+}
+
+fn cloudtrail(account: &str, event_name: &str, notebook: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
+        "account": account, "time": "2026-11-29T00:00:00Z", "region": REGION, "resources": [],
+        "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": event_name, "awsRegion": REGION,
+                   "recipientAccountId": account, "requestParameters": {"notebookInstanceName": notebook},
+                   "responseElements": null}
+    })
+    .to_string()
+}
+
+async fn notebook(c: &aws_sdk_sagemaker::Client, name: &str, compliant: bool) {
+    let mut req = c
+        .create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(InstanceType::MlT3Medium)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker");
+    if compliant {
+        req = req
+            .subnet_id("subnet-1")
+            .security_group_ids("sg-1")
+            .direct_internet_access(DirectInternetAccess::Disabled)
+            .root_access(RootAccess::Disabled)
+            .platform_identifier("notebook-al2023-v1");
+    }
+    req.send().await.unwrap();
+}
+
+/// The service as a child process, its JSON log lines collected.
+struct Service {
+    child: Child,
+    logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    base: String,
+    _dir: tempfile::TempDir,
+    policy: PathBuf,
+}
+
+impl Service {
+    fn start(account: &str, queue_url: &str, extra: &[&str]) -> Service {
+        Self::start_with(account, queue_url, extra, |_| {})
+    }
+
+    fn start_with(
+        account: &str,
+        queue_url: &str,
+        extra: &[&str],
+        env: impl FnOnce(&mut std::process::Command),
+    ) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path(), POLICY);
+        let mut cmd = guard(account);
+        cmd.args([
+            "--log-format",
+            "json",
+            "run",
+            "--queue-url",
+            queue_url,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--policy")
+        .arg(&policy)
+        .args(extra)
+        .env("RUST_LOG", "sagemaker_guard=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        env(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).unwrap_or(serde_json::json!({"raw": line}));
+                if let Some(addr) = v["fields"]["listen"].as_str() {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the service did not start: {:?}", logs.lock().unwrap()));
+        Service {
+            child,
+            logs,
+            base: format!("http://{addr}"),
+            _dir: dir,
+            policy,
+        }
+    }
+
+    fn metrics(&self) -> String {
+        let (code, body) = http_get(&format!("{}/metrics", self.base));
+        assert_eq!(code, 200);
+        body
+    }
+
+    fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        metric(&self.metrics(), name, labels)
+    }
+
+    /// Waits until `cond` holds on the metrics, or fails with the metrics and the logs.
+    fn wait_for(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let m = self.metrics();
+            if cond(&m) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out waiting for {what}\nmetrics:\n{m}\nlast logs:\n{:#?}",
+                    self.tail(20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn tail(&self, n: usize) -> Vec<serde_json::Value> {
+        let logs = self.logs.lock().unwrap();
+        logs[logs.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// The `reconciled` log events.
+    fn reconciled(&self) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "reconciled")
+            .map(|l| l["fields"].clone())
+            .collect()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and how long it took.
+    fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), start.elapsed());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the service did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_eventbridge_event_is_reconciled_and_counted() {
+    let account = account(21);
+    let q = queues(&account, 30).await;
+    let events = {
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_eventbridge::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+                &account, "x", None, None, "test",
+            ))
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    };
+    let pattern = serde_json::json!({
+        "source": ["aws.sagemaker"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["sagemaker.amazonaws.com"]}
+    });
+    events
+        .put_rule()
+        .name("sagemaker-guard")
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("sagemaker-guard")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&q.arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sm = client(&account).await;
+    notebook(&sm, "nb-bad", false).await;
+    notebook(&sm, "nb-good", true).await;
+
+    let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
+    assert_eq!(http_get(&format!("{}/healthz", service.base)).0, 200);
+    for name in ["nb-bad", "nb-good"] {
+        let event: serde_json::Value =
+            serde_json::from_str(&cloudtrail(&account, "CreateNotebookInstance", name)).unwrap();
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source("aws.sagemaker")
+            .detail_type("AWS API Call via CloudTrail")
+            .detail(event["detail"].to_string())
+            .build();
+        let out = events.put_events().entries(entry).send().await.unwrap();
+        assert_eq!(out.failed_entry_count, 0);
+    }
+    service.wait_for("two reconciles", Duration::from_secs(30), |m| {
+        metric(
+            m,
+            "sagemaker_guard_messages_deleted_total",
+            &["reason=\"done\""],
+        ) >= 2.0
+    });
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_reconciles_total",
+            &["result=\"noncompliant\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_reconciles_total",
+            &["result=\"compliant\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        service.metric("sagemaker_guard_triggers_total", &["source=\"cloudtrail\""]),
+        2.0
+    );
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_verdicts_total",
+            &["control=\"SageMaker.3\"", "status=\"FAILED\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_planned_actions_total",
+            &["kind=\"update-in-place\"", "dry_run=\"true\""]
+        ),
+        1.0
+    );
+    assert!(
+        service.metric(
+            "sagemaker_guard_aws_api_calls_total",
+            &["operation=\"DescribeNotebookInstance\""]
+        ) >= 2.0
+    );
+    assert!(
+        service.metric(
+            "sagemaker_guard_aws_api_calls_total",
+            &["operation=\"ReceiveMessage\""]
+        ) >= 1.0
+    );
+    assert_eq!(http_get(&format!("{}/readyz", service.base)).0, 200);
+
+    let bad = service
+        .reconciled()
+        .into_iter()
+        .find(|r| r["resource"] == "nb-bad")
+        .expect("a reconciled event for nb-bad");
+    assert_eq!(bad["result"], "noncompliant");
+    assert_eq!(bad["trigger"], "cloudtrail");
+    assert_eq!(bad["dry_run"], true);
+    assert!(bad["resource_arn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":notebook-instance/nb-bad"));
+    let plan: serde_json::Value = serde_json::from_str(bad["plan"].as_str().unwrap()).unwrap();
+    assert_eq!(plan["kind"], "update-in-place");
+    let verdicts: serde_json::Value =
+        serde_json::from_str(bad["verdicts"].as_str().unwrap()).unwrap();
+    assert!(verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["control"] == "SageMaker.3" && v["status"] == "FAILED"));
+    assert!(bad["duration_ms"].as_f64().is_some());
+    // Nothing changed: acting is not implemented, and the policy is dry-run anyway.
+    let d = sm
+        .describe_notebook_instance()
+        .notebook_instance_name("nb-bad")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.root_access(), Some(&RootAccess::Enabled));
+}
+
+#[tokio::test]
+async fn a_thousand_events_for_a_hundred_resources_are_all_handled() {
+    let account = account(22);
+    let q = queues(&account, 30).await;
+    let sm = client(&account).await;
+    futures::future::join_all((0..100).map(|i| {
+        let sm = sm.clone();
+        async move { notebook(&sm, &format!("nb-{i:03}"), i % 2 == 0).await }
+    }))
+    .await;
+    // Bursts: ten events in a row for each notebook, as a busy notebook produces them.
+    let bodies: Vec<String> = (0..1000)
+        .map(|i| {
+            cloudtrail(
+                &account,
+                "UpdateNotebookInstance",
+                &format!("nb-{:03}", i / 10),
+            )
+        })
+        .collect();
+    q.send_bodies(&bodies).await;
+
+    let service = Service::start(
+        &account,
+        &q.url,
+        &["--no-initial-resync", "--concurrency", "8"],
+    );
+    service.wait_for("1000 messages deleted", Duration::from_secs(120), |m| {
+        metric(
+            m,
+            "sagemaker_guard_messages_deleted_total",
+            &["reason=\"done\""],
+        ) >= 1000.0
+    });
+    let reconciles = service.metric("sagemaker_guard_reconciles_total", &[]);
+    let deduplicated = service.metric("sagemaker_guard_workqueue_deduplicated_total", &[]);
+    assert!(
+        reconciles < 1000.0,
+        "events for one resource share reconciles: {reconciles}"
+    );
+    assert!(deduplicated > 0.0, "de-duplication shows in the metrics");
+    let mut arns: Vec<String> = service
+        .reconciled()
+        .iter()
+        .filter_map(|r| r["resource_arn"].as_str().map(str::to_string))
+        .collect();
+    arns.sort();
+    arns.dedup();
+    assert_eq!(arns.len(), 100, "every resource reconciled");
+    assert_eq!(
+        service.metric("sagemaker_guard_reconciles_total", &["result=\"retry\""]),
+        0.0
+    );
+    assert_eq!(q.counts(&q.url).await, (0, 0), "the queue is empty");
+    assert_eq!(
+        q.counts(&q.dlq_url).await,
+        (0, 0),
+        "the dead-letter queue is empty"
+    );
+}
+
+#[tokio::test]
+async fn poison_messages_go_to_the_dead_letter_queue_with_their_reason() {
+    let account = account(23);
+    let q = queues(&account, 30).await;
+    let sm = client(&account).await;
+    notebook(&sm, "nb-after", true).await;
+    let no_name = serde_json::json!({
+        "version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
+        "account": account, "region": REGION, "time": "2026-11-29T00:00:00Z", "resources": [],
+        "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": "CreateNotebookInstance",
+                   "awsRegion": REGION, "requestParameters": {}, "responseElements": null}
+    })
+    .to_string();
+    let poison = vec![
+        "this is not JSON".to_string(),
+        "{\"hello\": \"world\"}".to_string(),
+        no_name,
+    ];
+    q.send_bodies(&poison).await;
+
+    let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
+    service.wait_for("three dead letters", Duration::from_secs(30), |m| {
+        metric(m, "sagemaker_guard_messages_dead_lettered_total", &[]) >= 3.0
+    });
+    for reason in ["malformed-json", "not-an-event", "no-resource"] {
+        assert_eq!(
+            service.metric(
+                "sagemaker_guard_messages_dead_lettered_total",
+                &[&format!("reason=\"{reason}\"")]
+            ),
+            1.0
+        );
+    }
+    // The service keeps serving.
+    q.send_bodies(&[cloudtrail(&account, "StartNotebookInstance", "nb-after")])
+        .await;
+    service.wait_for("the next event", Duration::from_secs(30), |m| {
+        metric(
+            m,
+            "sagemaker_guard_reconciles_total",
+            &["result=\"compliant\""],
+        ) >= 1.0
+    });
+
+    let mut dead = Vec::new();
+    while dead.len() < 3 {
+        let out = q
+            .sqs
+            .receive_message()
+            .queue_url(&q.dlq_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        dead.extend(out.messages.unwrap_or_default());
+    }
+    let mut got: Vec<(String, String)> = dead
+        .iter()
+        .map(|m| {
+            let attrs = m.message_attributes.as_ref().unwrap();
+            (
+                attrs["sagemaker-guard-reason"]
+                    .string_value()
+                    .unwrap()
+                    .to_string(),
+                m.body().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = ["no-resource", "malformed-json", "not-an-event"]
+        .iter()
+        .map(|r| r.to_string())
+        .zip([poison[2].clone(), poison[0].clone(), poison[1].clone()])
+        .collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "each poison message keeps its body and carries its reason"
+    );
+    assert_eq!(q.counts(&q.url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn the_initial_resync_reconciles_what_no_event_named() {
+    let account = account(24);
+    let q = queues(&account, 30).await;
+    let sm = client(&account).await;
+    for i in 0..5 {
+        notebook(&sm, &format!("quiet-{i}"), false).await;
+    }
+    let service = Service::start(&account, &q.url, &[]);
+    service.wait_for("five reconciles", Duration::from_secs(30), |m| {
+        metric(
+            m,
+            "sagemaker_guard_reconciles_total",
+            &["result=\"noncompliant\""],
+        ) >= 5.0
+    });
+    assert_eq!(
+        service.metric("sagemaker_guard_triggers_total", &["source=\"resync\""]),
+        5.0
+    );
+    assert_eq!(
+        service.metric("sagemaker_guard_resyncs_total", &["result=\"done\""]),
+        1.0
+    );
+    assert!(service
+        .reconciled()
+        .iter()
+        .all(|r| r["trigger"] == "resync"));
+}
+
+#[tokio::test]
+async fn sighup_reloads_a_valid_policy_and_keeps_the_old_one_on_error() {
+    let account = account(25);
+    let q = queues(&account, 30).await;
+    let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
+    std::fs::write(
+        &service.policy,
+        POLICY.replace("name: service", "name: reloaded"),
+    )
+    .unwrap();
+    service.signal("HUP");
+    let wait_log = |msg: &str| {
+        let start = Instant::now();
+        while !service
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l["fields"]["message"] == msg)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no log `{msg}`: {:#?}",
+                service.tail(10)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_log("policy reloaded");
+    std::fs::write(&service.policy, "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: x}\nspec: {bogus: 1}\n").unwrap();
+    service.signal("HUP");
+    wait_log("the new policy is refused; the old one stays in force");
+    let refused = service
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l["fields"]["message"] == "the new policy is refused; the old one stays in force")
+        .cloned()
+        .unwrap();
+    assert!(
+        refused["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("policy.yaml:4:"),
+        "{refused}"
+    );
+    assert_eq!(http_get(&format!("{}/healthz", service.base)).0, 200);
+}
+
+#[tokio::test]
+async fn sigterm_mid_work_exits_within_the_timeout_and_releases_unfinished_messages() {
+    let account = account(26);
+    let visibility = 6;
+    let q = queues(&account, visibility).await;
+    let sm = client(&account).await;
+    futures::future::join_all((0..20).map(|i| {
+        let sm = sm.clone();
+        async move { notebook(&sm, &format!("nb-{i}"), false).await }
+    }))
+    .await;
+    let bodies: Vec<String> = (0..400)
+        .map(|i| {
+            cloudtrail(
+                &account,
+                "UpdateNotebookInstance",
+                &format!("nb-{}", i % 20),
+            )
+        })
+        .collect();
+    q.send_bodies(&bodies).await;
+    let mut service = Service::start(
+        &account,
+        &q.url,
+        &[
+            "--no-initial-resync",
+            "--concurrency",
+            "1",
+            "--shutdown-timeout",
+            "2s",
+        ],
+    );
+    service.wait_for("work under way", Duration::from_secs(30), |m| {
+        metric(m, "sagemaker_guard_messages_deleted_total", &[]) >= 1.0
+    });
+    let deleted_before = service.metric("sagemaker_guard_messages_deleted_total", &[]);
+    let (code, took) = service.terminate();
+    assert_eq!(code, Some(0), "a graceful exit: {:#?}", service.tail(10));
+    assert!(took < Duration::from_secs(2 + 5 + 2), "exited in {took:?}");
+    assert!(
+        deleted_before < 400.0,
+        "SIGTERM came in the middle of the work"
+    );
+    // Every message is either deleted or back on the queue; none is lost. A receive cut short
+    // hides its messages until their visibility timeout ends.
+    let start = Instant::now();
+    loop {
+        let (visible, hidden) = q.counts(&q.url).await;
+        if hidden == 0 {
+            assert!(visible > 0 && visible < 400, "visible {visible}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(u64::from(visibility) + 5),
+            "{hidden} messages stay hidden"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = service.logs.lock().unwrap();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "stopped"));
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_queue_handle_every_event_without_errors() {
+    let account = account(27);
+    let q = queues(&account, 30).await;
+    let sm = client(&account).await;
+    futures::future::join_all((0..30).map(|i| {
+        let sm = sm.clone();
+        async move { notebook(&sm, &format!("nb-{i}"), i % 3 == 0).await }
+    }))
+    .await;
+    let a = Service::start(
+        &account,
+        &q.url,
+        &["--no-initial-resync", "--concurrency", "4"],
+    );
+    let b = Service::start(
+        &account,
+        &q.url,
+        &["--no-initial-resync", "--concurrency", "4"],
+    );
+    let bodies: Vec<String> = (0..300)
+        .map(|i| {
+            cloudtrail(
+                &account,
+                "UpdateNotebookInstance",
+                &format!("nb-{}", i % 30),
+            )
+        })
+        .collect();
+    q.send_bodies(&bodies).await;
+    let deleted = |s: &Service| {
+        s.metric(
+            "sagemaker_guard_messages_deleted_total",
+            &["reason=\"done\""],
+        )
+    };
+    let start = Instant::now();
+    while deleted(&a) + deleted(&b) < 300.0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "a {} + b {}",
+            deleted(&a),
+            deleted(&b)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // SQS delivers at least once: a message can reach both replicas; each settles it safely.
+    assert!(deleted(&a) + deleted(&b) >= 300.0);
+    assert!(
+        deleted(&a) > 0.0 && deleted(&b) > 0.0,
+        "both replicas worked"
+    );
+    for s in [&a, &b] {
+        assert_eq!(
+            s.metric("sagemaker_guard_reconciles_total", &["result=\"retry\""]),
+            0.0
+        );
+        assert_eq!(
+            s.metric("sagemaker_guard_reconciles_total", &["result=\"error\""]),
+            0.0
+        );
+        assert_eq!(
+            s.metric("sagemaker_guard_messages_dead_lettered_total", &[]),
+            0.0
+        );
+    }
+    assert_eq!(q.counts(&q.url).await, (0, 0));
+    assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn no_dead_letter_queue_is_refused_at_start() {
+    let account = account(28);
+    let sqs = sqs(&account).await;
+    let url = sqs
+        .create_queue()
+        .queue_name("bare")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let out = guard(&account)
+        .args([
+            "run",
+            "--queue-url",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no dead-letter queue"));
+}
