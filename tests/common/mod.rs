@@ -6,6 +6,8 @@
 //! in parallel on one emulator without seeing each other's resources.
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,0 +1,298 @@
+//! The `run` service as a child process, and the queues it reads, for the integration tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::types::{DirectInternetAccess, InstanceType, RootAccess};
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+
+use super::*;
+
+pub const POLICY: &str = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: service}
+spec:
+  dryRun: true
+  defaultAction: finding
+  controls:
+    SageMaker.3: {action: remediate}
+    SageMaker.8: {action: remediate}
+"#;
+
+pub async fn sqs(account: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(emulator_url())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            account, "x", None, None, "test",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+pub struct Queues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+    pub arn: String,
+    pub dlq_url: String,
+}
+
+/// A queue with a dead-letter queue as its redrive target.
+pub async fn queues(account: &str, visibility_timeout: u32) -> Queues {
+    let sqs = sqs(account).await;
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name("guard-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = format!("arn:aws:sqs:{REGION}:{account}:guard-dlq");
+    let url = sqs
+        .create_queue()
+        .queue_name("guard")
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    Queues {
+        sqs,
+        url,
+        arn: format!("arn:aws:sqs:{REGION}:{account}:guard"),
+        dlq_url,
+    }
+}
+
+impl Queues {
+    pub async fn send_bodies(&self, bodies: &[String]) {
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(b)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+        }
+    }
+
+    /// (visible, in flight) messages of a queue.
+    pub async fn counts(&self, url: &str) -> (u64, u64) {
+        let a = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |k| a.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            n(QueueAttributeName::ApproximateNumberOfMessages),
+            n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+}
+
+pub fn cloudtrail(account: &str, event_name: &str, notebook: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
+        "account": account, "time": "2026-11-29T00:00:00Z", "region": REGION, "resources": [],
+        "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": event_name, "awsRegion": REGION,
+                   "recipientAccountId": account, "requestParameters": {"notebookInstanceName": notebook},
+                   "responseElements": null}
+    })
+    .to_string()
+}
+
+pub async fn notebook(c: &aws_sdk_sagemaker::Client, name: &str, compliant: bool) {
+    let mut req = c
+        .create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(InstanceType::MlT3Medium)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker");
+    if compliant {
+        req = req
+            .subnet_id("subnet-1")
+            .security_group_ids("sg-1")
+            .direct_internet_access(DirectInternetAccess::Disabled)
+            .root_access(RootAccess::Disabled)
+            .platform_identifier("notebook-al2023-v1");
+    }
+    req.send().await.unwrap();
+}
+
+/// The service as a child process, its JSON log lines collected.
+pub struct Service {
+    pub child: Child,
+    pub logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub base: String,
+    _dir: tempfile::TempDir,
+    pub policy: PathBuf,
+}
+
+impl Service {
+    pub fn start(account: &str, queue_url: &str, extra: &[&str]) -> Service {
+        Self::start_with(account, queue_url, extra, |_| {})
+    }
+
+    pub fn start_with(
+        account: &str,
+        queue_url: &str,
+        extra: &[&str],
+        env: impl FnOnce(&mut std::process::Command),
+    ) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path(), POLICY);
+        let mut cmd = guard(account);
+        cmd.args([
+            "--log-format",
+            "json",
+            "run",
+            "--queue-url",
+            queue_url,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--policy")
+        .arg(&policy)
+        .args(extra)
+        .env("RUST_LOG", "sagemaker_guard=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        env(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).unwrap_or(serde_json::json!({"raw": line}));
+                if let Some(addr) = v["fields"]["listen"].as_str() {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the service did not start: {:?}", logs.lock().unwrap()));
+        Service {
+            child,
+            logs,
+            base: format!("http://{addr}"),
+            _dir: dir,
+            policy,
+        }
+    }
+
+    pub fn metrics(&self) -> String {
+        let (code, body) = http_get(&format!("{}/metrics", self.base));
+        assert_eq!(code, 200);
+        body
+    }
+
+    pub fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        metric(&self.metrics(), name, labels)
+    }
+
+    /// Waits until `cond` holds on the metrics, or fails with the metrics and the logs.
+    pub fn wait_for(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let m = self.metrics();
+            if cond(&m) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out waiting for {what}\nmetrics:\n{m}\nlast logs:\n{:#?}",
+                    self.tail(20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn tail(&self, n: usize) -> Vec<serde_json::Value> {
+        let logs = self.logs.lock().unwrap();
+        logs[logs.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// The `reconciled` log events.
+    pub fn reconciled(&self) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "reconciled")
+            .map(|l| l["fields"].clone())
+            .collect()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and how long it took.
+    pub fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), start.elapsed());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the service did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

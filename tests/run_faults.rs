@@ -1,0 +1,119 @@
+//! `run` under injected emulator faults: throttling and HTTP 5xx on a share of SageMaker calls.
+//! A test binary of its own: the emulator's faults apply to every account, and cargo runs test
+//! binaries one after another.
+
+mod common;
+
+use std::time::Duration;
+
+use common::service::*;
+use common::*;
+
+fn set_faults(body: &str) {
+    let script = "import sys, urllib.request\n\
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'application/json'})\n\
+urllib.request.urlopen(req, timeout=5).read()\n";
+    let url = format!("{}/sg-emulator/faults", emulator_url());
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, &url, body])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "POST {url} {body}");
+}
+
+/// Clears the faults even when the test fails, so later test binaries see a healthy emulator.
+struct Faults;
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        set_faults("{}");
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
+    let account = account(31);
+    let q = queues(&account, 30).await;
+    let sm = client(&account).await;
+    futures::future::join_all((0..20).map(|i| {
+        let sm = sm.clone();
+        async move { notebook(&sm, &format!("nb-{i}"), i % 2 == 0).await }
+    }))
+    .await;
+    let _faults = Faults;
+    set_faults(
+        r#"{"throttleRate": 0.3, "errorRate": 0.1, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
+    );
+    let bodies: Vec<String> = (0..100)
+        .map(|i| {
+            cloudtrail(
+                &account,
+                "UpdateNotebookInstance",
+                &format!("nb-{}", i % 20),
+            )
+        })
+        .collect();
+    q.send_bodies(&bodies).await;
+    // One attempt per call: every fault reaches the service's own retry.
+    let service = Service::start(
+        &account,
+        &q.url,
+        &["--no-initial-resync", "--concurrency", "4"],
+    );
+    service.wait_for("every message handled", Duration::from_secs(150), |m| {
+        metric(
+            m,
+            "sagemaker_guard_messages_deleted_total",
+            &["reason=\"done\""],
+        ) >= 100.0
+    });
+    let m = service.metrics();
+    assert!(
+        metric(
+            &m,
+            "sagemaker_guard_aws_api_errors_total",
+            &["code=\"ThrottlingException\""]
+        ) > 0.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "sagemaker_guard_aws_api_errors_total",
+            &["code=\"InternalFailure\""]
+        ) > 0.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "sagemaker_guard_reconciles_total",
+            &["result=\"retry\""]
+        ) > 0.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "sagemaker_guard_messages_released_total",
+            &["reason=\"retry\""]
+        ) > 0.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "sagemaker_guard_messages_dead_lettered_total", &[]),
+        0.0
+    );
+    // Every notebook was judged in the end.
+    let mut judged: Vec<String> = service
+        .reconciled()
+        .iter()
+        .filter(|r| r["result"] == "compliant" || r["result"] == "noncompliant")
+        .map(|r| r["resource"].as_str().unwrap().to_string())
+        .collect();
+    judged.sort();
+    judged.dedup();
+    assert_eq!(judged.len(), 20);
+    assert_eq!(q.counts(&q.url).await, (0, 0));
+    assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
+}
