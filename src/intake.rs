@@ -169,6 +169,7 @@ impl Intake {
         message: aws_sdk_sqs::types::Message,
         _permit: OwnedSemaphorePermit,
     ) {
+        let received = std::time::Instant::now();
         self.metrics().messages_received.inc();
         let Some(receipt) = message.receipt_handle().map(str::to_string) else {
             tracing::error!(message_id = ?message.message_id(), "a message without a receipt handle");
@@ -224,6 +225,9 @@ impl Intake {
                     .await;
             }
         }
+        self.metrics()
+            .message_duration
+            .observe(received.elapsed().as_secs_f64());
     }
 
     async fn wait_and_settle(

@@ -8,11 +8,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -71,6 +73,8 @@ pub struct Metrics {
     pub triggers: Family<SourceLabel, Counter>,
     pub reconciles: Family<ResultLabel, Counter>,
     pub reconcile_duration: Histogram,
+    pub message_duration: Histogram,
+    pub aws_api_call_duration: Histogram,
     pub verdicts: Family<VerdictLabels, Counter>,
     pub planned_actions: Family<ActionLabels, Counter>,
     pub executed_actions: Family<ActionLabels, Counter>,
@@ -98,7 +102,9 @@ impl Metrics {
             messages_released: Family::default(),
             triggers: Family::default(),
             reconciles: Family::default(),
-            reconcile_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            reconcile_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 18)),
+            message_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 22)),
+            aws_api_call_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 18)),
             verdicts: Family::default(),
             planned_actions: Family::default(),
             executed_actions: Family::default(),
@@ -140,6 +146,16 @@ impl Metrics {
             "reconcile_duration_seconds",
             "Time from the start of a reconcile to its outcome",
             m.reconcile_duration.clone(),
+        );
+        registry.register(
+            "message_duration_seconds",
+            "Time from receiving a message to settling it (deleted, dead-lettered or released)",
+            m.message_duration.clone(),
+        );
+        registry.register(
+            "aws_api_call_duration_seconds",
+            "Duration of AWS API call attempts",
+            m.aws_api_call_duration.clone(),
         );
         registry.register(
             "verdicts",
@@ -228,9 +244,28 @@ impl ApiCallCounter {
     }
 }
 
+/// When the current attempt started, kept in the attempt's config bag.
+#[derive(Debug, Clone)]
+struct AttemptStart(std::time::Instant);
+
+impl Storable for AttemptStart {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for ApiCallCounter {
     fn name(&self) -> &'static str {
         "ApiCallCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(AttemptStart(std::time::Instant::now()));
+        Ok(())
     }
 
     fn read_after_attempt(
@@ -239,6 +274,11 @@ impl Intercept for ApiCallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if let Some(start) = cfg.load::<AttemptStart>() {
+            self.metrics
+                .aws_api_call_duration
+                .observe(start.0.elapsed().as_secs_f64());
+        }
         let (service, operation) = cfg
             .load::<Metadata>()
             .map(|m| (m.service().to_string(), m.name().to_string()))
