@@ -12,7 +12,7 @@ use crate::evaluate::Status;
 use crate::event::{Decoded, Trigger, TriggerSource};
 use crate::observe::{AwsError, Listed, Observer};
 use crate::policy::Policy;
-use crate::report::{Report, ResultRow, Summary, SweepError};
+use crate::report::{Report, ResultRow, SweepError};
 use crate::resource::{ResourceKind, ResourceRef};
 
 /// Progress of a sweep, for the progress bar. Implemented by the CLI; tests pass `()`.
@@ -56,12 +56,15 @@ pub async fn sweep(
     regions: &[String],
     concurrency: usize,
     progress: &dyn Progress,
+    apply: Option<&ApplyOptions>,
 ) -> Report {
     let now = Timestamp::now();
     let mut assessments: Vec<Assessment> = Vec::new();
     let mut error_results = Vec::new();
     let mut errors = Vec::new();
+    let mut applied = Vec::new();
     for region in regions {
+        let first_of_region = assessments.len();
         let observer = Observer::from_env(region).await;
         let mut listed = Vec::new();
         for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
@@ -88,7 +91,9 @@ pub async fn sweep(
         while let Some((listed, result)) = reads.next().await {
             progress.advance();
             match result {
-                Ok(Some(observed)) => assessments.push(assess(observed, policy, now, true)),
+                Ok(Some(observed)) => {
+                    assessments.push(assess(observed, policy, now, apply.is_none()))
+                }
                 // Deleted between the list and the read: nothing to judge.
                 Ok(None) => {}
                 Err(e) => {
@@ -99,8 +104,52 @@ pub async fn sweep(
                 }
             }
         }
+        drop(reads);
+        if let Some(options) = apply {
+            applied.extend(
+                apply_all(observer, &assessments[first_of_region..], policy, options).await,
+            );
+        }
     }
-    Report::new(&policy.name, &assessments, error_results, errors)
+    let mut report = Report::new(&policy.name, &assessments, error_results, errors);
+    report.applied = applied;
+    report
+}
+
+/// How `--apply` runs.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Give up waiting for transitions after this long.
+    pub timeout: std::time::Duration,
+    /// How often a resource in transition is read again.
+    pub poll: std::time::Duration,
+    /// Resources fixed at once.
+    pub concurrency: usize,
+}
+
+/// Converges every assessed resource that has something to do.
+async fn apply_all(
+    observer: &Observer,
+    assessments: &[Assessment],
+    policy: &Policy,
+    options: &ApplyOptions,
+) -> Vec<Applied> {
+    let blast = crate::remediate::BlastRadius::default();
+    let deadline = std::time::Instant::now() + options.timeout;
+    let pending = assessments.iter().filter(|a| {
+        a.plan.is_some()
+            || a.resource
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG))
+    });
+    let blast = &blast;
+    stream::iter(pending)
+        .map(|a| converge(observer, a.clone(), policy, blast, deadline, options.poll))
+        .buffered(options.concurrency.max(1))
+        .filter(|applied| std::future::ready(!applied.executions.is_empty()))
+        .collect()
+        .await
 }
 
 /// What `evaluate` found for one resource an event named.
@@ -118,7 +167,7 @@ pub struct TriggerOutcome {
     pub error: Option<String>,
 }
 
-/// The JSON `evaluate` prints.
+/// The JSON `evaluate` prints: the audit report's fields, plus what the event named.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventReport {
@@ -128,21 +177,17 @@ pub struct EventReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub triggers: Vec<TriggerOutcome>,
-    pub results: Vec<ResultRow>,
-    pub summary: Summary,
-    pub policy: String,
+    #[serde(flatten)]
+    pub report: Report,
 }
 
 impl EventReport {
-    /// 0 nothing FAILED, 1 something FAILED, 3 something could not be read or evaluated.
+    /// As the audit's, and 3 when a resource the event names could not be read.
     pub fn exit_code(&self) -> i32 {
-        let read_error = self.triggers.iter().any(|t| t.state == "error");
-        if read_error || self.summary.error > 0 {
+        if self.triggers.iter().any(|t| t.state == "error") {
             3
-        } else if self.summary.failed > 0 {
-            1
         } else {
-            0
+            self.report.exit_code()
         }
     }
 }
@@ -153,6 +198,7 @@ pub async fn evaluate_event(
     policy: &Policy,
     decoded: Decoded,
     default_region: &str,
+    apply: Option<&ApplyOptions>,
 ) -> EventReport {
     let triggers = match decoded {
         Decoded::Ignored(reason) => {
@@ -160,9 +206,7 @@ pub async fn evaluate_event(
                 outcome: "ignored",
                 reason: Some(reason),
                 triggers: Vec::new(),
-                results: Vec::new(),
-                summary: Summary::default(),
-                policy: policy.name.clone(),
+                report: Report::new(&policy.name, &[], Vec::new(), Vec::new()),
             }
         }
         Decoded::Triggers(t) => t,
@@ -207,7 +251,7 @@ pub async fn evaluate_event(
                 }
                 Ok(Some(observed)) => {
                     outcome.resource_arn = Some(observed.arn.clone());
-                    assessments.push(assess(observed, policy, now, true));
+                    assessments.push(assess(observed, policy, now, apply.is_none()));
                 }
                 // Gone whether or not the event said so: only the live read counts.
                 Ok(None) => outcome.state = "gone",
@@ -219,13 +263,101 @@ pub async fn evaluate_event(
         }
         outcomes.push(outcome);
     }
-    let report = Report::new(&policy.name, &assessments, Vec::new(), Vec::new());
+    let mut report = Report::new(&policy.name, &assessments, Vec::new(), Vec::new());
+    if let Some(options) = apply {
+        for a in &assessments {
+            if let Some(observer) = observers.get(&a.resource.region) {
+                let applied = apply_all(observer, std::slice::from_ref(a), policy, options).await;
+                report.applied.extend(applied);
+            }
+        }
+    }
     EventReport {
         outcome: "evaluated",
         reason: None,
         triggers: outcomes,
-        results: report.results,
-        summary: report.summary,
-        policy: policy.name.clone(),
+        report,
+    }
+}
+
+/// What `--apply` did to one resource.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub resource_arn: String,
+    pub resource_name: String,
+    /// Each step taken, in order, until the resource settled or the time ran out.
+    pub executions: Vec<crate::remediate::Execution>,
+    /// The verdicts after the last step.
+    pub final_statuses: Vec<(crate::catalogue::ControlId, Status)>,
+}
+
+/// Drives one resource's plan to its end (`--apply`): read, judge, do the next step, and again
+/// while a transition is under way, until nothing is left to do or `deadline` passes. Each pass
+/// reads the resource afresh, so scope and exemptions are checked again before every step.
+pub async fn converge(
+    observer: &Observer,
+    first: Assessment,
+    policy: &Policy,
+    blast: &crate::remediate::BlastRadius,
+    deadline: std::time::Instant,
+    poll: std::time::Duration,
+) -> Applied {
+    let key = ResourceRef {
+        kind: first.resource.kind,
+        name: first.resource.name.clone(),
+        account: Some(first.resource.account.clone()),
+        region: Some(first.resource.region.clone()),
+    };
+    let mut applied = Applied {
+        resource_arn: first.resource.arn.clone(),
+        resource_name: first.resource.name.clone(),
+        executions: Vec::new(),
+        final_statuses: first
+            .verdicts
+            .iter()
+            .map(|v| (v.control, v.status))
+            .collect(),
+    };
+    let mut current = first;
+    loop {
+        let account = current.resource.account.clone();
+        let limit = policy.remediation.max_remediations_per_hour;
+        let result = crate::remediate::carry_out(observer.client(), &current, || {
+            blast.allow(&account, limit, Timestamp::now())
+        })
+        .await;
+        let execution = match result {
+            Ok(e) => e,
+            Err(e) => {
+                let failed = crate::remediate::Execution {
+                    result: "error",
+                    done: Vec::new(),
+                    requeue_after: None,
+                    notes: vec![e.to_string()],
+                };
+                applied.executions.push(failed);
+                return applied;
+            }
+        };
+        let again = execution.requeue_after.is_some() || execution.result == "applied";
+        if execution.result != "nothing-to-do" {
+            applied.executions.push(execution);
+        }
+        if !again || std::time::Instant::now() >= deadline {
+            return applied;
+        }
+        tokio::time::sleep(poll).await;
+        match observer.observe_ref(&key, policy).await {
+            Ok(Some(observed)) => {
+                current = assess(observed, policy, Timestamp::now(), false);
+                applied.final_statuses = current
+                    .verdicts
+                    .iter()
+                    .map(|v| (v.control, v.status))
+                    .collect();
+            }
+            Ok(None) | Err(_) => return applied,
+        }
     }
 }

@@ -76,6 +76,8 @@ pub enum Command {
         /// How many resources are read at once per region.
         #[arg(long, default_value_t = 16, env = "SAGEMAKER_GUARD_CONCURRENCY")]
         concurrency: usize,
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
     /// Run the reconciler: consume EventBridge events from SQS, resync periodically, judge every
     /// resource named, and plan (acting is not implemented yet: plans are logged and counted).
@@ -89,7 +91,40 @@ pub enum Command {
         /// The event: a file, or - for standard input.
         #[arg(long, value_name = "FILE|-")]
         event: String,
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
+    /// Print the least-privilege IAM policy (JSON) the guard needs to carry out a policy.
+    IamPolicy {
+        /// The policy file.
+        #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
+        policy: PathBuf,
+    },
+}
+
+/// A one-off fix from `audit` or `evaluate`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Carry the plans out, and wait for each resource to settle. Dry-run in the policy or a
+    /// control still wins: then nothing changes.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: stop waiting for notebooks to settle after this long.
+    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    pub apply_timeout: std::time::Duration,
+    /// With --apply: how often a notebook in a transition is read again.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll_interval: std::time::Duration,
+}
+
+impl ApplyArgs {
+    fn options(&self, concurrency: usize) -> Option<audit::ApplyOptions> {
+        self.apply.then_some(audit::ApplyOptions {
+            timeout: self.apply_timeout,
+            poll: self.poll_interval,
+            concurrency,
+        })
+    }
 }
 
 /// The flags of `run`; each can also come from its environment variable.
@@ -200,11 +235,24 @@ fn run(command: Command) -> ExitCode {
             regions,
             output,
             concurrency,
+            apply,
         } => {
             let Some(policy) = load_policy(&policy) else {
                 return ExitCode::from(EXIT_USAGE);
             };
-            runtime().block_on(audit_command(policy, regions, output, concurrency))
+            let apply = apply.options(concurrency);
+            runtime().block_on(audit_command(policy, regions, output, concurrency, apply))
+        }
+        Command::IamPolicy { policy } => {
+            let Some(policy) = load_policy(&policy) else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::remediate::iam_policy(&policy))
+                    .expect("a policy is JSON")
+            );
+            ExitCode::SUCCESS
         }
         Command::Run(args) => {
             let cfg = crate::run::RunConfig {
@@ -226,11 +274,15 @@ fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Evaluate { policy, event } => {
+        Command::Evaluate {
+            policy,
+            event,
+            apply,
+        } => {
             let Some(policy) = load_policy(&policy) else {
                 return ExitCode::from(EXIT_USAGE);
             };
-            runtime().block_on(evaluate_command(policy, &event))
+            runtime().block_on(evaluate_command(policy, &event, apply.options(1)))
         }
     }
 }
@@ -311,6 +363,7 @@ async fn audit_command(
     mut regions: Vec<String>,
     output: ReportOutput,
     concurrency: usize,
+    apply: Option<audit::ApplyOptions>,
 ) -> ExitCode {
     if regions.is_empty() {
         regions = policy.scope.regions.clone();
@@ -343,7 +396,14 @@ async fn audit_command(
     } else {
         ProgressBar::hidden()
     };
-    let report = audit::sweep(&policy, &regions, concurrency, &Bar(bar.clone())).await;
+    let report = audit::sweep(
+        &policy,
+        &regions,
+        concurrency,
+        &Bar(bar.clone()),
+        apply.as_ref(),
+    )
+    .await;
     bar.finish_and_clear();
     match output {
         ReportOutput::Json => println!(
@@ -355,7 +415,11 @@ async fn audit_command(
     ExitCode::from(report.exit_code() as u8)
 }
 
-async fn evaluate_command(policy: Policy, source: &str) -> ExitCode {
+async fn evaluate_command(
+    policy: Policy,
+    source: &str,
+    apply: Option<audit::ApplyOptions>,
+) -> ExitCode {
     let body = if source == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map(|_| s)
@@ -383,7 +447,7 @@ async fn evaluate_command(policy: Policy, source: &str) -> ExitCode {
         eprintln!("error: no region: set AWS_REGION (used for events that name none)");
         return ExitCode::from(EXIT_USAGE);
     };
-    let report = audit::evaluate_event(&policy, decoded, &region).await;
+    let report = audit::evaluate_event(&policy, decoded, &region, apply.as_ref()).await;
     println!(
         "{}",
         serde_json::to_string_pretty(&report).expect("the report is JSON")

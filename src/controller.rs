@@ -3,8 +3,9 @@
 //! that asked for it.
 //!
 //! Reconcile is level-triggered: observe -> evaluate -> plan -> act -> outcome. The trigger only
-//! says which resource to look at; the resource is always read live. Acting is, for now, logging
-//! and counting the plan: nothing is changed.
+//! says which resource to look at; the resource is always read live. Acting carries out the next
+//! step of the plan the live state allows ([`crate::remediate`]); a transition under way asks for
+//! a look again later.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -111,6 +112,8 @@ pub struct Context {
     pub policy: PolicyHolder,
     pub metrics: Arc<Metrics>,
     pub waiters: Waiters,
+    /// Remediations per account in the last hour.
+    pub blast_radius: crate::remediate::BlastRadius,
     /// The command's `--dry-run`.
     pub dry_run: bool,
     /// The region of keys that name none.
@@ -131,6 +134,7 @@ impl Context {
             policy,
             metrics,
             waiters: Waiters::default(),
+            blast_radius: crate::remediate::BlastRadius::default(),
             dry_run,
             default_region,
             sdk_config,
@@ -182,6 +186,7 @@ struct Record {
     resource_arn: Option<String>,
     verdicts: Option<String>,
     plan: Option<String>,
+    execution: Option<String>,
     error: Option<String>,
 }
 
@@ -246,6 +251,7 @@ pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, Re
         resource_arn = record.resource_arn.as_deref().unwrap_or(""),
         verdicts = record.verdicts.as_deref().unwrap_or("[]"),
         plan = record.plan.as_deref().unwrap_or("null"),
+        execution = record.execution.as_deref().unwrap_or("null"),
         dry_run,
         trigger = %sources.join(","),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
@@ -330,6 +336,36 @@ async fn observe_and_judge(
             })
             .inc();
     }
+    let restart_pending = a
+        .resource
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG));
+    let mut execution = None;
+    let mut requeue = settling.then_some(TRANSITION_REQUEUE);
+    if a.plan.is_some() || restart_pending {
+        let limit = policy.remediation.max_remediations_per_hour;
+        let account = a.resource.account.clone();
+        let observer = ctx.observer(region);
+        let e = crate::remediate::carry_out(observer.client(), &a, || {
+            ctx.blast_radius.allow(&account, limit, Timestamp::now())
+        })
+        .await?;
+        if let Some(plan) = &a.plan {
+            ctx.metrics
+                .executed_actions
+                .get_or_create(&ActionLabels {
+                    kind: plan.kind.as_str().to_string(),
+                    result: e.result.to_string(),
+                    dry_run: plan.dry_run.to_string(),
+                })
+                .inc();
+        }
+        if let Some(d) = e.requeue_after {
+            requeue = Some(requeue.map_or(d, |r| r.min(d)));
+        }
+        execution = serde_json::to_string(&e).ok();
+    }
     let record = Record {
         result: if a.failed() {
             "noncompliant"
@@ -339,12 +375,12 @@ async fn observe_and_judge(
         resource_arn: Some(a.resource.arn.clone()),
         verdicts: serde_json::to_string(&a.verdicts).ok(),
         plan: a.plan.as_ref().and_then(|p| serde_json::to_string(p).ok()),
+        execution,
         error: None,
     };
-    let action = if settling {
-        Action::requeue(TRANSITION_REQUEUE)
-    } else {
-        Action::await_change()
+    let action = match requeue {
+        Some(d) => Action::requeue(d),
+        None => Action::await_change(),
     };
     Ok((record, action))
 }

@@ -24,7 +24,7 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -104,6 +104,11 @@ impl Observer {
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The SageMaker client, for the remediations that change what was read.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Every resource of a kind in this region.

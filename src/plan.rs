@@ -76,6 +76,7 @@ impl Setting {
 pub enum Step {
     FileFinding(ControlId),
     AddTags(BTreeMap<String, String>),
+    RemoveTags(Vec<String>),
     /// Wait until a time (a grace period) before going on; an exemption in the meantime cancels.
     WaitUntil(Timestamp),
     /// Go on only once the notebook's users have stopped it (`onlyWhenStopped`).
@@ -119,6 +120,7 @@ impl fmt::Display for Step {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Step::RemoveTags(keys) => write!(f, "remove tags {}", keys.join(", ")),
             Step::WaitUntil(t) => write!(f, "wait until {t} (grace period; an exemption cancels)"),
             Step::WaitForUserStop => f.write_str("wait until its users stop it (onlyWhenStopped)"),
             Step::Stop => f.write_str("stop"),
@@ -183,7 +185,11 @@ pub fn plan(
         .filter(|v| v.status == Status::Failed)
         .map(|v| v.control)
         .collect();
-    if failed.is_empty() {
+    let marked = resource
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.contains_key(NONCOMPLIANT_TAG));
+    if failed.is_empty() && !marked {
         return None;
     }
     let dry_run = force_dry_run
@@ -311,6 +317,7 @@ impl Builder {
             });
             kind = kind.max(PlanKind::ReplaceEndpointConfig);
         }
+        let current_mark = resource.tags.as_ref().and_then(|t| t.get(NONCOMPLIANT_TAG));
         if !self.marks.is_empty() {
             let value = self
                 .marks
@@ -318,7 +325,13 @@ impl Builder {
                 .map(|c| c.as_str())
                 .collect::<Vec<_>>()
                 .join(",");
-            self.add_tags.insert(NONCOMPLIANT_TAG.to_string(), value);
+            if current_mark != Some(value.as_str()) {
+                self.add_tags.insert(NONCOMPLIANT_TAG.to_string(), value);
+            }
+        } else if current_mark.is_some() {
+            // The resource complies with every control the policy marks: the mark goes.
+            steps.push(Step::RemoveTags(vec![NONCOMPLIANT_TAG.to_string()]));
+            kind = kind.max(PlanKind::Tag);
         }
         if !self.add_tags.is_empty() {
             // Tags go first: they are cheap, and a long fix may wait for a grace period.

@@ -226,12 +226,13 @@ impl Policy {
         self.controls_for(kind).next().is_some()
     }
 
-    /// Whether evaluating this kind needs its tags: a tag control, or a tag-based exemption that
-    /// covers one of its enabled controls. Tags cost one call per resource, so they are read only
-    /// when needed.
+    /// Whether evaluating this kind needs its tags: a tag control, a tag-based exemption that
+    /// covers one of its enabled controls, or an action that tags or fixes (the guard's own marks
+    /// are tags). Tags cost one call per resource, so they are read only when needed.
     pub fn needs_tags(&self, kind: ResourceKind) -> bool {
-        self.controls_for(kind).any(|(id, _)| {
+        self.controls_for(kind).any(|(id, settings)| {
             matches!(id, ControlId::SageMaker6 | ControlId::SageMaker7)
+                || settings.action >= Action::Tag
                 || self
                     .exemptions
                     .iter()

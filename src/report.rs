@@ -94,6 +94,9 @@ pub struct Report {
     pub resources: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<SweepError>,
+    /// With `--apply`: what was done to each resource, and its verdicts afterwards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub applied: Vec<crate::audit::Applied>,
 }
 
 /// The process exit code of an audit: 0 nothing FAILED, 1 something FAILED, 3 something could
@@ -157,11 +160,34 @@ impl Report {
             policy: policy.to_string(),
             resources,
             errors,
+            applied: Vec::new(),
         }
     }
 
+    /// With `--apply`, the verdicts after the fixes decide.
     pub fn exit_code(&self) -> i32 {
-        exit_code(&self.summary, &self.errors)
+        if self
+            .applied
+            .iter()
+            .any(|a| a.executions.iter().any(|e| e.result == "error"))
+        {
+            return 3;
+        }
+        let mut after = self.summary;
+        for a in &self.applied {
+            let before = self
+                .results
+                .iter()
+                .filter(|r| r.resource_arn == a.resource_arn && r.status == Status::Failed)
+                .count();
+            let now = a
+                .final_statuses
+                .iter()
+                .filter(|(_, s)| *s == Status::Failed)
+                .count();
+            after.failed = after.failed - before + now;
+        }
+        exit_code(&after, &self.errors)
     }
 
     /// The table for people: grouped by resource, resources with failures first, then a

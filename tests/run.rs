@@ -141,7 +141,7 @@ async fn an_eventbridge_event_is_reconciled_and_counted() {
         .iter()
         .any(|v| v["control"] == "SageMaker.3" && v["status"] == "FAILED"));
     assert!(bad["duration_ms"].as_f64().is_some());
-    // Nothing changed: acting is not implemented, and the policy is dry-run anyway.
+    // Nothing changed: the policy is dry-run.
     let d = sm
         .describe_notebook_instance()
         .notebook_instance_name("nb-bad")

@@ -175,8 +175,18 @@ impl Service {
         extra: &[&str],
         env: impl FnOnce(&mut std::process::Command),
     ) -> Service {
+        Self::start_with_policy(account, queue_url, POLICY, extra, env)
+    }
+
+    pub fn start_with_policy(
+        account: &str,
+        queue_url: &str,
+        policy_yaml: &str,
+        extra: &[&str],
+        env: impl FnOnce(&mut std::process::Command),
+    ) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let policy = policy_file(dir.path(), POLICY);
+        let policy = policy_file(dir.path(), policy_yaml);
         let mut cmd = guard(account);
         cmd.args([
             "--log-format",

@@ -1,0 +1,473 @@
+//! Remediation: carrying a plan out, one safe step per look, driven by the resource's live state.
+//!
+//! The plan is recomputed from a fresh read on every reconcile, so carrying it out is a
+//! resumable state machine rather than a script: each call does the next step the live state
+//! allows and says when to look again. No task sleeps through a transition, and a crash at any
+//! point leaves something the next look continues from:
+//!
+//! - in-place fix (SageMaker.3, .8): InService -> mark `sagemaker-guard/restart` and stop;
+//!   Pending, Stopping, Updating -> look again; Stopped -> one `UpdateNotebookInstance` with every
+//!   fix; then, once it complies, a notebook carrying the restart mark is started and unmarked;
+//! - tags: add missing required tags (never overwriting a value) and the guard's marks; remove the
+//!   `sagemaker-guard/noncompliant` mark once the resource complies.
+//!
+//! Not carried out yet (reported as `unsupported`, nothing changed): findings, stop-and-recreate,
+//! replacement endpoint configs.
+//!
+//! Every mutating call declares its IAM action ([`Mutation::permission`]), from which
+//! `sagemaker-guard iam-policy` derives the least-privilege policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::{RootAccess, Tag};
+use aws_sdk_sagemaker::Client;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::assess::Assessment;
+use crate::observe::AwsError;
+use crate::plan::{Plan, PlanKind, Setting, Step};
+use crate::resource::NotebookStatus;
+
+/// The tag that remembers a notebook was running before the guard stopped it to fix it.
+pub const RESTART_TAG: &str = "sagemaker-guard/restart";
+
+/// How soon a notebook in a transition is looked at again.
+pub const SETTLE_DELAY: Duration = Duration::from_secs(15);
+
+/// A change the guard makes, with the IAM action it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    AddTags,
+    DeleteTags,
+    StopNotebookInstance,
+    UpdateNotebookInstance,
+    StartNotebookInstance,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 5] = [
+        Mutation::AddTags,
+        Mutation::DeleteTags,
+        Mutation::StopNotebookInstance,
+        Mutation::UpdateNotebookInstance,
+        Mutation::StartNotebookInstance,
+    ];
+
+    pub fn permission(self) -> &'static str {
+        match self {
+            Mutation::AddTags => "sagemaker:AddTags",
+            Mutation::DeleteTags => "sagemaker:DeleteTags",
+            Mutation::StopNotebookInstance => "sagemaker:StopNotebookInstance",
+            Mutation::UpdateNotebookInstance => "sagemaker:UpdateNotebookInstance",
+            Mutation::StartNotebookInstance => "sagemaker:StartNotebookInstance",
+        }
+    }
+}
+
+/// What carrying a plan out did this time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    /// `applied` (something changed), `in-progress` (waiting for a transition), `dry-run`,
+    /// `nothing-to-do`, `rate-limited` (over maxRemediationsPerHour), `unsupported` (a step
+    /// the guard cannot carry out yet: nothing changed).
+    pub result: &'static str,
+    /// What was done, in the plan's words.
+    pub done: Vec<String>,
+    /// Look again after this long (a transition is under way).
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_opt")]
+    pub requeue_after: Option<Duration>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+mod humantime_opt {
+    pub fn serialize<S: serde::Serializer>(
+        d: &Option<std::time::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+impl Execution {
+    fn new(result: &'static str) -> Self {
+        Execution {
+            result,
+            done: Vec::new(),
+            requeue_after: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a
+/// fix becomes a finding. Per process: with several replicas, each counts its own.
+#[derive(Default)]
+pub struct BlastRadius(Mutex<HashMap<String, Vec<Timestamp>>>);
+
+impl BlastRadius {
+    /// Records a remediation of `account` at `now` if the limit allows it.
+    pub fn allow(&self, account: &str, limit: u32, now: Timestamp) -> bool {
+        let mut map = self
+            .0
+            .lock()
+            .expect("the blast radius lock is never poisoned");
+        let recent = map.entry(account.to_string()).or_default();
+        let hour_ago = now - jiff::SignedDuration::from_hours(1);
+        recent.retain(|t| *t > hour_ago);
+        if recent.len() >= limit as usize {
+            return false;
+        }
+        recent.push(now);
+        true
+    }
+}
+
+/// Carries out the next step of `a`'s plan that the live state allows. `allow_remediation`
+/// is asked once before a fix starts (the blast radius); tags never count against it.
+pub async fn carry_out(
+    client: &Client,
+    a: &Assessment,
+    allow_remediation: impl FnOnce() -> bool,
+) -> Result<Execution, AwsError> {
+    let r = &a.resource;
+    let restart_pending = r.tags.as_ref().is_some_and(|t| t.contains_key(RESTART_TAG));
+    let Some(plan) = &a.plan else {
+        return if restart_pending {
+            restore_running_state(client, a).await
+        } else {
+            Ok(Execution::new("nothing-to-do"))
+        };
+    };
+    if plan.dry_run {
+        let mut e = Execution::new("dry-run");
+        e.notes.push("dry-run: nothing changed".into());
+        return Ok(e);
+    }
+    let mut e = Execution::new("nothing-to-do");
+    // Tags first: cheap, and never destructive.
+    for step in &plan.steps {
+        match step {
+            Step::AddTags(tags) => {
+                add_tags(client, &r.arn, tags).await?;
+                e.done.push(step.to_string());
+                e.result = "applied";
+            }
+            Step::RemoveTags(keys) => {
+                delete_tags(client, &r.arn, keys).await?;
+                e.done.push(step.to_string());
+                e.result = "applied";
+            }
+            _ => {}
+        }
+    }
+    match plan.kind {
+        PlanKind::UpdateInPlace => {
+            let settings = plan.steps.iter().find_map(|s| match s {
+                Step::Update(settings) => Some(settings.clone()),
+                _ => None,
+            });
+            if let Some(settings) = settings {
+                fix_in_place(
+                    client,
+                    a,
+                    plan,
+                    &settings,
+                    restart_pending,
+                    allow_remediation,
+                    &mut e,
+                )
+                .await?;
+            }
+        }
+        PlanKind::Recreate | PlanKind::ReplaceEndpointConfig => {
+            e.notes.push(format!(
+                "{} is not carried out yet: nothing changed",
+                plan.kind.as_str()
+            ));
+            if e.result == "nothing-to-do" {
+                e.result = "unsupported";
+            }
+        }
+        _ if restart_pending => return restore_running_state(client, a).await,
+        _ => {}
+    }
+    Ok(e)
+}
+
+/// The in-place fix, one step per look: stop, update, and (later, once it complies) start.
+async fn fix_in_place(
+    client: &Client,
+    a: &Assessment,
+    plan: &Plan,
+    settings: &[Setting],
+    restart_pending: bool,
+    allow_remediation: impl FnOnce() -> bool,
+    e: &mut Execution,
+) -> Result<(), AwsError> {
+    let r = &a.resource;
+    let Some(status) = r.notebook().and_then(|nb| nb.status.clone()) else {
+        e.notes
+            .push("the notebook's status is unknown: nothing changed".into());
+        return Ok(());
+    };
+    let name = r.name.as_str();
+    match status {
+        NotebookStatus::InService => {
+            // Starting a fix is what the blast radius counts; resuming one is not.
+            if !restart_pending && !allow_remediation() {
+                e.result = "rate-limited";
+                e.notes
+                    .push("over maxRemediationsPerHour: a finding instead".into());
+                return Ok(());
+            }
+            let mut mark = BTreeMap::new();
+            mark.insert(RESTART_TAG.to_string(), Timestamp::now().to_string());
+            add_tags(client, &r.arn, &mark).await?;
+            client
+                .stop_notebook_instance()
+                .notebook_instance_name(name)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("StopNotebookInstance", err))?;
+            e.done.push("stop".into());
+            e.result = "applied";
+            e.requeue_after = Some(SETTLE_DELAY);
+        }
+        NotebookStatus::Pending | NotebookStatus::Stopping | NotebookStatus::Updating => {
+            if e.result == "nothing-to-do" {
+                e.result = "in-progress";
+            }
+            e.notes
+                .push(format!("waiting while the notebook is {}", status.as_str()));
+            e.requeue_after = Some(SETTLE_DELAY);
+        }
+        NotebookStatus::Stopped => {
+            if !restart_pending && !allow_remediation() {
+                e.result = "rate-limited";
+                e.notes
+                    .push("over maxRemediationsPerHour: a finding instead".into());
+                return Ok(());
+            }
+            let mut req = client
+                .update_notebook_instance()
+                .notebook_instance_name(name);
+            for s in settings {
+                req = match s.name {
+                    "RootAccess" => req.root_access(RootAccess::from(s.value.as_str())),
+                    "PlatformIdentifier" => req.platform_identifier(&s.value),
+                    "InstanceType" => req.instance_type(s.value.as_str().into()),
+                    other => {
+                        e.notes.push(format!(
+                            "{other} cannot be updated in place: nothing changed"
+                        ));
+                        return Ok(());
+                    }
+                };
+            }
+            req.send()
+                .await
+                .map_err(|err| AwsError::from_sdk("UpdateNotebookInstance", err))?;
+            e.done.push(
+                plan.steps
+                    .iter()
+                    .find(|s| matches!(s, Step::Update(_)))
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+            );
+            e.result = "applied";
+            e.requeue_after = Some(SETTLE_DELAY);
+        }
+        other => {
+            e.notes.push(format!(
+                "the notebook is {}: nothing changed",
+                other.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// After an in-place fix: start a notebook the guard stopped, then drop the mark.
+async fn restore_running_state(client: &Client, a: &Assessment) -> Result<Execution, AwsError> {
+    let r = &a.resource;
+    let mut e = Execution::new("in-progress");
+    match r.notebook().and_then(|nb| nb.status.clone()) {
+        Some(NotebookStatus::Stopped) => {
+            client
+                .start_notebook_instance()
+                .notebook_instance_name(&r.name)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("StartNotebookInstance", err))?;
+            e.done.push("start".into());
+            e.result = "applied";
+            e.requeue_after = Some(SETTLE_DELAY);
+        }
+        Some(NotebookStatus::InService) => {
+            delete_tags(client, &r.arn, &[RESTART_TAG.to_string()]).await?;
+            e.done.push(format!("remove tags {RESTART_TAG}"));
+            e.result = "applied";
+        }
+        Some(NotebookStatus::Failed) | Some(NotebookStatus::Deleting) | None => {
+            delete_tags(client, &r.arn, &[RESTART_TAG.to_string()])
+                .await
+                .ok();
+            e.result = "nothing-to-do";
+            e.notes
+                .push("the notebook cannot be started again; its owner must look".into());
+        }
+        Some(_) => e.requeue_after = Some(SETTLE_DELAY),
+    }
+    Ok(e)
+}
+
+async fn add_tags(
+    client: &Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let tags: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    client
+        .add_tags()
+        .resource_arn(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|err| AwsError::from_sdk("AddTags", err))?;
+    Ok(())
+}
+
+async fn delete_tags(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+    client
+        .delete_tags()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .map_err(|err| AwsError::from_sdk("DeleteTags", err))?;
+    Ok(())
+}
+
+/// The least-privilege IAM policy for a guard policy: reading what its controls judge, and the
+/// mutations its actions may make.
+pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
+    use crate::policy::Action;
+    use crate::resource::ResourceKind;
+    let mut read: Vec<&str> = Vec::new();
+    for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
+        read.extend(match kind {
+            ResourceKind::NotebookInstance => [
+                "sagemaker:ListNotebookInstances",
+                "sagemaker:DescribeNotebookInstance",
+            ],
+            ResourceKind::EndpointConfig => [
+                "sagemaker:ListEndpointConfigs",
+                "sagemaker:DescribeEndpointConfig",
+            ],
+            ResourceKind::Model => ["sagemaker:ListModels", "sagemaker:DescribeModel"],
+            ResourceKind::Image => ["sagemaker:ListImages", "sagemaker:DescribeImage"],
+            ResourceKind::AppImageConfig => [
+                "sagemaker:ListAppImageConfigs",
+                "sagemaker:DescribeAppImageConfig",
+            ],
+        });
+        if policy.needs_tags(kind) {
+            read.push("sagemaker:ListTags");
+        }
+    }
+    let mut write: Vec<&str> = Vec::new();
+    let any = |f: &dyn Fn(crate::catalogue::ControlId, Action) -> bool| {
+        policy.controls.iter().any(|(id, s)| f(*id, s.action))
+    };
+    if any(&|_, a| a >= Action::Tag) {
+        write.extend([
+            Mutation::AddTags.permission(),
+            Mutation::DeleteTags.permission(),
+        ]);
+    }
+    if any(&|id, a| {
+        a == Action::Remediate && id.control().fix == crate::catalogue::Fix::UpdateInPlace
+    }) {
+        write.extend([
+            Mutation::StopNotebookInstance.permission(),
+            Mutation::UpdateNotebookInstance.permission(),
+            Mutation::StartNotebookInstance.permission(),
+        ]);
+    }
+    read.sort_unstable();
+    read.dedup();
+    write.sort_unstable();
+    write.dedup();
+    let mut statements = vec![serde_json::json!({
+        "Sid": "SageMakerGuardRead", "Effect": "Allow", "Action": read, "Resource": "*"
+    })];
+    if !write.is_empty() {
+        statements.push(serde_json::json!({
+            "Sid": "SageMakerGuardRemediate", "Effect": "Allow", "Action": write, "Resource": "*"
+        }));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blast_radius_allows_the_limit_per_account_per_hour() {
+        let b = BlastRadius::default();
+        let t0: Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        assert!(b.allow("a", 2, t0));
+        assert!(b.allow("a", 2, t0));
+        assert!(!b.allow("a", 2, t0), "the third in the hour");
+        assert!(b.allow("b", 2, t0), "per account");
+        let later = t0 + jiff::SignedDuration::from_mins(61);
+        assert!(b.allow("a", 2, later), "an hour later");
+    }
+
+    #[test]
+    fn the_iam_policy_follows_the_actions() {
+        let load = |controls: &str| {
+            crate::policy::load(
+                "p.yaml",
+                &format!("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {{name: t}}\nspec:\n  defaultAction: off\n  controls:\n{controls}"),
+            )
+            .unwrap()
+        };
+        let audit = iam_policy(&load("    SageMaker.5: {action: finding}\n"));
+        assert_eq!(audit["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            audit["Statement"][0]["Action"],
+            serde_json::json!(["sagemaker:DescribeModel", "sagemaker:ListModels"])
+        );
+        let fix = iam_policy(&load("    SageMaker.3: {action: remediate}\n"));
+        let write = &fix["Statement"][1]["Action"];
+        for p in [
+            "sagemaker:StopNotebookInstance",
+            "sagemaker:UpdateNotebookInstance",
+            "sagemaker:StartNotebookInstance",
+            "sagemaker:AddTags",
+        ] {
+            assert!(
+                write.as_array().unwrap().iter().any(|a| a == p),
+                "{p} in {write}"
+            );
+        }
+        assert!(fix["Statement"][0]["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "sagemaker:ListTags"));
+    }
+}

@@ -1,0 +1,388 @@
+//! Remediation on every path (`audit --apply`, `evaluate --apply`, `run`), against the emulator
+//! with realistic notebook transitions. A test binary of its own: the emulator's transition time
+//! applies to every account.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::{InstanceType, NotebookInstanceStatus, RootAccess, Tag};
+use aws_sdk_sagemaker::Client;
+use common::service::*;
+use common::*;
+
+fn post(path: &str, body: &str) {
+    let script = "import sys, urllib.request\n\
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'application/json'})\n\
+urllib.request.urlopen(req, timeout=5).read()\n";
+    let url = format!("{}{path}", emulator_url());
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, &url, body])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "POST {url} {body}");
+}
+
+/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
+struct Transitions;
+
+impl Transitions {
+    fn on() -> Self {
+        post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
+        Transitions
+    }
+}
+
+impl Drop for Transitions {
+    fn drop(&mut self) {
+        post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
+    }
+}
+
+const FIX_POLICY: &str = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: fix}
+spec:
+  dryRun: false
+  defaultAction: off
+  remediation:
+    tagValues: {owner: platform, team: ml}
+  controls:
+    SageMaker.3: {action: remediate}
+    SageMaker.8: {action: remediate}
+"#;
+
+async fn wait_status(c: &Client, name: &str, want: NotebookInstanceStatus) {
+    for _ in 0..100 {
+        let d = c
+            .describe_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .unwrap();
+        if d.notebook_instance_status() == Some(&want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never became {want:?}");
+}
+
+async fn noncompliant_notebook(c: &Client, name: &str) {
+    c.create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(InstanceType::MlT3Large)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .volume_size_in_gb(20)
+        .platform_identifier("notebook-al2-v3")
+        .tags(Tag::builder().key("owner").value("alice").build())
+        .send()
+        .await
+        .unwrap();
+    wait_status(c, name, NotebookInstanceStatus::InService).await;
+}
+
+/// Everything a user would miss if it changed: the settings and the tags.
+async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
+    let d = c
+        .describe_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+        .unwrap();
+    let tags = c
+        .list_tags()
+        .resource_arn(d.notebook_instance_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut tags: Vec<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    tags.sort();
+    serde_json::json!({
+        "status": d.notebook_instance_status().map(|s| s.as_str().to_string()),
+        "rootAccess": d.root_access().map(|s| s.as_str().to_string()),
+        "platform": d.platform_identifier(),
+        "instanceType": d.instance_type().map(|s| s.as_str().to_string()),
+        "volume": d.volume_size_in_gb(),
+        "role": d.role_arn(),
+        "created": d.creation_time().map(|t| t.secs()),
+        "tags": tags,
+    })
+}
+
+fn apply_args() -> [&'static str; 4] {
+    ["--apply", "--poll-interval", "200ms", "--output"]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remediation_paths() {
+    // One test function runs the cases in turn: they share the emulator's transition setting.
+    let _t = Transitions::on();
+    in_place_fix_converges_and_preserves_everything_else().await;
+    a_stopped_notebook_is_fixed_and_stays_stopped().await;
+    dry_run_at_each_level_changes_nothing().await;
+    blast_radius_turns_the_third_fix_into_a_finding().await;
+    evaluate_apply_fixes_the_notebook_an_event_names().await;
+    the_service_fixes_in_place().await;
+}
+
+async fn in_place_fix_converges_and_preserves_everything_else() {
+    let account = account(41);
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-fix").await;
+    let before = snapshot(&c, "nb-fix").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), FIX_POLICY);
+    let out = guard(&account)
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .args(apply_args())
+        .arg("json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fixed, so nothing FAILED any more: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    let applied = &report["applied"][0];
+    let steps: Vec<String> = applied["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| {
+            e["done"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            "stop".to_string(),
+            "update RootAccess=Disabled, PlatformIdentifier=notebook-al2023-v1".to_string(),
+            "start".to_string(),
+            "remove tags sagemaker-guard/restart".to_string()
+        ],
+        "{applied}"
+    );
+    let after = snapshot(&c, "nb-fix").await;
+    assert_eq!(after["rootAccess"], "Disabled");
+    assert_eq!(after["platform"], "notebook-al2023-v1");
+    assert_eq!(after["status"], "InService");
+    for unchanged in ["instanceType", "volume", "role", "created", "tags"] {
+        assert_eq!(
+            after[unchanged], before[unchanged],
+            "{unchanged} is preserved"
+        );
+    }
+}
+
+async fn a_stopped_notebook_is_fixed_and_stays_stopped() {
+    let account = account(42);
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-stopped").await;
+    c.stop_notebook_instance()
+        .notebook_instance_name("nb-stopped")
+        .send()
+        .await
+        .unwrap();
+    wait_status(&c, "nb-stopped", NotebookInstanceStatus::Stopped).await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), FIX_POLICY);
+    let out = guard(&account)
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .args(apply_args())
+        .arg("json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    wait_status(&c, "nb-stopped", NotebookInstanceStatus::Stopped).await;
+    let after = snapshot(&c, "nb-stopped").await;
+    assert_eq!(after["rootAccess"], "Disabled");
+    assert_eq!(after["status"], "Stopped");
+}
+
+async fn dry_run_at_each_level_changes_nothing() {
+    let account = account(43);
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-dry").await;
+    let before = snapshot(&c, "nb-dry").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy_level = FIX_POLICY.replace("dryRun: false", "dryRun: true");
+    let control_level = FIX_POLICY
+        .replace(
+            "SageMaker.3: {action: remediate}",
+            "SageMaker.3: {action: remediate, dryRun: true}",
+        )
+        .replace(
+            "SageMaker.8: {action: remediate}",
+            "SageMaker.8: {action: remediate, dryRun: true}",
+        );
+    for (level, yaml, apply) in [
+        ("policy", policy_level.as_str(), true),
+        ("control", control_level.as_str(), true),
+        ("command (audit without --apply)", FIX_POLICY, false),
+    ] {
+        let policy = policy_file(dir.path(), yaml);
+        let mut cmd = guard(&account);
+        cmd.args(["audit", "--output", "json", "--policy"])
+            .arg(&policy);
+        if apply {
+            cmd.args(["--apply", "--poll-interval", "200ms"]);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{level}: still FAILED");
+        let report = json(&out);
+        let s3 = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["control"] == "SageMaker.3")
+            .unwrap()
+            .clone();
+        assert_eq!(s3["action"]["dryRun"], true, "{level}");
+        assert_eq!(
+            s3["action"]["steps"][0], "stop",
+            "{level}: the plan is printed"
+        );
+        assert_eq!(
+            snapshot(&c, "nb-dry").await,
+            before,
+            "{level}: nothing changed"
+        );
+    }
+}
+
+async fn blast_radius_turns_the_third_fix_into_a_finding() {
+    let account = account(44);
+    let c = client(&account).await;
+    for i in 0..3 {
+        noncompliant_notebook(&c, &format!("nb-{i}")).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = FIX_POLICY.replace(
+        "  controls:\n",
+        "    maxRemediationsPerHour: 2\n  controls:\n",
+    );
+    let policy = policy_file(dir.path(), &yaml);
+    let out = guard(&account)
+        .args(["audit", "--concurrency", "1", "--policy"])
+        .arg(&policy)
+        .args(apply_args())
+        .arg("json")
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one notebook still fails: {report}"
+    );
+    let results: Vec<&str> = report["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["executions"][0]["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| **r == "rate-limited").count(),
+        1,
+        "{results:?}"
+    );
+    let mut fixed = 0;
+    for i in 0..3 {
+        if snapshot(&c, &format!("nb-{i}")).await["rootAccess"] == "Disabled" {
+            fixed += 1;
+        }
+    }
+    assert_eq!(fixed, 2);
+}
+
+async fn evaluate_apply_fixes_the_notebook_an_event_names() {
+    let account = account(45);
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-event").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), FIX_POLICY);
+    let out = run_with_input(
+        guard(&account)
+            .args([
+                "evaluate",
+                "--event",
+                "-",
+                "--apply",
+                "--poll-interval",
+                "200ms",
+                "--policy",
+            ])
+            .arg(&policy),
+        &cloudtrail(&account, "CreateNotebookInstance", "nb-event"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(snapshot(&c, "nb-event").await["rootAccess"], "Disabled");
+}
+
+async fn the_service_fixes_in_place() {
+    let account = account(46);
+    let q = queues(&account, 30).await;
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-svc").await;
+    // The service looks again 15 s after each step; the test shortens nothing but waits.
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        FIX_POLICY,
+        &["--no-initial-resync"],
+        |_| {},
+    );
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-svc")])
+        .await;
+    let start = std::time::Instant::now();
+    loop {
+        let s = snapshot(&c, "nb-svc").await;
+        let restarted = s["status"] == "InService"
+            && !s["tags"].to_string().contains("sagemaker-guard/restart");
+        if s["rootAccess"] == "Disabled" && restarted {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "not converged: {s}\n{:#?}",
+            service.tail(10)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        service.metric(
+            "sagemaker_guard_executed_actions_total",
+            &["kind=\"update-in-place\"", "result=\"applied\""]
+        ) >= 2.0
+    );
+    let _ = RootAccess::Disabled;
+}
