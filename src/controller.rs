@@ -120,6 +120,10 @@ pub struct Context {
     pub default_region: String,
     sdk_config: aws_config::SdkConfig,
     observers: Mutex<HashMap<String, Observer>>,
+    importers: Mutex<HashMap<String, crate::finding::FindingsImporter>>,
+    /// What was last imported for each finding id, so an unchanged finding is not imported
+    /// again on every look (per process: a restart imports each once more).
+    imported: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -139,7 +143,78 @@ impl Context {
             default_region,
             sdk_config,
             observers: Mutex::new(HashMap::new()),
+            importers: Mutex::new(HashMap::new()),
+            imported: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The Security Hub importer of a region, made once and counted by the metrics.
+    pub fn importer(&self, region: &str) -> crate::finding::FindingsImporter {
+        let mut importers = self
+            .importers
+            .lock()
+            .expect("the importers lock is never poisoned");
+        importers
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_securityhub::config::Builder::from(&self.sdk_config)
+                    .region(aws_sdk_securityhub::config::Region::new(region.to_string()))
+                    .interceptor(ApiCallCounter::new(Arc::clone(&self.metrics)))
+                    .build();
+                crate::finding::FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(
+                    config,
+                ))
+            })
+            .clone()
+    }
+
+    /// Imports the findings whose content changed since this process last imported them.
+    async fn report_findings(
+        &self,
+        findings: Vec<aws_sdk_securityhub::types::AwsSecurityFinding>,
+        region: &str,
+    ) -> Result<(), AwsError> {
+        let signature = |f: &aws_sdk_securityhub::types::AwsSecurityFinding| {
+            format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                f.compliance().and_then(|c| c.status()),
+                f.description(),
+                f.product_fields(),
+                f.record_state()
+            )
+        };
+        let changed: Vec<_> = {
+            let seen = self
+                .imported
+                .lock()
+                .expect("the findings lock is never poisoned");
+            findings
+                .into_iter()
+                .filter(|f| seen.get(f.id().unwrap_or_default()) != Some(&signature(f)))
+                .collect()
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let signatures: Vec<(String, String)> = changed
+            .iter()
+            .map(|f| (f.id().unwrap_or_default().to_string(), signature(f)))
+            .collect();
+        let summary = self.importer(region).import(changed).await?;
+        let failed: Vec<&str> = summary.failed.iter().map(|f| f.id.as_str()).collect();
+        let mut seen = self
+            .imported
+            .lock()
+            .expect("the findings lock is never poisoned");
+        for (id, sig) in signatures {
+            if !failed.contains(&id.as_str()) {
+                seen.insert(id, sig);
+            }
+        }
+        for f in &summary.failed {
+            tracing::warn!(finding = %f.id, code = %f.code, message = %f.message, "Security Hub refused a finding");
+        }
+        Ok(())
     }
 
     /// The reader of a region, made once and counted by the metrics.
@@ -296,6 +371,23 @@ async fn observe_and_judge(
         return done("not-judged");
     }
     let Some(observed) = ctx.observer(region).observe_ref(key, policy).await? else {
+        if !dry_run {
+            if let Some(account) = key.account.as_deref() {
+                let arn = crate::resource::arn("aws", region, account, key.kind, &key.name);
+                let fctx = crate::finding::FindingContext::new(
+                    account,
+                    region,
+                    "aws",
+                    &policy.name,
+                    Timestamp::now(),
+                );
+                let archived = policy
+                    .controls_for(key.kind)
+                    .map(|(id, _)| crate::finding::archived_for_gone(&arn, key.kind, id, &fctx))
+                    .collect();
+                ctx.report_findings(archived, region).await?;
+            }
+        }
         return done("gone");
     };
     if !policy.scope.includes_account(&observed.account) {
@@ -342,6 +434,7 @@ async fn observe_and_judge(
         .as_ref()
         .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG));
     let mut execution = None;
+    let mut outcome = None;
     let mut requeue = settling.then_some(TRANSITION_REQUEUE);
     if a.plan.is_some() || restart_pending {
         let limit = policy.remediation.max_remediations_per_hour;
@@ -365,6 +458,32 @@ async fn observe_and_judge(
             requeue = Some(requeue.map_or(d, |r| r.min(d)));
         }
         execution = serde_json::to_string(&e).ok();
+        outcome = Some(format!("{}: {}", e.result, e.done.join("; ")));
+    }
+    if !dry_run {
+        let mut fctx = crate::finding::FindingContext::new(
+            &a.resource.account,
+            region,
+            "aws",
+            &policy.name,
+            Timestamp::now(),
+        );
+        fctx.outcome = outcome;
+        // Controls in dry-run file nothing either.
+        let findings = crate::finding::findings(&a, policy, &fctx)
+            .into_iter()
+            .filter(|f| {
+                let control = f
+                    .compliance()
+                    .and_then(|c| c.security_control_id())
+                    .unwrap_or_default();
+                policy
+                    .controls
+                    .iter()
+                    .any(|(id, s)| id.as_str() == control && !s.dry_run)
+            })
+            .collect();
+        ctx.report_findings(findings, region).await?;
     }
     let record = Record {
         result: if a.failed() {

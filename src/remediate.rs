@@ -405,6 +405,10 @@ pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
             Mutation::StartNotebookInstance.permission(),
         ]);
     }
+    if !policy.controls.is_empty() {
+        // Every action files or archives findings (`run`).
+        write.extend(crate::finding::PERMISSIONS);
+    }
     read.sort_unstable();
     read.dedup();
     write.sort_unstable();
@@ -446,7 +450,10 @@ mod tests {
             .unwrap()
         };
         let audit = iam_policy(&load("    SageMaker.5: {action: finding}\n"));
-        assert_eq!(audit["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            audit["Statement"][1]["Action"],
+            serde_json::json!(["securityhub:BatchImportFindings"])
+        );
         assert_eq!(
             audit["Statement"][0]["Action"],
             serde_json::json!(["sagemaker:DescribeModel", "sagemaker:ListModels"])

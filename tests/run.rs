@@ -204,7 +204,7 @@ async fn a_thousand_events_for_a_hundred_resources_are_all_handled() {
         service.metric("sagemaker_guard_reconciles_total", &["result=\"retry\""]),
         0.0
     );
-    assert_eq!(q.counts(&q.url).await, (0, 0), "the queue is empty");
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
     assert_eq!(
         q.counts(&q.dlq_url).await,
         (0, 0),
@@ -294,7 +294,7 @@ async fn poison_messages_go_to_the_dead_letter_queue_with_their_reason() {
         got, want,
         "each poison message keeps its body and carries its reason"
     );
-    assert_eq!(q.counts(&q.url).await, (0, 0));
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
 }
 
 #[tokio::test]
@@ -505,7 +505,7 @@ async fn two_replicas_on_one_queue_handle_every_event_without_errors() {
             0.0
         );
     }
-    assert_eq!(q.counts(&q.url).await, (0, 0));
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
     assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
 }
 

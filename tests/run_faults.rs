@@ -114,6 +114,6 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     judged.sort();
     judged.dedup();
     assert_eq!(judged.len(), 20);
-    assert_eq!(q.counts(&q.url).await, (0, 0));
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
     assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
 }

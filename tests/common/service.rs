@@ -106,6 +106,23 @@ impl Queues {
         }
     }
 
+    /// Waits until a queue has no message, visible or in flight (SQS counts are approximate and
+    /// a message may be delivered twice).
+    pub async fn wait_empty(&self, url: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let counts = self.counts(url).await;
+            if counts == (0, 0) {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{url} still holds {counts:?} (visible, in flight)"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// (visible, in flight) messages of a queue.
     pub async fn counts(&self, url: &str) -> (u64, u64) {
         let a = self
