@@ -288,8 +288,8 @@ pub struct Applied {
     pub resource_name: String,
     /// Each step taken, in order, until the resource settled or the time ran out.
     pub executions: Vec<crate::remediate::Execution>,
-    /// The verdicts after the last step.
-    pub final_statuses: Vec<(crate::catalogue::ControlId, Status)>,
+    /// The verdicts after the last step, by control.
+    pub final_statuses: std::collections::BTreeMap<crate::catalogue::ControlId, Status>,
 }
 
 /// Drives one resource's plan to its end (`--apply`): read, judge, do the next step, and again

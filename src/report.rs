@@ -183,7 +183,7 @@ impl Report {
             let now = a
                 .final_statuses
                 .iter()
-                .filter(|(_, s)| *s == Status::Failed)
+                .filter(|(_, s)| **s == Status::Failed)
                 .count();
             after.failed = after.failed - before + now;
         }
