@@ -121,6 +121,7 @@ pub struct Context {
     sdk_config: aws_config::SdkConfig,
     observers: Mutex<HashMap<String, Observer>>,
     importers: Mutex<HashMap<String, crate::finding::FindingsImporter>>,
+    buses: Mutex<HashMap<String, aws_sdk_eventbridge::Client>>,
     /// What was last imported for each finding id, so an unchanged finding is not imported
     /// again on every look (per process: a restart imports each once more).
     imported: Mutex<HashMap<String, String>>,
@@ -144,6 +145,7 @@ impl Context {
             sdk_config,
             observers: Mutex::new(HashMap::new()),
             importers: Mutex::new(HashMap::new()),
+            buses: Mutex::new(HashMap::new()),
             imported: Mutex::new(HashMap::new()),
         }
     }
@@ -166,6 +168,67 @@ impl Context {
                 ))
             })
             .clone()
+    }
+
+    /// Publishes a remediation outcome on the policy's bus: source `sagemaker-guard`, one
+    /// detail-type per outcome (`Remediation Applied`, `Remediation Rate Limited`,
+    /// `Remediation Unsupported`), so teams route notifications their own way.
+    async fn publish(
+        &self,
+        bus: &str,
+        region: &str,
+        a: &crate::assess::Assessment,
+        plan: &crate::plan::Plan,
+        e: &crate::remediate::Execution,
+        policy: &str,
+    ) -> Result<(), AwsError> {
+        let detail_type = match e.result {
+            "applied" => "Remediation Applied",
+            "rate-limited" => "Remediation Rate Limited",
+            "unsupported" => "Remediation Unsupported",
+            _ => return Ok(()),
+        };
+        let client = {
+            let mut buses = self.buses.lock().expect("the buses lock is never poisoned");
+            buses
+                .entry(region.to_string())
+                .or_insert_with(|| {
+                    let config = aws_sdk_eventbridge::config::Builder::from(&self.sdk_config)
+                        .region(aws_sdk_eventbridge::config::Region::new(region.to_string()))
+                        .interceptor(ApiCallCounter::new(Arc::clone(&self.metrics)))
+                        .build();
+                    aws_sdk_eventbridge::Client::from_conf(config)
+                })
+                .clone()
+        };
+        let detail = serde_json::json!({
+            "resourceArn": a.resource.arn,
+            "resourceType": a.resource.kind.cfn_type(),
+            "resourceName": a.resource.name,
+            "account": a.resource.account,
+            "region": a.resource.region,
+            "controls": plan.controls,
+            "plan": plan,
+            "execution": e,
+            "policy": policy,
+        });
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source("sagemaker-guard")
+            .detail_type(detail_type)
+            .resources(&a.resource.arn)
+            .detail(detail.to_string())
+            .build();
+        let out = client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|err| AwsError::from_sdk("PutEvents", err))?;
+        if out.failed_entry_count() > 0 {
+            tracing::warn!(bus, detail_type, "EventBridge refused a remediation event");
+        }
+        Ok(())
     }
 
     /// Imports the findings whose content changed since this process last imported them.
@@ -456,6 +519,9 @@ async fn observe_and_judge(
         }
         if let Some(d) = e.requeue_after {
             requeue = Some(requeue.map_or(d, |r| r.min(d)));
+        }
+        if let (Some(bus), Some(plan)) = (&policy.remediation.event_bus, &a.plan) {
+            ctx.publish(bus, region, &a, plan, &e, &policy.name).await?;
         }
         execution = serde_json::to_string(&e).ok();
         outcome = Some(format!("{}: {}", e.result, e.done.join("; ")));

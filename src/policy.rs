@@ -159,6 +159,8 @@ pub struct Remediation {
     pub min_instance_count: i32,
     /// Remediations per account per hour; beyond it they become findings.
     pub max_remediations_per_hour: u32,
+    /// Where remediation outcomes are published, if anywhere.
+    pub event_bus: Option<String>,
 }
 
 impl Remediation {
@@ -186,6 +188,7 @@ impl Default for Remediation {
             instance_type_substitutions: BTreeMap::new(),
             min_instance_count: 2,
             max_remediations_per_hour: 10,
+            event_bus: None,
         }
     }
 }
@@ -645,6 +648,7 @@ impl Checker<'_> {
             instance_type_substitutions: notebook.instance_type_substitutions.clone(),
             min_instance_count,
             max_remediations_per_hour,
+            event_bus: r.event_bus.clone(),
         }
     }
 

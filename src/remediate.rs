@@ -409,6 +409,9 @@ pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
         // Every action files or archives findings (`run`).
         write.extend(crate::finding::PERMISSIONS);
     }
+    if policy.remediation.event_bus.is_some() {
+        write.push("events:PutEvents");
+    }
     read.sort_unstable();
     read.dedup();
     write.sort_unstable();

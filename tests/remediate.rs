@@ -127,13 +127,14 @@ fn apply_args() -> [&'static str; 4] {
 #[tokio::test(flavor = "multi_thread")]
 async fn remediation_paths() {
     // One test function runs the cases in turn: they share the emulator's transition setting.
+    // Each case's future is boxed: together they are too large for a test thread's stack.
     let _t = Transitions::on();
-    in_place_fix_converges_and_preserves_everything_else().await;
-    a_stopped_notebook_is_fixed_and_stays_stopped().await;
-    dry_run_at_each_level_changes_nothing().await;
-    blast_radius_turns_the_third_fix_into_a_finding().await;
-    evaluate_apply_fixes_the_notebook_an_event_names().await;
-    the_service_fixes_in_place().await;
+    Box::pin(in_place_fix_converges_and_preserves_everything_else()).await;
+    Box::pin(a_stopped_notebook_is_fixed_and_stays_stopped()).await;
+    Box::pin(dry_run_at_each_level_changes_nothing()).await;
+    Box::pin(blast_radius_turns_the_third_fix_into_a_finding()).await;
+    Box::pin(evaluate_apply_fixes_the_notebook_an_event_names()).await;
+    Box::pin(the_service_fixes_in_place()).await;
 }
 
 async fn in_place_fix_converges_and_preserves_everything_else() {
@@ -354,13 +355,60 @@ async fn the_service_fixes_in_place() {
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-svc").await;
     // The service looks again 15 s after each step; the test shortens nothing but waits.
-    let service = Service::start_with_policy(
-        &account,
-        &q.url,
-        FIX_POLICY,
-        &["--no-initial-resync"],
-        |_| {},
+    // Outcomes go to a bus of their own, routed to a queue a team would watch.
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_eventbridge::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+                &account, "x", None, None, "test",
+            ))
+            .build(),
     );
+    events
+        .create_event_bus()
+        .name("guard-events")
+        .send()
+        .await
+        .unwrap();
+    let outcomes = q
+        .sqs
+        .create_queue()
+        .queue_name("outcomes")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    events
+        .put_rule()
+        .name("outcomes")
+        .event_bus_name("guard-events")
+        .event_pattern(r#"{"source": ["sagemaker-guard"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("outcomes")
+        .event_bus_name("guard-events")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("q")
+                .arn(format!("arn:aws:sqs:{REGION}:{account}:outcomes"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let policy = FIX_POLICY.replace(
+        "    tagValues:",
+        "    eventBus: guard-events\n    tagValues:",
+    );
+    let service =
+        Service::start_with_policy(&account, &q.url, &policy, &["--no-initial-resync"], |_| {});
     q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-svc")])
         .await;
     let start = std::time::Instant::now();
@@ -384,5 +432,69 @@ async fn the_service_fixes_in_place() {
             &["kind=\"update-in-place\"", "result=\"applied\""]
         ) >= 2.0
     );
+    // The finding was filed FAILED, then archived in place once the notebook complied.
+    let hub = aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::Config::builder()
+            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_securityhub::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
+                &account, "x", None, None, "test",
+            ))
+            .build(),
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let found = hub.get_findings().send().await.unwrap();
+        let s3: Vec<_> = found
+            .findings()
+            .iter()
+            .filter(|f| {
+                f.id()
+                    .unwrap_or_default()
+                    .ends_with("notebook-instance/nb-svc/SageMaker.3")
+            })
+            .collect();
+        assert!(
+            s3.len() <= 1,
+            "one finding per resource and control: {s3:?}"
+        );
+        let archived = s3.first().is_some_and(|f| {
+            f.record_state().map(|r| r.as_str()) == Some("ARCHIVED")
+                && f.compliance().and_then(|c| c.status()).map(|c| c.as_str()) == Some("PASSED")
+        });
+        if archived {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not archived: {s3:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Each step that changed something was published.
+    let received = q
+        .sqs
+        .receive_message()
+        .queue_url(&outcomes)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let published: Vec<serde_json::Value> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert!(!published.is_empty(), "remediation outcomes are published");
+    for event in &published {
+        assert_eq!(event["source"], "sagemaker-guard");
+        assert_eq!(event["detail-type"], "Remediation Applied");
+        assert!(event["detail"]["resourceArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("notebook-instance/nb-svc"));
+    }
     let _ = RootAccess::Disabled;
 }

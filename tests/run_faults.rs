@@ -42,7 +42,7 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     .await;
     let _faults = Faults;
     set_faults(
-        r#"{"throttleRate": 0.3, "errorRate": 0.1, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
+        r#"{"throttleRate": 0.2, "errorRate": 0.1, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
     );
     let bodies: Vec<String> = (0..100)
         .map(|i| {
@@ -60,7 +60,7 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
         &q.url,
         &["--no-initial-resync", "--concurrency", "4"],
     );
-    service.wait_for("every message handled", Duration::from_secs(150), |m| {
+    service.wait_for("every message handled", Duration::from_secs(300), |m| {
         metric(
             m,
             "sagemaker_guard_messages_deleted_total",
