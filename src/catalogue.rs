@@ -219,6 +219,13 @@ const REQUIRED_KEY_TAGS: &[Parameter] = &[Parameter {
     default: &[],
 }];
 
+/// SageMaker.6 and .7 judge and fix tags the same way, on different kinds.
+const TAGGED_EVALUATION: &str = "With requiredKeyTags, FAILED when any listed key is missing (keys are \
+    case-sensitive); without it, FAILED when the resource has no tags. System tags (prefix aws:) are ignored.";
+const TAGGED_REMEDIATION: &str =
+    "AddTags with each missing key and the value the policy gives for it. A key \
+    with no configured value cannot be fixed automatically.";
+
 /// The catalogue, in control order (`ControlId as usize` indexes it).
 pub static CATALOGUE: [Control; 8] = [
     Control {
@@ -329,11 +336,9 @@ pub static CATALOGUE: [Control; 8] = [
         schedule: Schedule::ChangeTriggered,
         parameters: REQUIRED_KEY_TAGS,
         related_requirements: &[],
-        evaluation: "With requiredKeyTags, FAILED when any listed key is missing (keys are case-sensitive); \
-                     without it, FAILED when the resource has no tags. System tags (prefix aws:) are ignored.",
+        evaluation: TAGGED_EVALUATION,
         fix: Fix::AddTags,
-        remediation: "AddTags with each missing key and the value the policy gives for it. A key with no \
-                      configured value cannot be fixed automatically.",
+        remediation: TAGGED_REMEDIATION,
     },
     Control {
         id: "SageMaker.7",
@@ -346,11 +351,9 @@ pub static CATALOGUE: [Control; 8] = [
         schedule: Schedule::ChangeTriggered,
         parameters: REQUIRED_KEY_TAGS,
         related_requirements: &[],
-        evaluation: "With requiredKeyTags, FAILED when any listed key is missing (keys are case-sensitive); \
-                     without it, FAILED when the resource has no tags. System tags (prefix aws:) are ignored.",
+        evaluation: TAGGED_EVALUATION,
         fix: Fix::AddTags,
-        remediation: "AddTags with each missing key and the value the policy gives for it. A key with no \
-                      configured value cannot be fixed automatically.",
+        remediation: TAGGED_REMEDIATION,
     },
     Control {
         id: "SageMaker.8",

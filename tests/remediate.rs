@@ -11,31 +11,19 @@ use aws_sdk_sagemaker::Client;
 use common::service::*;
 use common::*;
 
-fn post(path: &str, body: &str) {
-    let script = "import sys, urllib.request\n\
-req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'application/json'})\n\
-urllib.request.urlopen(req, timeout=5).read()\n";
-    let url = format!("{}{path}", emulator_url());
-    let ok = std::process::Command::new("python3")
-        .args(["-c", script, &url, body])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "POST {url} {body}");
-}
-
 /// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
 struct Transitions;
 
 impl Transitions {
     fn on() -> Self {
-        post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
         Transitions
     }
 }
 
 impl Drop for Transitions {
     fn drop(&mut self) {
-        post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
     }
 }
 

@@ -10,15 +10,7 @@ use common::service::*;
 use common::*;
 
 fn set_faults(body: &str) {
-    let script = "import sys, urllib.request\n\
-req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'application/json'})\n\
-urllib.request.urlopen(req, timeout=5).read()\n";
-    let url = format!("{}/sg-emulator/faults", emulator_url());
-    let ok = std::process::Command::new("python3")
-        .args(["-c", script, &url, body])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "POST {url} {body}");
+    emulator_post("/sg-emulator/faults", body);
 }
 
 /// Clears the faults even when the test fails, so later test binaries see a healthy emulator.

@@ -169,3 +169,16 @@ pub fn metric(exposition: &str, name: &str, labels: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum()
 }
+
+/// A POST of JSON to the emulator's control API (`/sg-emulator/...`).
+pub fn emulator_post(path: &str, body: &str) {
+    let script = "import sys, urllib.request\n\
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'application/json'})\n\
+urllib.request.urlopen(req, timeout=5).read()\n";
+    let url = format!("{}{path}", emulator_url());
+    let ok = Command::new("python3")
+        .args(["-c", script, &url, body])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "POST {url} {body}");
+}
