@@ -240,7 +240,7 @@ impl Intake {
         let all = futures::future::join_all(waiting);
         tokio::pin!(all);
         // Extend the visibility well before it runs out.
-        let heartbeat = (self.visibility_timeout / 2).max(Duration::from_secs(1));
+        let heartbeat = (self.visibility_timeout / 2).max(Duration::from_millis(200));
         let outcomes = loop {
             tokio::select! {
                 outcomes = &mut all => break outcomes,
