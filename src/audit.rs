@@ -340,7 +340,8 @@ pub async fn converge(
                 return applied;
             }
         };
-        let again = execution.requeue_after.is_some() || execution.result == "applied";
+        let again = (execution.requeue_after.is_some() || execution.result == "applied")
+            && execution.result != "stuck";
         if execution.result != "nothing-to-do" {
             applied.executions.push(execution);
         }

@@ -172,7 +172,7 @@ impl Context {
 
     /// Publishes a remediation outcome on the policy's bus: source `sagemaker-guard`, one
     /// detail-type per outcome (`Remediation Applied`, `Remediation Rate Limited`,
-    /// `Remediation Unsupported`), so teams route notifications their own way.
+    /// `Remediation Unsupported`, `Remediation Stuck`), so teams route notifications their own way.
     async fn publish(
         &self,
         bus: &str,
@@ -186,6 +186,7 @@ impl Context {
             "applied" => "Remediation Applied",
             "rate-limited" => "Remediation Rate Limited",
             "unsupported" => "Remediation Unsupported",
+            "stuck" => "Remediation Stuck",
             _ => return Ok(()),
         };
         let client = {

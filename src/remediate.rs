@@ -37,6 +37,10 @@ pub const RESTART_TAG: &str = "sagemaker-guard/restart";
 /// How soon a notebook in a transition is looked at again.
 pub const SETTLE_DELAY: Duration = Duration::from_secs(15);
 
+/// A fix whose notebook is still in a transition this long after the guard stopped it is
+/// reported `stuck` (notebooks have been seen in Stopping for hours).
+pub const STUCK_AFTER: Duration = Duration::from_secs(30 * 60);
+
 /// A change the guard makes, with the IAM action it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutation {
@@ -71,7 +75,8 @@ impl Mutation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
-    /// `applied` (something changed), `in-progress` (waiting for a transition), `dry-run`,
+    /// `applied` (something changed), `in-progress` (waiting for a transition), `stuck` (a
+    /// transition outlasted [`STUCK_AFTER`]; still looked at again), `dry-run`,
     /// `nothing-to-do`, `rate-limited` (over maxRemediationsPerHour), `unsupported` (a step
     /// the guard cannot carry out yet: nothing changed).
     pub result: &'static str,
@@ -242,11 +247,32 @@ async fn fix_in_place(
             e.requeue_after = Some(SETTLE_DELAY);
         }
         NotebookStatus::Pending | NotebookStatus::Stopping | NotebookStatus::Updating => {
-            if e.result == "nothing-to-do" {
-                e.result = "in-progress";
+            // The restart mark dates the stop: a transition that outlasts the deadline is
+            // reported (finding, event) and still looked at again later.
+            let since = r
+                .tags
+                .as_ref()
+                .and_then(|t| t.get(RESTART_TAG))
+                .and_then(|v| v.parse::<Timestamp>().ok());
+            let stuck = since.is_some_and(|t| {
+                Timestamp::now().duration_since(t)
+                    > jiff::SignedDuration::from_secs(STUCK_AFTER.as_secs() as i64)
+            });
+            if stuck {
+                e.result = "stuck";
+                e.notes.push(format!(
+                    "the notebook has been {} since {} (more than {}): the fix waits; look at it",
+                    status.as_str(),
+                    since.map(|t| t.to_string()).unwrap_or_default(),
+                    humantime::format_duration(STUCK_AFTER)
+                ));
+            } else {
+                if e.result == "nothing-to-do" {
+                    e.result = "in-progress";
+                }
+                e.notes
+                    .push(format!("waiting while the notebook is {}", status.as_str()));
             }
-            e.notes
-                .push(format!("waiting while the notebook is {}", status.as_str()));
             e.requeue_after = Some(SETTLE_DELAY);
         }
         NotebookStatus::Stopped => {

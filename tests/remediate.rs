@@ -123,6 +123,7 @@ async fn remediation_paths() {
     Box::pin(blast_radius_turns_the_third_fix_into_a_finding()).await;
     Box::pin(evaluate_apply_fixes_the_notebook_an_event_names()).await;
     Box::pin(the_service_fixes_in_place()).await;
+    Box::pin(a_notebook_stuck_in_stopping_is_reported()).await;
 }
 
 async fn in_place_fix_converges_and_preserves_everything_else() {
@@ -485,4 +486,61 @@ async fn the_service_fixes_in_place() {
             .ends_with("notebook-instance/nb-svc"));
     }
     let _ = RootAccess::Disabled;
+}
+
+async fn a_notebook_stuck_in_stopping_is_reported() {
+    let account = account(47);
+    let c = client(&account).await;
+    noncompliant_notebook(&c, "nb-stuck").await;
+    // The guard stopped it two hours ago, and it is still Stopping.
+    let arn = c
+        .describe_notebook_instance()
+        .notebook_instance_name("nb-stuck")
+        .send()
+        .await
+        .unwrap()
+        .notebook_instance_arn()
+        .unwrap()
+        .to_string();
+    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    c.add_tags()
+        .resource_arn(&arn)
+        .tags(
+            Tag::builder()
+                .key("sagemaker-guard/restart")
+                .value(two_hours_ago.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emulator_post(
+        "/sg-emulator/notebook-status",
+        &serde_json::json!({"account": account, "region": REGION, "name": "nb-stuck", "status": "Stopping"}).to_string(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), FIX_POLICY);
+    let out = guard(&account)
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .args(apply_args())
+        .arg("json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "still FAILED");
+    let report = json(&out);
+    let execution = &report["applied"][0]["executions"][0];
+    assert_eq!(execution["result"], "stuck", "{report}");
+    assert!(
+        execution["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("Stopping since"),
+        "{execution}"
+    );
+    assert_eq!(
+        snapshot(&c, "nb-stuck").await["rootAccess"],
+        "Enabled",
+        "nothing else was tried"
+    );
 }
