@@ -80,7 +80,7 @@ pub enum Command {
         apply: ApplyArgs,
     },
     /// Run the reconciler: consume EventBridge events from SQS, resync periodically, judge every
-    /// resource named, and plan (acting is not implemented yet: plans are logged and counted).
+    /// resource named, plan, and carry out what the policy allows (findings, tags, in-place fixes).
     Run(RunArgs),
     /// Read one SQS message body (an EventBridge event), find the resources it names, read them
     /// live and print their verdicts and plan as JSON. Read-only.
