@@ -62,7 +62,7 @@ pub enum Command {
         command: PolicyCommand,
     },
     /// Sweep every resource in scope and report, per resource and control, the verdict and what the
-    /// policy would do. Read-only: changes nothing.
+    /// policy would do. Read-only unless --apply.
     Audit {
         /// The policy file.
         #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
@@ -83,7 +83,7 @@ pub enum Command {
     /// resource named, plan, and carry out what the policy allows (findings, tags, in-place fixes).
     Run(RunArgs),
     /// Read one SQS message body (an EventBridge event), find the resources it names, read them
-    /// live and print their verdicts and plan as JSON. Read-only.
+    /// live and print their verdicts and plan as JSON. Read-only unless --apply.
     Evaluate {
         /// The policy file.
         #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
