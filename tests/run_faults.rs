@@ -34,7 +34,7 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     .await;
     let _faults = Faults;
     set_faults(
-        r#"{"throttleRate": 0.2, "errorRate": 0.1, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
+        r#"{"throttleRate": 0.15, "errorRate": 0.05, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
     );
     let bodies: Vec<String> = (0..100)
         .map(|i| {
