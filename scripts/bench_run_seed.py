@@ -402,7 +402,8 @@ def cmd_measure(a):
                 break
             time.sleep(0.5)
         if queue_left:
-            log(f"error: {queue_left} messages still on the queue 120 s after {deleted:.0f} deletions")
+            log(f"error: {queue_left} messages still on the queue 120 s after "
+                f"{deleted:.0f} deletions")
         m_end = scrape(base)
         received_end = total(m_end, "sagemaker_guard_messages_received_total")
         deleted_end = total(m_end, "sagemaker_guard_messages_deleted_total")
@@ -457,7 +458,8 @@ def cmd_measure(a):
         log(f"  {k:<40} {v:.0f}")
     if errors:
         log(f"AWS errors:             {json.dumps(errors, sort_keys=True)}")
-    log(f"peak RSS (VmHWM):       {hwm_kb / 1024:.1f} MB  (VmRSS at the end {rss_kb / 1024:.1f} MB)")
+    log(f"peak RSS (VmHWM):       {hwm_kb / 1024:.1f} MB  "
+        f"(VmRSS at the end {rss_kb / 1024:.1f} MB)")
 
     # CPU: who was busy while the queue drained.
     busy = (mach1[0] - mach0[0]) / CLK_TCK
@@ -527,9 +529,11 @@ def cmd_measure(a):
 
 # The SDK's orchestrator logs, at debug level, "beginning attempt #N" before an attempt and
 # "... exiting attempt loop" after the last one; every line carries the call's span with its
-# rpc.method and sdk_invocation_id. Only this target is raised to debug: a few lines per call.
-PROBE_LOG = "warn,sagemaker_guard=info,sagemaker_guard::controller=warn," \
-            "aws_smithy_runtime::client::orchestrator=debug,aws_sdk_sqs=debug,aws_sdk_sagemaker=debug"
+# rpc.method and sdk_invocation_id. Only these targets are raised to debug: ~24 lines a message.
+PROBE_LOG = ("warn,sagemaker_guard=info,sagemaker_guard::controller=warn,"
+             "aws_smithy_runtime::client::orchestrator=debug,"
+             # the spans that carry rpc.method and sdk_invocation_id
+             "aws_sdk_sqs=debug,aws_sdk_sagemaker=debug")
 
 
 def _epoch(ts):

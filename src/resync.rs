@@ -43,6 +43,13 @@ pub async fn sweep(ctx: &Context, queue: &WorkQueue<ResourceRef>) -> usize {
         policy.scope.regions.clone()
     };
     let mut queued = 0;
+    let triggers = ctx
+        .metrics
+        .triggers
+        .get_or_create(&SourceLabel {
+            source: "resync".into(),
+        })
+        .clone();
     let mut failed = false;
     for region in &regions {
         let observer = ctx.observer(region);
@@ -76,17 +83,13 @@ pub async fn sweep(ctx: &Context, queue: &WorkQueue<ResourceRef>) -> usize {
                         done: None,
                     },
                 );
+                // Counted before the enqueue, so the count never lags the reconciles it causes.
+                triggers.inc();
                 queue.enqueue(key);
                 queued += 1;
             }
         }
     }
-    ctx.metrics
-        .triggers
-        .get_or_create(&SourceLabel {
-            source: "resync".into(),
-        })
-        .inc_by(queued as u64);
     ctx.metrics
         .count_resync(if failed { "incomplete" } else { "done" });
     tracing::info!(queued, regions = ?regions, complete = !failed, "resync queued every resource in scope");

@@ -156,11 +156,7 @@ async fn a_thousand_events_for_a_hundred_resources_are_all_handled() {
     let account = account(22);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    futures::future::join_all((0..100).map(|i| {
-        let sm = sm.clone();
-        async move { notebook(&sm, &format!("nb-{i:03}"), i % 2 == 0).await }
-    }))
-    .await;
+    notebooks(&sm, 100, |i| format!("nb-{i:03}"), |i| i % 2 == 0).await;
     // Bursts: ten events in a row for each notebook, as a busy notebook produces them.
     let bodies: Vec<String> = (0..1000)
         .map(|i| {
@@ -383,11 +379,7 @@ async fn sigterm_mid_work_exits_within_the_timeout_and_releases_unfinished_messa
     let visibility = 6;
     let q = queues(&account, visibility).await;
     let sm = client(&account).await;
-    futures::future::join_all((0..20).map(|i| {
-        let sm = sm.clone();
-        async move { notebook(&sm, &format!("nb-{i}"), false).await }
-    }))
-    .await;
+    notebooks(&sm, 20, |i| format!("nb-{i}"), |_| false).await;
     let bodies: Vec<String> = (0..400)
         .map(|i| {
             cloudtrail(
@@ -444,11 +436,7 @@ async fn two_replicas_on_one_queue_handle_every_event_without_errors() {
     let account = account(27);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    futures::future::join_all((0..30).map(|i| {
-        let sm = sm.clone();
-        async move { notebook(&sm, &format!("nb-{i}"), i % 3 == 0).await }
-    }))
-    .await;
+    notebooks(&sm, 30, |i| format!("nb-{i}"), |i| i % 3 == 0).await;
     let a = Service::start(
         &account,
         &q.url,

@@ -27,11 +27,7 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     let account = account(31);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    futures::future::join_all((0..20).map(|i| {
-        let sm = sm.clone();
-        async move { notebook(&sm, &format!("nb-{i}"), i % 2 == 0).await }
-    }))
-    .await;
+    notebooks(&sm, 20, |i| format!("nb-{i}"), |i| i % 2 == 0).await;
     let _faults = Faults;
     set_faults(
         r#"{"throttleRate": 0.15, "errorRate": 0.05, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,

@@ -155,6 +155,20 @@ pub fn cloudtrail(account: &str, event_name: &str, notebook: &str) -> String {
     .to_string()
 }
 
+/// Creates `n` notebooks at once, named by `name(i)`, compliant where `compliant(i)`.
+pub async fn notebooks(
+    c: &aws_sdk_sagemaker::Client,
+    n: usize,
+    name: impl Fn(usize) -> String,
+    compliant: impl Fn(usize) -> bool,
+) {
+    futures::future::join_all((0..n).map(|i| {
+        let (c, name, compliant) = (c.clone(), name(i), compliant(i));
+        async move { notebook(&c, &name, compliant).await }
+    }))
+    .await;
+}
+
 pub async fn notebook(c: &aws_sdk_sagemaker::Client, name: &str, compliant: bool) {
     let mut req = c
         .create_notebook_instance()
