@@ -434,7 +434,8 @@ async fn observe_and_judge(
     if !policy.judges(key.kind) {
         return done("not-judged");
     }
-    let Some(observed) = ctx.observer(region).observe_ref(key, policy).await? else {
+    let observer = ctx.observer(region);
+    let Some(observed) = observer.observe_ref(key, policy).await? else {
         if !dry_run {
             if let Some(account) = key.account.as_deref() {
                 let arn = crate::resource::arn("aws", region, account, key.kind, &key.name);
@@ -503,7 +504,6 @@ async fn observe_and_judge(
     if a.plan.is_some() || restart_pending {
         let limit = policy.remediation.max_remediations_per_hour;
         let account = a.resource.account.clone();
-        let observer = ctx.observer(region);
         let e = crate::remediate::carry_out(observer.client(), &a, || {
             ctx.blast_radius.allow(&account, limit, Timestamp::now())
         })

@@ -147,8 +147,8 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
         ("aws.sagemaker", dt) if dt.starts_with("SageMaker ") && dt.ends_with(" State Change") => {
             state_change(dt, detail, &ctx)
         }
-        ("aws.securityhub", "Security Hub Findings - Imported") => asff(detail, &ctx),
-        ("aws.securityhub", "Findings Imported V2") => ocsf(detail, &ctx),
+        ("aws.securityhub", "Security Hub Findings - Imported") => asff(detail),
+        ("aws.securityhub", "Findings Imported V2") => ocsf(detail),
         (source, detail_type) => Ok(Decoded::Ignored(format!(
             "not about SageMaker: `{detail_type}` from {source}"
         ))),
@@ -428,7 +428,7 @@ fn finding_control(
     Some(id.parse::<ControlId>().map_err(|_| id.to_string()))
 }
 
-fn asff(detail: &RawValue, _ctx: &Context) -> Result<Decoded, DecodeError> {
+fn asff(detail: &RawValue) -> Result<Decoded, DecodeError> {
     let d: FindingsDetail<AsffFinding> = parse_detail(detail, "a Security Hub ASFF event")?;
     let findings = d.findings.into_iter().map(|f| {
         let own = f
@@ -476,7 +476,7 @@ struct OcsfResource {
     uid_alt: Option<String>,
 }
 
-fn ocsf(detail: &RawValue, _ctx: &Context) -> Result<Decoded, DecodeError> {
+fn ocsf(detail: &RawValue) -> Result<Decoded, DecodeError> {
     let d: FindingsDetail<OcsfFinding> = parse_detail(detail, "a Security Hub OCSF event")?;
     let findings = d.findings.into_iter().map(|f| {
         let own = f

@@ -24,4 +24,6 @@ pub mod report;
 pub mod resource;
 pub mod resync;
 pub mod run;
+#[cfg(test)]
+mod testing;
 pub mod workqueue;

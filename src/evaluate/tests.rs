@@ -1,6 +1,7 @@
 use super::*;
 
-use crate::policy;
+use crate::testing::{load_policy, now, observed, tags};
+
 use crate::resource::{EndpointConfig, Model, NotebookInstance, ProductionVariant, ResourceKind};
 
 const S1: ControlId = ControlId::SageMaker1;
@@ -12,29 +13,6 @@ const S6: ControlId = ControlId::SageMaker6;
 const S7: ControlId = ControlId::SageMaker7;
 const S8: ControlId = ControlId::SageMaker8;
 
-fn now() -> Timestamp {
-    "2026-11-29T00:00:00Z".parse().unwrap()
-}
-
-/// A policy from the YAML of its `spec` (written at column 0).
-fn load_policy(spec: &str) -> Policy {
-    let mut text = String::from(
-        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: test\n",
-    );
-    if spec.trim().is_empty() {
-        text.push_str("spec: {}\n");
-    } else {
-        text.push_str("spec:\n");
-        for line in spec.lines() {
-            text.push_str("  ");
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    policy::load("test.yaml", &text)
-        .unwrap_or_else(|e| panic!("test policy does not load:\n{e}\n---\n{text}"))
-}
-
 /// Every control on, with action `finding`.
 fn all_on() -> Policy {
     load_policy("")
@@ -44,30 +22,6 @@ fn all_on() -> Policy {
 type TagPairs = &'static [(&'static str, &'static str)];
 /// Tag keys as written in a table.
 type Keys = &'static [&'static str];
-
-fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn observed(
-    kind: ResourceKind,
-    name: &str,
-    details: Option<Details>,
-    tags: Option<Tags>,
-) -> Observed {
-    Observed {
-        kind,
-        name: name.to_string(),
-        arn: crate::resource::arn("aws", "us-east-1", "111111111111", kind, name),
-        account: "111111111111".to_string(),
-        region: "us-east-1".to_string(),
-        tags,
-        details,
-    }
-}
 
 /// A notebook that passes every notebook control.
 fn compliant_nb() -> NotebookInstance {

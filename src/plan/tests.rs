@@ -1,5 +1,7 @@
 use super::*;
 
+use crate::testing::{load_policy, now, observed, tags, ACCOUNT, REGION};
+
 use crate::resource::{Details, EndpointConfig, ProductionVariant, Tags};
 
 const S1: ControlId = ControlId::SageMaker1;
@@ -11,36 +13,8 @@ const S6: ControlId = ControlId::SageMaker6;
 const S7: ControlId = ControlId::SageMaker7;
 const S8: ControlId = ControlId::SageMaker8;
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
-
-fn now() -> Timestamp {
-    "2026-11-29T00:00:00Z".parse().unwrap()
-}
-
-/// A policy from the YAML of its `spec` (written at column 0).
-fn load_policy(spec: &str) -> Policy {
-    let mut text = String::from(
-        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: test\nspec:\n",
-    );
-    for line in spec.lines() {
-        text.push_str("  ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    crate::policy::load("test.yaml", &text)
-        .unwrap_or_else(|e| panic!("test policy does not load:\n{e}\n---\n{text}"))
-}
-
 /// Tags as written in a table.
 type TagPairs = &'static [(&'static str, &'static str)];
-
-fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn failed(controls: &[ControlId]) -> Vec<Verdict> {
     controls
@@ -52,18 +26,6 @@ fn failed(controls: &[ControlId]) -> Vec<Verdict> {
             exemption: None,
         })
         .collect()
-}
-
-fn observed(kind: ResourceKind, name: &str, details: Option<Details>, t: Option<Tags>) -> Observed {
-    Observed {
-        kind,
-        name: name.to_string(),
-        arn: crate::resource::arn("aws", REGION, ACCOUNT, kind, name),
-        account: ACCOUNT.to_string(),
-        region: REGION.to_string(),
-        tags: t,
-        details,
-    }
 }
 
 /// An InService AL2 notebook in a custom VPC, created long ago, with root access and direct
