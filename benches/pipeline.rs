@@ -110,6 +110,7 @@ fn pipeline(bodies: &[&str], policy: &Policy, now: Timestamp) -> usize {
                 }
             }
             Ok(Decoded::Ignored(reason)) => steps += reason.len() & 1,
+            Ok(Decoded::Intent(_)) => steps += 1,
             Err(e) => steps += e.reason_code().len() & 1,
         }
     }
@@ -140,6 +141,7 @@ fn benches(c: &mut Criterion) {
                 }
             }
             Ok(Decoded::Ignored(_)) => ignored += 1,
+            Ok(Decoded::Intent(_)) => triggers += 1,
             Err(_) => errors += 1,
         }
     }
@@ -164,6 +166,7 @@ fn benches(c: &mut Criterion) {
                 k += match decode(black_box(body)) {
                     Ok(Decoded::Triggers(t)) => t.len(),
                     Ok(Decoded::Ignored(_)) => 0,
+                    Ok(Decoded::Intent(_)) => 1,
                     Err(_) => 1,
                 };
             }

@@ -125,6 +125,8 @@ pub struct ApplyOptions {
     pub poll: std::time::Duration,
     /// Resources fixed at once.
     pub concurrency: usize,
+    /// Where recreate intents are stored; without one, no notebook is recreated.
+    pub intent_queue_url: Option<String>,
 }
 
 /// Converges every assessed resource that has something to do.
@@ -136,6 +138,17 @@ async fn apply_all(
 ) -> Vec<Applied> {
     let blast = crate::remediate::BlastRadius::default();
     let deadline = std::time::Instant::now() + options.timeout;
+    let intents = match &options.intent_queue_url {
+        Some(url) => {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(crate::recreate::IntentQueue {
+                sqs: aws_sdk_sqs::Client::new(&config),
+                url: url.clone(),
+            })
+        }
+        None => None,
+    };
+    let intents = intents.as_ref();
     let pending = assessments.iter().filter(|a| {
         a.plan.is_some()
             || a.resource
@@ -145,7 +158,17 @@ async fn apply_all(
     });
     let blast = &blast;
     stream::iter(pending)
-        .map(|a| converge(observer, a.clone(), policy, blast, deadline, options.poll))
+        .map(|a| {
+            converge(
+                observer,
+                a.clone(),
+                policy,
+                blast,
+                intents,
+                deadline,
+                options.poll,
+            )
+        })
         .buffered(options.concurrency.max(1))
         .filter(|applied| std::future::ready(!applied.executions.is_empty()))
         .collect()
@@ -210,6 +233,12 @@ pub async fn evaluate_event(
             }
         }
         Decoded::Triggers(t) => t,
+        // The guard's own recreate intent names its notebook.
+        Decoded::Intent(i) => vec![Trigger {
+            resource: i.key(),
+            gone: false,
+            source: TriggerSource::RecreateIntent,
+        }],
     };
     let now = Timestamp::now();
     let mut observers: HashMap<String, Observer> = HashMap::new();
@@ -295,11 +324,15 @@ pub struct Applied {
 /// Drives one resource's plan to its end (`--apply`): read, judge, do the next step, and again
 /// while a transition is under way, until nothing is left to do or `deadline` passes. Each pass
 /// reads the resource afresh, so scope and exemptions are checked again before every step.
+///
+/// Once a recreate has deleted the notebook, its intent drives the rest, as in the service; if
+/// the time runs out first, the service finishes it from the intent queue.
 pub async fn converge(
     observer: &Observer,
     first: Assessment,
     policy: &Policy,
     blast: &crate::remediate::BlastRadius,
+    intents: Option<&crate::recreate::IntentQueue>,
     deadline: std::time::Instant,
     poll: std::time::Duration,
 ) -> Applied {
@@ -319,36 +352,69 @@ pub async fn converge(
             .map(|v| (v.control, v.status))
             .collect(),
     };
+    let fx = crate::remediate::Effects {
+        client: observer.client(),
+        settle: poll,
+        intents,
+        policy: &policy.name,
+    };
     let mut current = first;
+    let mut intent: Option<Box<crate::recreate::RecreateIntent>> = None;
     loop {
-        let account = current.resource.account.clone();
-        let limit = policy.remediation.max_remediations_per_hour;
-        let result = crate::remediate::carry_out(observer.client(), &current, || {
-            blast.allow(&account, limit, Timestamp::now())
-        })
-        .await;
-        let execution = match result {
+        let result = match &intent {
+            Some(i) => crate::recreate::continue_intent(observer, i, poll)
+                .await
+                .map(|(e, state)| {
+                    if state == crate::recreate::IntentState::Settled {
+                        intent = None;
+                    }
+                    e
+                }),
+            None => {
+                let account = current.resource.account.clone();
+                let limit = policy.remediation.max_remediations_per_hour;
+                crate::remediate::carry_out(&fx, &current, || {
+                    blast.allow(&account, limit, Timestamp::now())
+                })
+                .await
+            }
+        };
+        let mut execution = match result {
             Ok(e) => e,
             Err(e) => {
-                let failed = crate::remediate::Execution {
-                    result: "error",
-                    done: Vec::new(),
-                    requeue_after: None,
-                    notes: vec![e.to_string()],
-                };
+                let mut failed = crate::remediate::Execution::new("error");
+                failed.notes.push(e.to_string());
                 applied.executions.push(failed);
                 return applied;
             }
         };
-        let again = (execution.requeue_after.is_some() || execution.result == "applied")
-            && execution.result != "stuck";
+        if let Some(i) = execution.intent.take() {
+            intent = Some(i);
+        }
+        // A grace period or a user's stop is not waited for here: the service does that.
+        let again = intent.is_some()
+            || ((execution.requeue_after.is_some() || execution.result == "applied")
+                && !matches!(execution.result, "stuck" | "scheduled" | "deferred"));
+        let recreated = execution.result == "recreated";
         if execution.result != "nothing-to-do" {
             applied.executions.push(execution);
         }
-        if !again || std::time::Instant::now() >= deadline {
+        if (!again && !recreated) || std::time::Instant::now() >= deadline {
+            if let Some(i) = &intent {
+                let mut left = crate::remediate::Execution::new("in-progress");
+                left.notes.push(format!(
+                    "out of time: the recreate of {} is finished by the service from the intent queue",
+                    i.name
+                ));
+                applied.executions.push(left);
+            }
             return applied;
         }
         tokio::time::sleep(poll).await;
+        if intent.is_some() {
+            // The intent reads the notebook itself: it may well be gone for now.
+            continue;
+        }
         match observer.observe_ref(&key, policy).await {
             Ok(Some(observed)) => {
                 current = assess(observed, policy, Timestamp::now(), false);

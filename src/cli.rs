@@ -115,6 +115,11 @@ pub struct ApplyArgs {
     /// With --apply: how often a notebook in a transition is read again.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub poll_interval: std::time::Duration,
+    /// With --apply: the SQS queue (the `run` service's) where a notebook's configuration is
+    /// stored before it is deleted for a recreate, so that the service finishes the recreate if
+    /// this command dies. Without it, no notebook is recreated.
+    #[arg(long, env = "SAGEMAKER_GUARD_INTENT_QUEUE_URL")]
+    pub intent_queue_url: Option<String>,
 }
 
 impl ApplyArgs {
@@ -123,6 +128,7 @@ impl ApplyArgs {
             timeout: self.apply_timeout,
             poll: self.poll_interval,
             concurrency,
+            intent_queue_url: self.intent_queue_url.clone(),
         })
     }
 }
@@ -158,6 +164,10 @@ pub struct RunArgs {
     /// Where messages that cannot be decoded go. Default: the queue's redrive target.
     #[arg(long, env = "SAGEMAKER_GUARD_DEAD_LETTER_QUEUE_URL")]
     pub dead_letter_queue_url: Option<String>,
+    /// How soon a resource in a transition (a stop, an update, a delete, a create) is looked at
+    /// again.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, env = "SAGEMAKER_GUARD_SETTLE_INTERVAL")]
+    pub settle_interval: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +275,7 @@ fn run(command: Command) -> ExitCode {
                 listen: args.listen,
                 shutdown_timeout: args.shutdown_timeout,
                 dead_letter_queue_url: args.dead_letter_queue_url,
+                settle_interval: args.settle_interval,
             };
             match runtime().block_on(crate::run::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,

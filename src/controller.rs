@@ -21,11 +21,9 @@ use crate::event::TriggerSource;
 use crate::metrics::{ActionLabels, ApiCallCounter, Metrics, ResultLabel, VerdictLabels};
 use crate::observe::{AwsError, Observer};
 use crate::policy::{self, Policy, PolicyErrors};
+use crate::recreate::{IntentQueue, IntentState, RecreateIntent};
 use crate::resource::{NotebookStatus, ResourceRef};
 use crate::workqueue::Action;
-
-/// How soon a notebook in a transition (Pending, Stopping, Updating, Deleting) is looked at again.
-pub const TRANSITION_REQUEUE: Duration = Duration::from_secs(30);
 
 /// The policy in force. A reload replaces it for the next reconcile; one in progress keeps the
 /// policy it started with.
@@ -71,8 +69,11 @@ pub enum Outcome {
     /// Failed in a way a retry may fix (throttling, a 5xx, a network error).
     Retry(String),
     /// Failed in a way retrying cannot fix (access denied, a malformed name): the message is
-    /// deleted, the error logged; the resync looks again.
+    /// deleted, the error logged; the resync looks again. (A recreate intent is never deleted
+    /// for this: it is retried like [`Outcome::Retry`].)
     Pointless(String),
+    /// A recreate intent is under way: its message is to be received again after this long.
+    Later(Duration),
 }
 
 /// Someone waiting for the next reconcile of a key: the message that named it (with a channel)
@@ -80,6 +81,8 @@ pub enum Outcome {
 pub struct Waiter {
     pub source: TriggerSource,
     pub done: Option<oneshot::Sender<Outcome>>,
+    /// A recreate intent the message carries: the reconcile takes its next step.
+    pub intent: Option<Box<RecreateIntent>>,
 }
 
 /// The waiters of each key. A reconcile takes the waiters present when it starts and answers
@@ -118,6 +121,10 @@ pub struct Context {
     pub dry_run: bool,
     /// The region of keys that name none.
     pub default_region: String,
+    /// How soon a resource in a transition is looked at again.
+    pub settle: Duration,
+    /// Where recreate intents are stored (the service's queue); without one, no recreate.
+    pub intents: Option<IntentQueue>,
     sdk_config: aws_config::SdkConfig,
     observers: Mutex<HashMap<String, Observer>>,
     importers: Mutex<HashMap<String, crate::finding::FindingsImporter>>,
@@ -142,6 +149,8 @@ impl Context {
             blast_radius: crate::remediate::BlastRadius::default(),
             dry_run,
             default_region,
+            settle: crate::remediate::SETTLE_DELAY,
+            intents: None,
             sdk_config,
             observers: Mutex::new(HashMap::new()),
             importers: Mutex::new(HashMap::new()),
@@ -346,11 +355,20 @@ pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, Re
         .clone()
         .unwrap_or_else(|| ctx.default_region.clone());
     let dry_run = ctx.dry_run || policy.dry_run;
+    // Several messages may carry intents for one notebook: the newest one is followed; the
+    // others settle with it (each finds the notebook recreated, or obsolete, in its turn).
+    let intent = waiters
+        .iter()
+        .filter_map(|w| w.intent.as_deref())
+        .max_by(|a, b| a.id.cmp(&b.id))
+        .cloned();
 
     ctx.metrics.reconciles_in_flight.inc();
-    let (record, outcome, ret) =
-        match observe_and_judge(&ctx, &policy, &key, &region, dry_run).await {
-            Ok((record, action)) => (record, Outcome::Done, Ok(action)),
+    let (record, outcome, intent_outcome, ret) =
+        match observe_and_judge(&ctx, &policy, &key, &region, dry_run, intent.as_ref()).await {
+            Ok((record, action, intent_outcome)) => {
+                (record, Outcome::Done, intent_outcome, Ok(action))
+            }
             Err(e) if is_pointless(&e) => (
                 Record {
                     result: "error",
@@ -358,6 +376,7 @@ pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, Re
                     ..Record::default()
                 },
                 Outcome::Pointless(e.to_string()),
+                None,
                 Ok(Action::await_change()),
             ),
             Err(e) => (
@@ -367,6 +386,7 @@ pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, Re
                     ..Record::default()
                 },
                 Outcome::Retry(e.to_string()),
+                None,
                 Err(ReconcileError(e)),
             ),
         };
@@ -399,15 +419,70 @@ pub async fn reconcile(key: ResourceRef, ctx: Arc<Context>) -> Result<Action, Re
     );
     for w in waiters {
         if let Some(done) = w.done {
+            let answer = match (&w.intent, &intent_outcome) {
+                (Some(_), Some(o)) => o.clone(),
+                _ => outcome.clone(),
+            };
             // The message may have given up waiting (shutdown): nothing to tell then.
-            let _ = done.send(outcome.clone());
+            let _ = done.send(answer);
         }
     }
     ret
 }
 
-/// Observe -> evaluate -> plan -> act, for one key.
+/// Follows a recreate intent if a message brought one, then observe -> evaluate -> plan -> act.
+///
+/// A recreate intent is followed first: once the guard has deleted a notebook, finishing the
+/// recreate comes before anything else, whatever the scope, the policy or dry-run say now,
+/// because stopping there would lose the notebook. The answer for the intent's message is the
+/// third value: done once it settled, later while it is under way.
 async fn observe_and_judge(
+    ctx: &Context,
+    policy: &Policy,
+    key: &ResourceRef,
+    region: &str,
+    dry_run: bool,
+    intent: Option<&RecreateIntent>,
+) -> Result<(Record, Action, Option<Outcome>), AwsError> {
+    let mut intent_outcome = None;
+    if let Some(intent) = intent {
+        let observer = ctx.observer(&intent.region);
+        let (e, state) = crate::recreate::continue_intent(&observer, intent, ctx.settle).await?;
+        ctx.metrics
+            .executed_actions
+            .get_or_create(&ActionLabels {
+                kind: crate::plan::PlanKind::Recreate.as_str().to_string(),
+                result: e.result.to_string(),
+                dry_run: "false".to_string(),
+            })
+            .inc();
+        tracing::info!(
+            notebook = %intent.name,
+            intent = %intent.id,
+            result = e.result,
+            done = %e.done.join("; "),
+            notes = %e.notes.join("; "),
+            "recreate intent"
+        );
+        match state {
+            IntentState::Pending(d) => {
+                let record = Record {
+                    result: "recreating",
+                    resource_arn: Some(intent.arn.clone()),
+                    execution: serde_json::to_string(&e).ok(),
+                    ..Record::default()
+                };
+                return Ok((record, Action::await_change(), Some(Outcome::Later(d))));
+            }
+            IntentState::Settled => intent_outcome = Some(Outcome::Done),
+        }
+    }
+    let (record, action) = judge_and_act(ctx, policy, key, region, dry_run).await?;
+    Ok((record, action, intent_outcome))
+}
+
+/// Observe -> evaluate -> plan -> act, for one key.
+async fn judge_and_act(
     ctx: &Context,
     policy: &Policy,
     key: &ResourceRef,
@@ -500,11 +575,17 @@ async fn observe_and_judge(
         .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG));
     let mut execution = None;
     let mut outcome = None;
-    let mut requeue = settling.then_some(TRANSITION_REQUEUE);
+    let mut requeue = settling.then_some(ctx.settle * 2);
     if a.plan.is_some() || restart_pending {
         let limit = policy.remediation.max_remediations_per_hour;
         let account = a.resource.account.clone();
-        let e = crate::remediate::carry_out(observer.client(), &a, || {
+        let fx = crate::remediate::Effects {
+            client: observer.client(),
+            settle: ctx.settle,
+            intents: ctx.intents.as_ref(),
+            policy: &policy.name,
+        };
+        let e = crate::remediate::carry_out(&fx, &a, || {
             ctx.blast_radius.allow(&account, limit, Timestamp::now())
         })
         .await?;

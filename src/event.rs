@@ -1,7 +1,10 @@
 //! Decoding: from one SQS message body (an EventBridge event) to the resources it names.
 //!
 //! An event is only a hint of *which* resource to look at: nothing in it is trusted for the
-//! resource's settings, which are always read live. Decoding is a pure function of the bytes.
+//! resource's settings, which are always read live. The one exception is the guard's own recreate
+//! intent ([`crate::recreate`]), the stored configuration of a notebook the guard deleted; the
+//! queue's policy must let only EventBridge and the guard send to it. Decoding is a pure function
+//! of the bytes.
 
 use std::fmt;
 
@@ -26,6 +29,8 @@ pub enum TriggerSource {
     SecurityHub { control: Option<ControlId> },
     /// The periodic full sweep.
     Resync,
+    /// The guard's own recreate intent, to finish a recreate.
+    RecreateIntent,
 }
 
 impl TriggerSource {
@@ -36,6 +41,7 @@ impl TriggerSource {
             TriggerSource::StateChange { .. } => "state-change",
             TriggerSource::SecurityHub { .. } => "securityhub",
             TriggerSource::Resync => "resync",
+            TriggerSource::RecreateIntent => "recreate-intent",
         }
     }
 }
@@ -58,6 +64,8 @@ pub enum Decoded {
     Triggers(Vec<Trigger>),
     /// Nothing to do, and why (another service, a read-only call, a failed call, ...).
     Ignored(String),
+    /// A recreate the guard started: finish it ([`crate::recreate`]).
+    Intent(Box<crate::recreate::RecreateIntent>),
 }
 
 /// An event the guard cannot use: it belongs in the dead-letter queue, with this reason.
@@ -149,6 +157,9 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
         }
         ("aws.securityhub", "Security Hub Findings - Imported") => asff(detail),
         ("aws.securityhub", "Findings Imported V2") => ocsf(detail),
+        (crate::recreate::INTENT_SOURCE, crate::recreate::INTENT_DETAIL_TYPE) => {
+            parse_detail(detail, "a recreate intent").map(|i| Decoded::Intent(Box::new(i)))
+        }
         (source, detail_type) => Ok(Decoded::Ignored(format!(
             "not about SageMaker: `{detail_type}` from {source}"
         ))),

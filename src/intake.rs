@@ -216,12 +216,34 @@ impl Intake {
                         Waiter {
                             source: t.source,
                             done: Some(tx),
+                            intent: None,
                         },
                     );
                     self.queue.enqueue(key);
                     waiting.push(rx);
                 }
-                self.wait_and_settle(&message_id, &receipt, receive_count, waiting)
+                self.wait_and_settle(&message_id, &receipt, receive_count, waiting, None)
+                    .await;
+            }
+            Ok(Decoded::Intent(intent)) => {
+                self.metrics()
+                    .triggers
+                    .get_or_create(&SourceLabel {
+                        source: "recreate-intent".to_string(),
+                    })
+                    .inc();
+                let key = intent.key();
+                let (tx, rx) = oneshot::channel();
+                self.ctx.waiters.add(
+                    key.clone(),
+                    Waiter {
+                        source: crate::event::TriggerSource::RecreateIntent,
+                        done: Some(tx),
+                        intent: Some(intent),
+                    },
+                );
+                self.queue.enqueue(key);
+                self.wait_and_settle(&message_id, &receipt, receive_count, vec![rx], Some(body))
                     .await;
             }
         }
@@ -236,6 +258,7 @@ impl Intake {
         receipt: &str,
         receive_count: u32,
         waiting: Vec<oneshot::Receiver<Outcome>>,
+        intent_body: Option<&str>,
     ) {
         let all = futures::future::join_all(waiting);
         tokio::pin!(all);
@@ -257,13 +280,34 @@ impl Intake {
         };
         let mut retry = None;
         let mut pointless = false;
+        let mut later = None;
         for o in outcomes {
             match o {
                 Ok(Outcome::Done) => {}
+                // A recreate intent is the only record of a deleted notebook: never dropped.
+                Ok(Outcome::Pointless(e)) if intent_body.is_some() => retry = Some(e),
                 Ok(Outcome::Pointless(_)) => pointless = true,
                 Ok(Outcome::Retry(e)) => retry = Some(e),
+                Ok(Outcome::Later(d)) => later = Some(d),
                 Err(_) => retry = Some("the reconcile was abandoned".to_string()),
             }
+        }
+        if let (Some(delay), Some(body), None) = (later, intent_body, &retry) {
+            // The intent goes on: a fresh copy comes back after the delay, so its receive
+            // count never reaches the queue's redrive limit; then this one goes.
+            let queue = crate::recreate::IntentQueue {
+                sqs: self.sqs.clone(),
+                url: self.queue_url.clone(),
+            };
+            match queue.send(body.to_string(), delay).await {
+                Ok(()) => self.delete(receipt, "recreate-in-progress").await,
+                Err(e) => {
+                    tracing::warn!(message_id, error = %e, "cannot send the recreate intent on: keeping this copy");
+                    self.change_visibility(receipt, delay).await;
+                    Metrics::count(&self.metrics().messages_released, "recreate-in-progress");
+                }
+            }
+            return;
         }
         match retry {
             Some(error) => {

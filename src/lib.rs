@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: message -> [`event`] (which resource) -> [`observe`] (the live resource)
 //! -> [`evaluate`] (verdicts) -> [`plan`] (what to do) -> effects. Decoding, evaluation and
-//! planning are pure functions over plain data; AWS is called only from [`observe`].
+//! planning are pure functions over plain data; AWS is read from [`observe`] and changed only from
+//! [`remediate`], [`recreate`] and [`finding`].
 
 pub mod assess;
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod recreate;
 pub mod remediate;
 pub mod report;
 pub mod resource;

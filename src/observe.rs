@@ -370,6 +370,24 @@ impl Observer {
         }
     }
 
+    /// A notebook's whole configuration and its tags, read live; `None` once it is gone.
+    pub async fn notebook_with_tags(
+        &self,
+        name: &str,
+    ) -> Result<Option<(NotebookInstance, Tags)>, AwsError> {
+        let Some((arn, Details::NotebookInstance(nb))) =
+            self.describe(ResourceKind::NotebookInstance, name).await?
+        else {
+            return Ok(None);
+        };
+        match self.tags(&arn).await {
+            Ok(tags) => Ok(Some((nb, tags))),
+            // Deleted between the two reads.
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every tag of a resource.
     pub async fn tags(&self, arn: &str) -> Result<Tags, AwsError> {
         let mut tags = Tags::default();
@@ -422,6 +440,7 @@ fn notebook(
             .instance_metadata_service_configuration()
             .and_then(|c| c.minimum_instance_metadata_service_version())
             .map(str::to_string),
+        ip_address_type: o.ip_address_type().map(|t| t.as_str().to_string()),
         creation_time: o.creation_time().map(|t| t.secs()),
     }
 }

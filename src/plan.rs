@@ -188,7 +188,7 @@ pub fn plan(
     let marked = resource
         .tags
         .as_ref()
-        .is_some_and(|t| t.contains_key(NONCOMPLIANT_TAG));
+        .is_some_and(|t| t.contains_key(NONCOMPLIANT_TAG) || t.contains_key(RECREATE_AFTER_TAG));
     if failed.is_empty() && !marked {
         return None;
     }
@@ -197,6 +197,13 @@ pub fn plan(
         || failed
             .iter()
             .any(|c| policy.control(*c).is_some_and(|s| s.dry_run));
+    // Fail closed: a control that could not be judged (an exemption or a read in doubt) means
+    // nothing destructive happens to the resource until it can be.
+    let in_doubt: Vec<ControlId> = verdicts
+        .iter()
+        .filter(|v| v.status == Status::Error)
+        .map(|v| v.control)
+        .collect();
     let mut b = Builder::default();
     for &c in &failed {
         let action = policy.control(c).map(|s| s.action).unwrap_or(Action::Off);
@@ -207,6 +214,9 @@ pub fn plan(
                 b.add_required_tags(c, resource, policy)
             }
             Action::Tag => b.marks.push(c),
+            Action::Remediate if !in_doubt.is_empty() && c.control().fix != Fix::AddTags => {
+                b.findings.push(c)
+            }
             Action::Remediate => match c.control().fix {
                 Fix::Recreate => b.recreate.push(c),
                 Fix::UpdateInPlace => b.in_place.push(c),
@@ -215,6 +225,23 @@ pub fn plan(
                 Fix::None => b.findings.push(c),
             },
         }
+    }
+    if !in_doubt.is_empty()
+        && b.findings.iter().any(|c| {
+            policy
+                .control(*c)
+                .is_some_and(|s| s.action == Action::Remediate)
+        })
+    {
+        b.notes.push(format!(
+            "{} could not be judged: nothing destructive is done until {} can be",
+            in_doubt
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if in_doubt.len() == 1 { "it" } else { "they" }
+        ));
     }
     Some(b.build(resource, policy, now, failed, dry_run))
 }
@@ -317,6 +344,17 @@ impl Builder {
             });
             kind = kind.max(PlanKind::ReplaceEndpointConfig);
         }
+        let mut remove = Vec::new();
+        if kind < PlanKind::Recreate
+            && resource
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.contains_key(RECREATE_AFTER_TAG))
+        {
+            // No recreate is planned any more (it complies, or an exemption came during the
+            // grace period): the schedule is cancelled.
+            remove.push(RECREATE_AFTER_TAG.to_string());
+        }
         let current_mark = resource.tags.as_ref().and_then(|t| t.get(NONCOMPLIANT_TAG));
         if !self.marks.is_empty() {
             let value = self
@@ -330,7 +368,10 @@ impl Builder {
             }
         } else if current_mark.is_some() {
             // The resource complies with every control the policy marks: the mark goes.
-            steps.push(Step::RemoveTags(vec![NONCOMPLIANT_TAG.to_string()]));
+            remove.push(NONCOMPLIANT_TAG.to_string());
+        }
+        if !remove.is_empty() {
+            steps.insert(0, Step::RemoveTags(remove));
             kind = kind.max(PlanKind::Tag);
         }
         if !self.add_tags.is_empty() {
@@ -435,9 +476,21 @@ impl Builder {
             let after =
                 marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
             // The mark joins the plan's other tags, which go first.
-            self.add_tags
-                .insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
+            let current = resource
+                .tags
+                .as_ref()
+                .and_then(|t| t.get(RECREATE_AFTER_TAG));
+            if current != Some(after.to_string().as_str()) {
+                self.add_tags
+                    .insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
+            }
             steps.push(Step::WaitUntil(after));
+            self.notes.push(format!(
+                "the notebook is older than freshWindow ({}): its storage volume may hold work, so it is \
+                 recreated only after {after}, if it still fails then; to opt out, make it comply or \
+                 exempt it (e.g. with an exemption tag) before that time",
+                humantime::format_duration(policy.remediation.fresh_window)
+            ));
         }
         if policy.remediation.only_when_stopped && status != NotebookStatus::Stopped {
             steps.push(Step::WaitForUserStop);

@@ -11,8 +11,12 @@
 //! - tags: add missing required tags (never overwriting a value) and the guard's marks; remove the
 //!   `sagemaker-guard/noncompliant` mark once the resource complies.
 //!
-//! Not carried out yet (reported as `unsupported`, nothing changed): findings, stop-and-recreate,
-//! replacement endpoint configs.
+//! - stop-and-recreate (SageMaker.1, .2): after the grace period (or at once within the fresh
+//!   window), and with `onlyWhenStopped` only once its users stopped it: InService -> mark and
+//!   stop; Stopped -> capture the whole configuration, store it durably as a recreate intent,
+//!   delete; the intent drives the rest ([`crate::recreate`]).
+//!
+//! Not carried out yet (reported as `unsupported`, nothing changed): replacement endpoint configs.
 //!
 //! Every mutating call declares its IAM action ([`Mutation::permission`]), from which
 //! `sagemaker-guard iam-policy` derives the least-privilege policy.
@@ -29,12 +33,13 @@ use serde::Serialize;
 use crate::assess::Assessment;
 use crate::observe::AwsError;
 use crate::plan::{Plan, PlanKind, Setting, Step};
+use crate::recreate::{failpoint, IntentQueue, RecreateIntent};
 use crate::resource::NotebookStatus;
 
 /// The tag that remembers a notebook was running before the guard stopped it to fix it.
 pub const RESTART_TAG: &str = "sagemaker-guard/restart";
 
-/// How soon a notebook in a transition is looked at again.
+/// How soon a notebook in a transition is looked at again, unless configured otherwise.
 pub const SETTLE_DELAY: Duration = Duration::from_secs(15);
 
 /// A fix whose notebook is still in a transition this long after the guard stopped it is
@@ -49,15 +54,19 @@ pub enum Mutation {
     StopNotebookInstance,
     UpdateNotebookInstance,
     StartNotebookInstance,
+    DeleteNotebookInstance,
+    CreateNotebookInstance,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 5] = [
+    pub const ALL: [Mutation; 7] = [
         Mutation::AddTags,
         Mutation::DeleteTags,
         Mutation::StopNotebookInstance,
         Mutation::UpdateNotebookInstance,
         Mutation::StartNotebookInstance,
+        Mutation::DeleteNotebookInstance,
+        Mutation::CreateNotebookInstance,
     ];
 
     pub fn permission(self) -> &'static str {
@@ -67,18 +76,22 @@ impl Mutation {
             Mutation::StopNotebookInstance => "sagemaker:StopNotebookInstance",
             Mutation::UpdateNotebookInstance => "sagemaker:UpdateNotebookInstance",
             Mutation::StartNotebookInstance => "sagemaker:StartNotebookInstance",
+            Mutation::DeleteNotebookInstance => "sagemaker:DeleteNotebookInstance",
+            Mutation::CreateNotebookInstance => "sagemaker:CreateNotebookInstance",
         }
     }
 }
 
 /// What carrying a plan out did this time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     /// `applied` (something changed), `in-progress` (waiting for a transition), `stuck` (a
-    /// transition outlasted [`STUCK_AFTER`]; still looked at again), `dry-run`,
-    /// `nothing-to-do`, `rate-limited` (over maxRemediationsPerHour), `unsupported` (a step
-    /// the guard cannot carry out yet: nothing changed).
+    /// transition outlasted [`STUCK_AFTER`]; still looked at again), `scheduled` (marked for a
+    /// recreate after the grace period), `deferred` (a recreate waits for its users to stop the
+    /// notebook), `recreated` (a recreate finished), `dry-run`, `nothing-to-do`, `rate-limited`
+    /// (over maxRemediationsPerHour), `unsupported` (a step the guard cannot carry out here:
+    /// nothing changed).
     pub result: &'static str,
     /// What was done, in the plan's words.
     pub done: Vec<String>,
@@ -87,6 +100,9 @@ pub struct Execution {
     pub requeue_after: Option<Duration>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The recreate intent stored before a delete; whoever holds it finishes the recreate.
+    #[serde(skip)]
+    pub intent: Option<Box<RecreateIntent>>,
 }
 
 mod humantime_opt {
@@ -102,14 +118,28 @@ mod humantime_opt {
 }
 
 impl Execution {
-    fn new(result: &'static str) -> Self {
+    pub fn new(result: &'static str) -> Self {
         Execution {
             result,
             done: Vec::new(),
             requeue_after: None,
             notes: Vec::new(),
+            intent: None,
         }
     }
+}
+
+/// What carrying a plan out may touch.
+#[derive(Clone, Copy)]
+pub struct Effects<'a> {
+    pub client: &'a Client,
+    /// How soon a resource in a transition is looked at again.
+    pub settle: Duration,
+    /// Where a recreate's captured configuration is stored before the delete; without one, no
+    /// recreate is done.
+    pub intents: Option<&'a IntentQueue>,
+    /// The guard policy's name, recorded in intents.
+    pub policy: &'a str,
 }
 
 /// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a
@@ -138,15 +168,16 @@ impl BlastRadius {
 /// Carries out the next step of `a`'s plan that the live state allows. `allow_remediation`
 /// is asked once before a fix starts (the blast radius); tags never count against it.
 pub async fn carry_out(
-    client: &Client,
+    fx: &Effects<'_>,
     a: &Assessment,
     allow_remediation: impl FnOnce() -> bool,
 ) -> Result<Execution, AwsError> {
+    let client = fx.client;
     let r = &a.resource;
     let restart_pending = r.tags.as_ref().is_some_and(|t| t.contains_key(RESTART_TAG));
     let Some(plan) = &a.plan else {
         return if restart_pending {
-            restore_running_state(client, a).await
+            restore_running_state(fx, a).await
         } else {
             Ok(Execution::new("nothing-to-do"))
         };
@@ -181,7 +212,7 @@ pub async fn carry_out(
             });
             if let Some(settings) = settings {
                 fix_in_place(
-                    client,
+                    fx,
                     a,
                     plan,
                     &settings,
@@ -192,7 +223,10 @@ pub async fn carry_out(
                 .await?;
             }
         }
-        PlanKind::Recreate | PlanKind::ReplaceEndpointConfig => {
+        PlanKind::Recreate => {
+            recreate(fx, a, plan, restart_pending, allow_remediation, &mut e).await?;
+        }
+        PlanKind::ReplaceEndpointConfig => {
             e.notes.push(format!(
                 "{} is not carried out yet: nothing changed",
                 plan.kind.as_str()
@@ -201,7 +235,7 @@ pub async fn carry_out(
                 e.result = "unsupported";
             }
         }
-        _ if restart_pending => return restore_running_state(client, a).await,
+        _ if restart_pending => return restore_running_state(fx, a).await,
         _ => {}
     }
     Ok(e)
@@ -209,7 +243,7 @@ pub async fn carry_out(
 
 /// The in-place fix, one step per look: stop, update, and (later, once it complies) start.
 async fn fix_in_place(
-    client: &Client,
+    fx: &Effects<'_>,
     a: &Assessment,
     plan: &Plan,
     settings: &[Setting],
@@ -217,6 +251,7 @@ async fn fix_in_place(
     allow_remediation: impl FnOnce() -> bool,
     e: &mut Execution,
 ) -> Result<(), AwsError> {
+    let client = fx.client;
     let r = &a.resource;
     let Some(status) = r.notebook().and_then(|nb| nb.status.clone()) else {
         e.notes
@@ -227,59 +262,16 @@ async fn fix_in_place(
     match status {
         NotebookStatus::InService => {
             // Starting a fix is what the blast radius counts; resuming one is not.
-            if !restart_pending && !allow_remediation() {
-                e.result = "rate-limited";
-                e.notes
-                    .push("over maxRemediationsPerHour: a finding instead".into());
+            if !restart_pending && !allowed(allow_remediation, e) {
                 return Ok(());
             }
-            let mut mark = BTreeMap::new();
-            mark.insert(RESTART_TAG.to_string(), Timestamp::now().to_string());
-            add_tags(client, &r.arn, &mark).await?;
-            client
-                .stop_notebook_instance()
-                .notebook_instance_name(name)
-                .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("StopNotebookInstance", err))?;
-            e.done.push("stop".into());
-            e.result = "applied";
-            e.requeue_after = Some(SETTLE_DELAY);
+            stop_for_fix(fx, a, e).await?;
         }
         NotebookStatus::Pending | NotebookStatus::Stopping | NotebookStatus::Updating => {
-            // The restart mark dates the stop: a transition that outlasts the deadline is
-            // reported (finding, event) and still looked at again later.
-            let since = r
-                .tags
-                .as_ref()
-                .and_then(|t| t.get(RESTART_TAG))
-                .and_then(|v| v.parse::<Timestamp>().ok());
-            let stuck = since.is_some_and(|t| {
-                Timestamp::now().duration_since(t)
-                    > jiff::SignedDuration::from_secs(STUCK_AFTER.as_secs() as i64)
-            });
-            if stuck {
-                e.result = "stuck";
-                e.notes.push(format!(
-                    "the notebook has been {} since {} (more than {}): the fix waits; look at it",
-                    status.as_str(),
-                    since.map(|t| t.to_string()).unwrap_or_default(),
-                    humantime::format_duration(STUCK_AFTER)
-                ));
-            } else {
-                if e.result == "nothing-to-do" {
-                    e.result = "in-progress";
-                }
-                e.notes
-                    .push(format!("waiting while the notebook is {}", status.as_str()));
-            }
-            e.requeue_after = Some(SETTLE_DELAY);
+            wait_for_transition(fx, a, &status, e);
         }
         NotebookStatus::Stopped => {
-            if !restart_pending && !allow_remediation() {
-                e.result = "rate-limited";
-                e.notes
-                    .push("over maxRemediationsPerHour: a finding instead".into());
+            if !restart_pending && !allowed(allow_remediation, e) {
                 return Ok(());
             }
             let mut req = client
@@ -309,7 +301,7 @@ async fn fix_in_place(
                     .unwrap_or_default(),
             );
             e.result = "applied";
-            e.requeue_after = Some(SETTLE_DELAY);
+            e.requeue_after = Some(fx.settle);
         }
         other => {
             e.notes.push(format!(
@@ -321,8 +313,179 @@ async fn fix_in_place(
     Ok(())
 }
 
+/// Asks the blast radius; a refusal makes the fix a finding.
+fn allowed(allow_remediation: impl FnOnce() -> bool, e: &mut Execution) -> bool {
+    if allow_remediation() {
+        return true;
+    }
+    e.result = "rate-limited";
+    e.notes
+        .push("over maxRemediationsPerHour: a finding instead".into());
+    false
+}
+
+/// Marks a running notebook (so that it is started again, whatever happens) and stops it.
+async fn stop_for_fix(fx: &Effects<'_>, a: &Assessment, e: &mut Execution) -> Result<(), AwsError> {
+    let r = &a.resource;
+    let mut mark = BTreeMap::new();
+    mark.insert(RESTART_TAG.to_string(), Timestamp::now().to_string());
+    add_tags(fx.client, &r.arn, &mark).await?;
+    fx.client
+        .stop_notebook_instance()
+        .notebook_instance_name(&r.name)
+        .send()
+        .await
+        .map_err(|err| AwsError::from_sdk("StopNotebookInstance", err))?;
+    e.done.push("stop".into());
+    e.result = "applied";
+    e.requeue_after = Some(fx.settle);
+    Ok(())
+}
+
+/// A transition is under way: look again. The restart mark dates the stop: a transition that
+/// outlasts [`STUCK_AFTER`] is reported (finding, event) and still looked at again later.
+fn wait_for_transition(
+    fx: &Effects<'_>,
+    a: &Assessment,
+    status: &NotebookStatus,
+    e: &mut Execution,
+) {
+    let since = a
+        .resource
+        .tags
+        .as_ref()
+        .and_then(|t| t.get(RESTART_TAG))
+        .and_then(|v| v.parse::<Timestamp>().ok());
+    let stuck = since.is_some_and(|t| {
+        Timestamp::now().duration_since(t)
+            > jiff::SignedDuration::from_secs(STUCK_AFTER.as_secs() as i64)
+    });
+    if stuck {
+        e.result = "stuck";
+        e.notes.push(format!(
+            "the notebook has been {} since {} (more than {}): the fix waits; look at it",
+            status.as_str(),
+            since.map(|t| t.to_string()).unwrap_or_default(),
+            humantime::format_duration(STUCK_AFTER)
+        ));
+    } else {
+        if e.result == "nothing-to-do" {
+            e.result = "in-progress";
+        }
+        e.notes
+            .push(format!("waiting while the notebook is {}", status.as_str()));
+    }
+    e.requeue_after = Some(fx.settle);
+}
+
+/// Stop-and-recreate, up to the delete: the grace period, `onlyWhenStopped`, stop, capture,
+/// store the intent, delete. What follows the delete is the intent's ([`crate::recreate`]).
+async fn recreate(
+    fx: &Effects<'_>,
+    a: &Assessment,
+    plan: &Plan,
+    restart_pending: bool,
+    allow_remediation: impl FnOnce() -> bool,
+    e: &mut Execution,
+) -> Result<(), AwsError> {
+    let r = &a.resource;
+    let Some(status) = r.notebook().and_then(|nb| nb.status.clone()) else {
+        e.notes
+            .push("the notebook's status is unknown: nothing changed".into());
+        return Ok(());
+    };
+    let now = Timestamp::now();
+    for step in &plan.steps {
+        match step {
+            Step::WaitUntil(t) if now < *t => {
+                if e.result == "nothing-to-do" || e.result == "applied" {
+                    e.result = "scheduled";
+                }
+                e.notes.push(format!(
+                    "recreate scheduled for {t}: the notebook is not fresh; an exemption or a fix before then cancels it"
+                ));
+                let wait = now.duration_until(*t).unsigned_abs();
+                e.requeue_after = Some(wait.max(fx.settle));
+                return Ok(());
+            }
+            Step::WaitForUserStop if status != NotebookStatus::Stopped && !restart_pending => {
+                if e.result == "nothing-to-do" {
+                    e.result = "deferred";
+                }
+                e.notes.push(
+                    "onlyWhenStopped: recreated once its users stop it (their stop brings the guard back)".into(),
+                );
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    match status {
+        NotebookStatus::InService => {
+            if !restart_pending && !allowed(allow_remediation, e) {
+                return Ok(());
+            }
+            stop_for_fix(fx, a, e).await
+        }
+        NotebookStatus::Pending | NotebookStatus::Stopping | NotebookStatus::Updating => {
+            wait_for_transition(fx, a, &status, e);
+            Ok(())
+        }
+        NotebookStatus::Stopped | NotebookStatus::Failed => {
+            let Some(store) = fx.intents else {
+                e.notes.push(
+                    "a recreate needs a durable store for the notebook's configuration: run the service, or pass --intent-queue-url; nothing changed".into(),
+                );
+                if e.result == "nothing-to-do" {
+                    e.result = "unsupported";
+                }
+                return Ok(());
+            };
+            if !restart_pending && !allowed(allow_remediation, e) {
+                return Ok(());
+            }
+            let intent = match crate::recreate::capture(a, plan, fx.policy, now) {
+                Ok(intent) => intent,
+                Err(why) => {
+                    e.notes.push(format!(
+                        "cannot capture the notebook ({why}): nothing deleted"
+                    ));
+                    if e.result == "nothing-to-do" {
+                        e.result = "unsupported";
+                    }
+                    return Ok(());
+                }
+            };
+            // Durable first: only a stored intent lets the delete happen.
+            store.store(&intent, Duration::ZERO).await?;
+            e.done.push("capture configuration".into());
+            failpoint("before-delete");
+            fx.client
+                .delete_notebook_instance()
+                .notebook_instance_name(&r.name)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("DeleteNotebookInstance", err))?;
+            e.done.push("delete".into());
+            failpoint("after-delete");
+            e.result = "applied";
+            e.requeue_after = Some(fx.settle);
+            e.intent = Some(Box::new(intent));
+            Ok(())
+        }
+        other => {
+            e.notes.push(format!(
+                "the notebook is {}: nothing changed",
+                other.as_str()
+            ));
+            Ok(())
+        }
+    }
+}
+
 /// After an in-place fix: start a notebook the guard stopped, then drop the mark.
-async fn restore_running_state(client: &Client, a: &Assessment) -> Result<Execution, AwsError> {
+async fn restore_running_state(fx: &Effects<'_>, a: &Assessment) -> Result<Execution, AwsError> {
+    let client = fx.client;
     let r = &a.resource;
     let mut e = Execution::new("in-progress");
     match r.notebook().and_then(|nb| nb.status.clone()) {
@@ -335,7 +498,7 @@ async fn restore_running_state(client: &Client, a: &Assessment) -> Result<Execut
                 .map_err(|err| AwsError::from_sdk("StartNotebookInstance", err))?;
             e.done.push("start".into());
             e.result = "applied";
-            e.requeue_after = Some(SETTLE_DELAY);
+            e.requeue_after = Some(fx.settle);
         }
         Some(NotebookStatus::InService) => {
             delete_tags(client, &r.arn, &[RESTART_TAG.to_string()]).await?;
@@ -350,7 +513,7 @@ async fn restore_running_state(client: &Client, a: &Assessment) -> Result<Execut
             e.notes
                 .push("the notebook cannot be started again; its owner must look".into());
         }
-        Some(_) => e.requeue_after = Some(SETTLE_DELAY),
+        Some(_) => e.requeue_after = Some(fx.settle),
     }
     Ok(e)
 }

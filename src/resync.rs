@@ -81,6 +81,7 @@ pub async fn sweep(ctx: &Context, queue: &WorkQueue<ResourceRef>) -> usize {
                     Waiter {
                         source: TriggerSource::Resync,
                         done: None,
+                        intent: None,
                     },
                 );
                 // Counted before the enqueue, so the count never lags the reconciles it causes.

@@ -30,6 +30,8 @@ pub struct RunConfig {
     pub listen: SocketAddr,
     pub shutdown_timeout: Duration,
     pub dead_letter_queue_url: Option<String>,
+    /// How soon a resource in a transition is looked at again.
+    pub settle_interval: Duration,
 }
 
 /// Why `run` could not start or stopped early.
@@ -139,13 +141,21 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         .ok_or(RunError::NoDeadLetterQueue)?;
 
     let dry_run = cfg.dry_run;
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         policy,
         Arc::clone(&metrics),
         sdk_config,
         default_region,
         dry_run,
-    ));
+    );
+    ctx.settle = cfg.settle_interval.max(Duration::from_millis(10));
+    // Recreate intents go on the queue the service reads: whichever replica receives one
+    // finishes the recreate.
+    ctx.intents = Some(crate::recreate::IntentQueue {
+        sqs: sqs.clone(),
+        url: cfg.queue_url.clone(),
+    });
+    let ctx = Arc::new(ctx);
     let queue: WorkQueue<crate::resource::ResourceRef> = WorkQueue::new(cfg.concurrency);
     let stop = CancellationToken::new();
     let abandon = CancellationToken::new();

@@ -36,10 +36,12 @@ fn notebook(root_access: &str) -> Observed {
         ),
         account: ACCOUNT.into(),
         region: REGION.into(),
-        tags: None,
+        tags: Some(Default::default()),
         details: Some(Details::NotebookInstance(NotebookInstance {
             status: Some(NotebookStatus::Stopped),
             root_access: Some(root_access.into()),
+            platform_identifier: Some("notebook-al2023-v1".into()),
+            instance_type: Some("ml.t3.medium".into()),
             ..NotebookInstance::default()
         })),
     }

@@ -146,9 +146,25 @@ fn only_failed_verdicts_are_planned() {
         reason: "x".into(),
         exemption: Some("e".into()),
     });
-    let p = plan(&notebook(nb()), &verdicts, &policy, now(), false).unwrap();
+    let p = plan(&notebook(nb()), &verdicts[..1], &policy, now(), false).unwrap();
+    assert_eq!(steps(&p), ["stop", "update RootAccess=Disabled", "start"]);
+    let mut with_exempt = failed(&[S3]);
+    with_exempt.push(verdicts[2].clone());
+    let p = plan(&notebook(nb()), &with_exempt, &policy, now(), false).unwrap();
     assert_eq!(p.controls, vec![S3]);
     assert_eq!(steps(&p), ["stop", "update RootAccess=Disabled", "start"]);
+
+    // Fail closed: a control that could not be judged stops anything destructive.
+    let p = plan(&notebook(nb()), &verdicts, &policy, now(), false).unwrap();
+    assert_eq!(p.controls, vec![S3]);
+    assert_eq!(steps(&p), ["file finding SageMaker.3"]);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("SageMaker.1 could not be judged")),
+        "{:?}",
+        p.notes
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,7 +481,25 @@ fn sagemaker1_keeps_an_existing_mark() {
     let mut r = notebook(nb());
     r.tags = Some(tags(&[(RECREATE_AFTER_TAG, &marked.to_string())]));
     let p = plan_for(&r, &[S1], &policy);
-    assert_eq!(p.steps[1], Step::WaitUntil(marked));
+    // The mark is there already: not written again.
+    assert_eq!(p.steps[0], Step::WaitUntil(marked));
+}
+
+#[test]
+fn a_recreate_no_longer_planned_drops_its_mark() {
+    let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
+    let mut r = notebook(nb());
+    r.tags = Some(tags(&[(RECREATE_AFTER_TAG, "2026-11-30T12:00:00Z")]));
+    // Exempt (or fixed) during the grace period: the schedule is cancelled.
+    let exempt = vec![Verdict {
+        control: S1,
+        status: Status::Exempt,
+        reason: "x".into(),
+        exemption: Some("e".into()),
+    }];
+    let p = plan(&r, &exempt, &policy, now(), false).unwrap();
+    assert_eq!(steps(&p), [format!("remove tags {RECREATE_AFTER_TAG}")]);
+    assert_eq!(p.kind, PlanKind::Tag);
 }
 
 #[test]
