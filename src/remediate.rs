@@ -420,6 +420,16 @@ async fn recreate(
             _ => {}
         }
     }
+    // Checked before anything is stopped: without a store, the notebook is not touched.
+    let Some(store) = fx.intents else {
+        e.notes.push(
+            "a recreate needs a durable store for the notebook's configuration: run the service, or pass --intent-queue-url; nothing changed".into(),
+        );
+        if e.result == "nothing-to-do" {
+            e.result = "unsupported";
+        }
+        return Ok(());
+    };
     match status {
         NotebookStatus::InService => {
             if !restart_pending && !allowed(allow_remediation, e) {
@@ -432,15 +442,6 @@ async fn recreate(
             Ok(())
         }
         NotebookStatus::Stopped | NotebookStatus::Failed => {
-            let Some(store) = fx.intents else {
-                e.notes.push(
-                    "a recreate needs a durable store for the notebook's configuration: run the service, or pass --intent-queue-url; nothing changed".into(),
-                );
-                if e.result == "nothing-to-do" {
-                    e.result = "unsupported";
-                }
-                return Ok(());
-            };
             if !restart_pending && !allowed(allow_remediation, e) {
                 return Ok(());
             }

@@ -1,0 +1,498 @@
+//! Stop-and-recreate (SageMaker.1, with .3 and .8 riding along) on `audit --apply` and `run`,
+//! crash safety (SIGKILL between delete and create), and the grace period. Against the emulator
+//! with realistic notebook transitions; a test binary of its own, because the emulator's
+//! transition time applies to every account.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::types::{
+    DirectInternetAccess, InstanceMetadataServiceConfiguration, InstanceType,
+    NotebookInstanceStatus, RootAccess, Tag,
+};
+use aws_sdk_sagemaker::Client;
+use common::service::*;
+use common::*;
+
+/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
+struct Transitions;
+
+impl Transitions {
+    fn on() -> Self {
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
+        Transitions
+    }
+}
+
+impl Drop for Transitions {
+    fn drop(&mut self) {
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
+    }
+}
+
+fn policy(extra_remediation: &str) -> String {
+    format!(
+        r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {{name: recreate}}
+spec:
+  dryRun: false
+  defaultAction: off
+  exemptions:
+    - name: opt-out
+      reason: the owner opted out
+      resourceTags: {{sagemaker-guard/exempt: "true"}}
+  remediation:
+    notebook:
+      onlyWhenStopped: false
+{extra_remediation}
+  controls:
+    SageMaker.1: {{action: remediate}}
+    SageMaker.3: {{action: remediate}}
+    SageMaker.8: {{action: remediate}}
+"#
+    )
+}
+
+async fn describe(
+    c: &Client,
+    name: &str,
+) -> Option<aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput>
+{
+    match c
+        .describe_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+    {
+        Ok(d) => Some(d),
+        Err(e)
+            if format!("{e:?}").contains("RecordNotFound")
+                || format!("{e:?}").contains("does not exist") =>
+        {
+            None
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+async fn wait_status(c: &Client, name: &str, want: NotebookInstanceStatus) {
+    for _ in 0..100 {
+        if describe(c, name)
+            .await
+            .is_some_and(|d| d.notebook_instance_status() == Some(&want))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} never became {want:?}");
+}
+
+/// A notebook with every setting a recreate must carry over, failing .1, .3 and .8, in a subnet
+/// of its own (so SageMaker.2 passes and the subnet is kept).
+async fn rich_notebook(c: &Client, name: &str, running: bool) {
+    c.create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(InstanceType::MlT3Large)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .subnet_id("subnet-0a1b2c3d")
+        .security_group_ids("sg-0a1b2c3d")
+        .security_group_ids("sg-4e5f6a7b")
+        .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        .lifecycle_config_name("install-packages")
+        .volume_size_in_gb(37)
+        .default_code_repository("https://github.com/example/analysis.git")
+        .additional_code_repositories("https://github.com/example/shared.git")
+        .direct_internet_access(DirectInternetAccess::Enabled)
+        .root_access(RootAccess::Enabled)
+        .platform_identifier("notebook-al2-v3")
+        .instance_metadata_service_configuration(
+            InstanceMetadataServiceConfiguration::builder()
+                .minimum_instance_metadata_service_version("2")
+                .build(),
+        )
+        .tags(Tag::builder().key("owner").value("alice").build())
+        .tags(Tag::builder().key("cost-center").value("4711").build())
+        .send()
+        .await
+        .unwrap();
+    wait_status(c, name, NotebookInstanceStatus::InService).await;
+    if !running {
+        c.stop_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .unwrap();
+        wait_status(c, name, NotebookInstanceStatus::Stopped).await;
+    }
+}
+
+/// The configuration and tags of a notebook, as a user would compare them.
+async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
+    let d = describe(c, name).await.expect("the notebook exists");
+    let tags = c
+        .list_tags()
+        .resource_arn(d.notebook_instance_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tags: std::collections::BTreeMap<String, String> = tags
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut groups = d.security_groups().to_vec();
+    groups.sort();
+    serde_json::json!({
+        "status": d.notebook_instance_status().map(|s| s.as_str().to_string()),
+        "directInternetAccess": d.direct_internet_access().map(|s| s.as_str().to_string()),
+        "rootAccess": d.root_access().map(|s| s.as_str().to_string()),
+        "platform": d.platform_identifier(),
+        "instanceType": d.instance_type().map(|s| s.as_str().to_string()),
+        "subnet": d.subnet_id(),
+        "securityGroups": groups,
+        "kms": d.kms_key_id(),
+        "lifecycle": d.notebook_instance_lifecycle_config_name(),
+        "volume": d.volume_size_in_gb(),
+        "defaultRepo": d.default_code_repository(),
+        "additionalRepos": d.additional_code_repositories(),
+        "imds": d.instance_metadata_service_configuration().and_then(|c| c.minimum_instance_metadata_service_version()),
+        "role": d.role_arn(),
+        "created": d.creation_time().map(|t| t.secs()),
+        "tags": tags,
+    })
+}
+
+/// What a recreate with .1, .3 and .8 fixed must look like, given the snapshot before.
+fn expect_recreated(before: &serde_json::Value, after: &serde_json::Value) {
+    let mut want = before.clone();
+    want["directInternetAccess"] = "Disabled".into();
+    want["rootAccess"] = "Disabled".into();
+    want["platform"] = "notebook-al2023-v1".into();
+    want["created"] = after["created"].clone();
+    want["status"] = after["status"].clone();
+    let recreated_at = after["tags"]["sagemaker-guard/recreated-at"].clone();
+    assert!(recreated_at.is_string(), "no recreated-at tag: {after}");
+    want["tags"]["sagemaker-guard/recreated-at"] = recreated_at;
+    assert_eq!(after, &want, "everything but the fixes is kept");
+}
+
+fn count(account: &str, action: &str) -> u64 {
+    calls(account)["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == action)
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum()
+}
+
+async fn queue_bodies(q: &Queues) -> Vec<serde_json::Value> {
+    let out = q
+        .sqs
+        .receive_message()
+        .queue_url(&q.url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    out.messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_paths() {
+    let _t = Transitions::on();
+    type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+    let cases: [(&str, Case); 3] = [
+        ("apply recreates once with all fixes", || {
+            Box::pin(apply_recreates_once_with_every_fix())
+        }),
+        ("sigkill between delete and create", || {
+            Box::pin(sigkill_between_delete_and_create_then_restart())
+        }),
+        ("grace period", || Box::pin(grace_period())),
+    ];
+    for (name, case) in cases {
+        eprintln!("--- {name}");
+        case().await;
+    }
+}
+
+async fn apply_recreates_once_with_every_fix() {
+    let account = account(60);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    rich_notebook(&c, "nb-all", true).await;
+    let before = snapshot(&c, "nb-all").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), &policy(""));
+
+    // Dry-run first: the plan is one recreate carrying every fix, and nothing changes.
+    let out = guard(&account)
+        .args(["audit", "--output", "json", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let plan = &report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["control"] == "SageMaker.1")
+        .unwrap()["action"];
+    assert_eq!(plan["kind"], "recreate", "{report}");
+    assert_eq!(snapshot(&c, "nb-all").await, before);
+
+    // Without a durable store for the configuration, nothing is deleted.
+    let out = guard(&account)
+        .args([
+            "audit",
+            "--apply",
+            "--poll-interval",
+            "200ms",
+            "--output",
+            "json",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert!(
+        report["applied"].to_string().contains("durable store"),
+        "{report}"
+    );
+    assert_eq!(snapshot(&c, "nb-all").await, before);
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
+
+    let out = guard(&account)
+        .args([
+            "audit",
+            "--apply",
+            "--poll-interval",
+            "200ms",
+            "--output",
+            "json",
+            "--intent-queue-url",
+        ])
+        .arg(&q.url)
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let after = snapshot(&c, "nb-all").await;
+    expect_recreated(&before, &after);
+    assert_eq!(
+        after["status"], "InService",
+        "it was running: it runs again"
+    );
+    assert_eq!(
+        count(&account, "DeleteNotebookInstance"),
+        1,
+        "recreated once"
+    );
+    assert_eq!(
+        count(&account, "CreateNotebookInstance"),
+        2,
+        "the test's and the guard's"
+    );
+    assert_eq!(
+        count(&account, "UpdateNotebookInstance"),
+        0,
+        "no in-place update besides"
+    );
+    let finals = &report["applied"][0]["finalStatuses"];
+    for control in ["SageMaker.1", "SageMaker.3", "SageMaker.8"] {
+        assert_eq!(finals[control], "PASSED", "{report:#}");
+    }
+    // The intent the command stored is on the queue for the service (which finds it done).
+    let bodies = queue_bodies(&q).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["detail-type"], "Recreate Intent");
+    assert_eq!(bodies[0]["detail"]["captured"]["volumeSizeInGb"], 37);
+}
+
+async fn sigkill_between_delete_and_create_then_restart() {
+    let account = account(61);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    // A stopped notebook: it must come back stopped.
+    rich_notebook(&c, "nb-crash", false).await;
+    let before = snapshot(&c, "nb-crash").await;
+    let yaml = policy("");
+    let mut first = Service::start_with_policy(
+        &account,
+        &q.url,
+        &yaml,
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |cmd| {
+            cmd.env("SAGEMAKER_GUARD_FAILPOINT", "after-delete");
+        },
+    );
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-crash")])
+        .await;
+    let start = Instant::now();
+    while !first
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l["fields"]["failpoint"] == "after-delete")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the failpoint was not reached (it exists in builds with the `failpoints` feature, \
+             which `cargo test` turns on through the dev-dependency): {:#?}",
+            first.tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL: no shutdown, no cleanup.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        describe(&c, "nb-crash").await.is_none(),
+        "the notebook is deleted and nobody created it again"
+    );
+
+    // A restart finishes the recreate from the intent on the queue.
+    let second = Service::start_with_policy(
+        &account,
+        &q.url,
+        &yaml,
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |_| {},
+    );
+    let start = Instant::now();
+    loop {
+        if let Some(d) = describe(&c, "nb-crash").await {
+            if d.notebook_instance_status() == Some(&NotebookInstanceStatus::Stopped) {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not recreated: {:#?}",
+            second.tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = snapshot(&c, "nb-crash").await;
+    expect_recreated(&before, &after);
+    assert_eq!(
+        after["status"], "Stopped",
+        "it was stopped: it is stopped again"
+    );
+    // The intent settles once the notebook is back: the queues empty, nothing dead-lettered.
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
+    assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 1, "deleted once");
+}
+
+async fn grace_period() {
+    let account = account(62);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    rich_notebook(&c, "nb-old", true).await;
+    rich_notebook(&c, "nb-optout", true).await;
+    let week_ago = jiff::Timestamp::now().as_second() - 7 * 24 * 3600;
+    for name in ["nb-old", "nb-optout"] {
+        emulator_post(
+            "/sg-emulator/notebook-creation-time",
+            &format!(
+                r#"{{"account": "{account}", "region": "{REGION}", "name": "{name}", "creationTime": {week_ago}}}"#
+            ),
+        );
+    }
+    let before = snapshot(&c, "nb-old").await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        &policy("      freshWindow: 30m\n      gracePeriod: 4s"),
+    );
+    let apply = || {
+        let out = guard(&account)
+            .args([
+                "audit",
+                "--apply",
+                "--poll-interval",
+                "200ms",
+                "--output",
+                "json",
+                "--intent-queue-url",
+            ])
+            .arg(&q.url)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap();
+        json(&out)
+    };
+
+    // An old notebook is marked with the time of its recreate, not recreated.
+    let report = apply();
+    assert!(
+        report["applied"].to_string().contains("scheduled"),
+        "{report:#}"
+    );
+    for name in ["nb-old", "nb-optout"] {
+        let s = snapshot(&c, name).await;
+        assert!(
+            s["tags"]["sagemaker-guard/recreate-after"].is_string(),
+            "{name} is marked: {s}"
+        );
+        assert_eq!(s["created"], week_ago, "{name} is not recreated");
+        assert_eq!(s["status"], "InService", "{name} is not even stopped");
+    }
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
+
+    // Its owner opts one out during the grace period.
+    let optout = describe(&c, "nb-optout").await.unwrap();
+    c.add_tags()
+        .resource_arn(optout.notebook_instance_arn().unwrap())
+        .tags(
+            Tag::builder()
+                .key("sagemaker-guard/exempt")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let report = apply();
+    // The other one is recreated once the grace period is over.
+    let after = snapshot(&c, "nb-old").await;
+    let mut want = before.clone();
+    want["tags"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sagemaker-guard/recreate-after");
+    expect_recreated(&want, &after);
+    // The opted-out one is left alone, and its mark is gone.
+    let s = snapshot(&c, "nb-optout").await;
+    assert_eq!(s["created"], week_ago, "{report:#}");
+    assert!(
+        s["tags"].get("sagemaker-guard/recreate-after").is_none(),
+        "{s}"
+    );
+    assert_eq!(s["rootAccess"], "Enabled", "exempt from every control");
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
+}
