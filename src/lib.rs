@@ -4,13 +4,14 @@
 //! Data flows one way: message -> [`event`] (which resource) -> [`observe`] (the live resource)
 //! -> [`evaluate`] (verdicts) -> [`plan`] (what to do) -> effects. Decoding, evaluation and
 //! planning are pure functions over plain data; AWS is read from [`observe`] and changed only from
-//! [`remediate`], [`recreate`] and [`finding`].
+//! [`remediate`], [`recreate`], [`endpoint_config`] and [`finding`].
 
 pub mod assess;
 pub mod audit;
 pub mod catalogue;
 pub mod cli;
 pub mod controller;
+pub mod endpoint_config;
 pub mod evaluate;
 pub mod event;
 pub mod finding;

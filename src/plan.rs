@@ -327,7 +327,7 @@ impl Builder {
                 Some(crate::resource::Details::EndpointConfig(ec)) => ec
                     .production_variants
                     .iter()
-                    .filter(|v| !v.serverless && v.initial_instance_count.is_none_or(|n| n <= 1))
+                    .filter(|v| !v.serverless && v.initial_instance_count.is_none_or(|n| n < min))
                     .map(|v| v.name.clone())
                     .collect(),
                 _ => Vec::new(),

@@ -16,7 +16,7 @@
 //!   stop; Stopped -> capture the whole configuration, store it durably as a recreate intent,
 //!   delete; the intent drives the rest ([`crate::recreate`]).
 //!
-//! Not carried out yet (reported as `unsupported`, nothing changed): replacement endpoint configs.
+//! - replacement endpoint config (SageMaker.4): [`crate::endpoint_config`].
 //!
 //! Every mutating call declares its IAM action ([`Mutation::permission`]), from which
 //! `sagemaker-guard iam-policy` derives the least-privilege policy.
@@ -56,10 +56,12 @@ pub enum Mutation {
     StartNotebookInstance,
     DeleteNotebookInstance,
     CreateNotebookInstance,
+    CreateEndpointConfig,
+    UpdateEndpoint,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::AddTags,
         Mutation::DeleteTags,
         Mutation::StopNotebookInstance,
@@ -67,6 +69,8 @@ impl Mutation {
         Mutation::StartNotebookInstance,
         Mutation::DeleteNotebookInstance,
         Mutation::CreateNotebookInstance,
+        Mutation::CreateEndpointConfig,
+        Mutation::UpdateEndpoint,
     ];
 
     pub fn permission(self) -> &'static str {
@@ -78,6 +82,8 @@ impl Mutation {
             Mutation::StartNotebookInstance => "sagemaker:StartNotebookInstance",
             Mutation::DeleteNotebookInstance => "sagemaker:DeleteNotebookInstance",
             Mutation::CreateNotebookInstance => "sagemaker:CreateNotebookInstance",
+            Mutation::CreateEndpointConfig => "sagemaker:CreateEndpointConfig",
+            Mutation::UpdateEndpoint => "sagemaker:UpdateEndpoint",
         }
     }
 }
@@ -227,13 +233,7 @@ pub async fn carry_out(
             recreate(fx, a, plan, restart_pending, allow_remediation, &mut e).await?;
         }
         PlanKind::ReplaceEndpointConfig => {
-            e.notes.push(format!(
-                "{} is not carried out yet: nothing changed",
-                plan.kind.as_str()
-            ));
-            if e.result == "nothing-to-do" {
-                e.result = "unsupported";
-            }
+            crate::endpoint_config::replace(fx, a, plan, allow_remediation, &mut e).await?;
         }
         _ if restart_pending => return restore_running_state(fx, a).await,
         _ => {}
@@ -595,6 +595,33 @@ pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
             Mutation::StartNotebookInstance.permission(),
         ]);
     }
+    let mut pass_role = false;
+    if any(&|id, a| a == Action::Remediate && id.control().fix == crate::catalogue::Fix::Recreate) {
+        write.extend([
+            Mutation::AddTags.permission(),
+            Mutation::StopNotebookInstance.permission(),
+            Mutation::DeleteNotebookInstance.permission(),
+            Mutation::CreateNotebookInstance.permission(),
+            // The recreate intent, stored on the service's queue before the delete.
+            "sqs:SendMessage",
+        ]);
+        // CreateNotebookInstance passes the notebook's own role on to SageMaker.
+        pass_role = true;
+    }
+    if any(&|id, a| {
+        a == Action::Remediate && id.control().fix == crate::catalogue::Fix::ReplaceEndpointConfig
+    }) {
+        read.extend([
+            "sagemaker:ListEndpoints",
+            "sagemaker:DescribeEndpoint",
+            "sagemaker:DescribeEndpointConfig",
+        ]);
+        write.extend([
+            Mutation::AddTags.permission(),
+            Mutation::CreateEndpointConfig.permission(),
+            Mutation::UpdateEndpoint.permission(),
+        ]);
+    }
     if !policy.controls.is_empty() {
         // Every action files or archives findings (`run`).
         write.extend(crate::finding::PERMISSIONS);
@@ -612,6 +639,13 @@ pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
     if !write.is_empty() {
         statements.push(serde_json::json!({
             "Sid": "SageMakerGuardRemediate", "Effect": "Allow", "Action": write, "Resource": "*"
+        }));
+    }
+    if pass_role {
+        statements.push(serde_json::json!({
+            "Sid": "SageMakerGuardPassNotebookRoles", "Effect": "Allow", "Action": "iam:PassRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
         }));
     }
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})

@@ -124,6 +124,7 @@ async fn remediation_paths() {
     Box::pin(evaluate_apply_fixes_the_notebook_an_event_names()).await;
     Box::pin(the_service_fixes_in_place()).await;
     Box::pin(a_notebook_stuck_in_stopping_is_reported()).await;
+    Box::pin(an_endpoint_config_is_replaced_and_its_endpoints_moved()).await;
 }
 
 async fn in_place_fix_converges_and_preserves_everything_else() {
@@ -542,5 +543,181 @@ async fn a_notebook_stuck_in_stopping_is_reported() {
         snapshot(&c, "nb-stuck").await["rootAccess"],
         "Enabled",
         "nothing else was tried"
+    );
+}
+
+async fn an_endpoint_config_is_replaced_and_its_endpoints_moved() {
+    use aws_sdk_sagemaker::types::{ProductionVariant, ProductionVariantInstanceType};
+    let account = account(47);
+    let c = client(&account).await;
+    c.create_model()
+        .model_name("m")
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let variant = |name: &str, count: i32| {
+        ProductionVariant::builder()
+            .variant_name(name)
+            .model_name("m")
+            .instance_type(ProductionVariantInstanceType::MlM5Large)
+            .initial_instance_count(count)
+            .build()
+    };
+    c.create_endpoint_config()
+        .endpoint_config_name("epc-single")
+        .production_variants(variant("a", 1))
+        .production_variants(variant("b", 3))
+        .kms_key_id("alias/endpoints")
+        .tags(Tag::builder().key("owner").value("alice").build())
+        .send()
+        .await
+        .unwrap();
+    for ep in ["ep-1", "ep-2"] {
+        c.create_endpoint()
+            .endpoint_name(ep)
+            .endpoint_config_name("epc-single")
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: ha}
+spec:
+  dryRun: false
+  defaultAction: off
+  remediation:
+    endpointConfig: {minInstanceCount: 2}
+  controls:
+    SageMaker.4: {action: remediate}
+"#,
+    );
+    let out = guard(&account)
+        .args([
+            "audit",
+            "--apply",
+            "--poll-interval",
+            "200ms",
+            "--output",
+            "json",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let new = c
+        .describe_endpoint_config()
+        .endpoint_config_name("epc-single-guard-ha")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{report:#}"));
+    let counts: Vec<(Option<&str>, Option<i32>)> = new
+        .production_variants()
+        .iter()
+        .map(|v| (v.variant_name(), v.initial_instance_count()))
+        .collect();
+    assert_eq!(counts, vec![(Some("a"), Some(2)), (Some("b"), Some(3))]);
+    assert_eq!(
+        new.kms_key_id(),
+        Some("alias/endpoints"),
+        "other settings kept"
+    );
+    let tags = c
+        .list_tags()
+        .resource_arn(new.endpoint_config_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("owner") && t.value() == Some("alice")),
+        "tags copied: {tags:?}"
+    );
+    for ep in ["ep-1", "ep-2"] {
+        // The update deploys; once settled the endpoint runs the new config.
+        let mut config = None;
+        for _ in 0..50 {
+            let d = c
+                .describe_endpoint()
+                .endpoint_name(ep)
+                .send()
+                .await
+                .unwrap();
+            config = d.endpoint_config_name().map(str::to_string);
+            if config.as_deref() == Some("epc-single-guard-ha") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            config.as_deref(),
+            Some("epc-single-guard-ha"),
+            "{ep}: {report:#}"
+        );
+    }
+    // The old config is kept, and says what replaced it.
+    let old = c
+        .describe_endpoint_config()
+        .endpoint_config_name("epc-single")
+        .send()
+        .await
+        .expect("the old config is never deleted");
+    let tags = c
+        .list_tags()
+        .resource_arn(old.endpoint_config_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("sagemaker-guard/replaced-by")
+                && t.value() == Some("epc-single-guard-ha")),
+        "{tags:?}"
+    );
+    // A second pass changes nothing more.
+    let before = calls(&account);
+    let out = guard(&account)
+        .args([
+            "audit",
+            "--apply",
+            "--poll-interval",
+            "200ms",
+            "--output",
+            "json",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let _ = json(&out);
+    let mutations = |calls: &serde_json::Value| -> u64 {
+        calls["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                ["CreateEndpointConfig", "UpdateEndpoint", "AddTags"]
+                    .contains(&c["action"].as_str().unwrap())
+            })
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        mutations(&calls(&account)),
+        mutations(&before),
+        "idempotent"
     );
 }
