@@ -136,19 +136,29 @@ async fn apply_all(
     policy: &Policy,
     options: &ApplyOptions,
 ) -> Vec<Applied> {
-    let blast = crate::remediate::BlastRadius::default();
     let deadline = std::time::Instant::now() + options.timeout;
-    let intents = match &options.intent_queue_url {
-        Some(url) => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Some(crate::recreate::IntentQueue {
-                sqs: aws_sdk_sqs::Client::new(&config),
-                url: url.clone(),
-            })
-        }
-        None => None,
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let intents = options
+        .intent_queue_url
+        .as_ref()
+        .map(|url| crate::recreate::IntentQueue {
+            sqs: aws_sdk_sqs::Client::new(&config),
+            url: url.clone(),
+        });
+    let securityhub = aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::config::Builder::from(&config)
+            .region(aws_sdk_securityhub::config::Region::new(
+                observer.region().to_string(),
+            ))
+            .build(),
+    );
+    let shared = Shared {
+        blast: crate::remediate::BlastRadius::default(),
+        pacer: crate::remediate::Pacer::default(),
+        intents,
+        findings: Some(crate::finding::FindingsImporter::new(securityhub)),
     };
-    let intents = intents.as_ref();
+    let shared = &shared;
     let pending = assessments.iter().filter(|a| {
         a.plan.is_some()
             || a.resource
@@ -156,19 +166,8 @@ async fn apply_all(
                 .as_ref()
                 .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG))
     });
-    let blast = &blast;
     stream::iter(pending)
-        .map(|a| {
-            converge(
-                observer,
-                a.clone(),
-                policy,
-                blast,
-                intents,
-                deadline,
-                options.poll,
-            )
-        })
+        .map(|a| converge(observer, a.clone(), policy, shared, deadline, options.poll))
         .buffered(options.concurrency.max(1))
         .filter(|applied| std::future::ready(!applied.executions.is_empty()))
         .collect()
@@ -309,6 +308,18 @@ pub async fn evaluate_event(
     }
 }
 
+/// What every fix of one `--apply` run shares.
+pub struct Shared {
+    /// Remediations per account in the last hour.
+    pub blast: crate::remediate::BlastRadius,
+    /// Spaces mutating calls per account and region.
+    pub pacer: crate::remediate::Pacer,
+    /// Where recreate intents are stored.
+    pub intents: Option<crate::recreate::IntentQueue>,
+    /// Files each fixed resource's findings once it settled.
+    pub findings: Option<crate::finding::FindingsImporter>,
+}
+
 /// What `--apply` did to one resource.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -319,6 +330,9 @@ pub struct Applied {
     pub executions: Vec<crate::remediate::Execution>,
     /// The verdicts after the last step, by control.
     pub final_statuses: std::collections::BTreeMap<crate::catalogue::ControlId, Status>,
+    /// The Security Hub findings filed for it afterwards (`imported`), or why they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<String>,
 }
 
 /// Drives one resource's plan to its end (`--apply`): read, judge, do the next step, and again
@@ -331,11 +345,64 @@ pub async fn converge(
     observer: &Observer,
     first: Assessment,
     policy: &Policy,
-    blast: &crate::remediate::BlastRadius,
-    intents: Option<&crate::recreate::IntentQueue>,
+    shared: &Shared,
     deadline: std::time::Instant,
     poll: std::time::Duration,
 ) -> Applied {
+    let (mut applied, last) = drive(observer, first, policy, shared, deadline, poll).await;
+    // Its findings say where the resource ended up, and what the guard did (dry-run files none).
+    if let (Some(importer), Some(a)) = (&shared.findings, last) {
+        if a.plan.as_ref().is_none_or(|p| !p.dry_run) {
+            let mut ctx = crate::finding::FindingContext::new(
+                &a.resource.account,
+                observer.region(),
+                "aws",
+                &policy.name,
+                Timestamp::now(),
+            );
+            ctx.outcome = applied
+                .executions
+                .last()
+                .map(|e| format!("{}: {}", e.result, e.done.join("; ")));
+            let findings: Vec<_> = crate::finding::findings(&a, policy, &ctx)
+                .into_iter()
+                .filter(|f| {
+                    let control = f
+                        .compliance()
+                        .and_then(|c| c.security_control_id())
+                        .unwrap_or_default();
+                    policy
+                        .controls
+                        .iter()
+                        .any(|(id, s)| id.as_str() == control && !s.dry_run)
+                })
+                .collect();
+            applied.findings = Some(match importer.import(findings).await {
+                Ok(summary) if summary.failed.is_empty() => {
+                    format!("imported {}", summary.imported)
+                }
+                Ok(summary) => format!(
+                    "imported {}, refused {}: {}",
+                    summary.imported,
+                    summary.failed.len(),
+                    summary.failed[0].message
+                ),
+                Err(e) => format!("not imported: {e}"),
+            });
+        }
+    }
+    applied
+}
+
+/// The loop of [`converge`]; also returns the last assessment of the resource, if it exists.
+async fn drive(
+    observer: &Observer,
+    first: Assessment,
+    policy: &Policy,
+    shared: &Shared,
+    deadline: std::time::Instant,
+    poll: std::time::Duration,
+) -> (Applied, Option<Assessment>) {
     let key = ResourceRef {
         kind: first.resource.kind,
         name: first.resource.name.clone(),
@@ -351,18 +418,21 @@ pub async fn converge(
             .iter()
             .map(|v| (v.control, v.status))
             .collect(),
+        findings: None,
     };
     let fx = crate::remediate::Effects {
+        pacer: &shared.pacer,
+        mutations_per_second: policy.remediation.mutations_per_second,
         client: observer.client(),
         settle: poll,
-        intents,
+        intents: shared.intents.as_ref(),
         policy: &policy.name,
     };
     let mut current = first;
     let mut intent: Option<Box<crate::recreate::RecreateIntent>> = None;
     loop {
         let result = match &intent {
-            Some(i) => crate::recreate::continue_intent(observer, i, poll)
+            Some(i) => crate::recreate::continue_intent(observer, &fx, i)
                 .await
                 .map(|(e, state)| {
                     if state == crate::recreate::IntentState::Settled {
@@ -374,7 +444,7 @@ pub async fn converge(
                 let account = current.resource.account.clone();
                 let limit = policy.remediation.max_remediations_per_hour;
                 crate::remediate::carry_out(&fx, &current, || {
-                    blast.allow(&account, limit, Timestamp::now())
+                    shared.blast.allow(&account, limit, Timestamp::now())
                 })
                 .await
             }
@@ -385,7 +455,7 @@ pub async fn converge(
                 let mut failed = crate::remediate::Execution::new("error");
                 failed.notes.push(e.to_string());
                 applied.executions.push(failed);
-                return applied;
+                return (applied, Some(current));
             }
         };
         if let Some(i) = execution.intent.take() {
@@ -408,7 +478,7 @@ pub async fn converge(
                 ));
                 applied.executions.push(left);
             }
-            return applied;
+            return (applied, Some(current).filter(|_| intent.is_none()));
         }
         tokio::time::sleep(poll).await;
         if intent.is_some() {
@@ -424,7 +494,7 @@ pub async fn converge(
                     .map(|v| (v.control, v.status))
                     .collect();
             }
-            Ok(None) | Err(_) => return applied,
+            Ok(None) | Err(_) => return (applied, None),
         }
     }
 }

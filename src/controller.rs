@@ -117,6 +117,8 @@ pub struct Context {
     pub waiters: Waiters,
     /// Remediations per account in the last hour.
     pub blast_radius: crate::remediate::BlastRadius,
+    /// Spaces mutating calls per account and region.
+    pub pacer: crate::remediate::Pacer,
     /// The command's `--dry-run`.
     pub dry_run: bool,
     /// The region of keys that name none.
@@ -147,6 +149,7 @@ impl Context {
             metrics,
             waiters: Waiters::default(),
             blast_radius: crate::remediate::BlastRadius::default(),
+            pacer: crate::remediate::Pacer::default(),
             dry_run,
             default_region,
             settle: crate::remediate::SETTLE_DELAY,
@@ -186,16 +189,18 @@ impl Context {
         &self,
         bus: &str,
         region: &str,
-        a: &crate::assess::Assessment,
-        plan: &crate::plan::Plan,
+        resource_arn: &str,
         e: &crate::remediate::Execution,
-        policy: &str,
+        detail: serde_json::Value,
     ) -> Result<(), AwsError> {
         let detail_type = match e.result {
             "applied" => "Remediation Applied",
             "rate-limited" => "Remediation Rate Limited",
             "unsupported" => "Remediation Unsupported",
             "stuck" => "Remediation Stuck",
+            "scheduled" => "Remediation Scheduled",
+            "deferred" => "Remediation Deferred",
+            "recreated" => "Remediation Completed",
             _ => return Ok(()),
         };
         let client = {
@@ -211,22 +216,11 @@ impl Context {
                 })
                 .clone()
         };
-        let detail = serde_json::json!({
-            "resourceArn": a.resource.arn,
-            "resourceType": a.resource.kind.cfn_type(),
-            "resourceName": a.resource.name,
-            "account": a.resource.account,
-            "region": a.resource.region,
-            "controls": plan.controls,
-            "plan": plan,
-            "execution": e,
-            "policy": policy,
-        });
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(bus)
             .source("sagemaker-guard")
             .detail_type(detail_type)
-            .resources(&a.resource.arn)
+            .resources(resource_arn)
             .detail(detail.to_string())
             .build();
         let out = client
@@ -447,7 +441,15 @@ async fn observe_and_judge(
     let mut intent_outcome = None;
     if let Some(intent) = intent {
         let observer = ctx.observer(&intent.region);
-        let (e, state) = crate::recreate::continue_intent(&observer, intent, ctx.settle).await?;
+        let fx = crate::remediate::Effects {
+            pacer: &ctx.pacer,
+            mutations_per_second: policy.remediation.mutations_per_second,
+            client: observer.client(),
+            settle: ctx.settle,
+            intents: ctx.intents.as_ref(),
+            policy: &policy.name,
+        };
+        let (e, state) = crate::recreate::continue_intent(&observer, &fx, intent).await?;
         ctx.metrics
             .executed_actions
             .get_or_create(&ActionLabels {
@@ -456,6 +458,21 @@ async fn observe_and_judge(
                 dry_run: "false".to_string(),
             })
             .inc();
+        if let Some(bus) = &policy.remediation.event_bus {
+            let detail = serde_json::json!({
+                "resourceArn": intent.arn,
+                "resourceType": crate::resource::ResourceKind::NotebookInstance.cfn_type(),
+                "resourceName": intent.name,
+                "account": intent.account,
+                "region": intent.region,
+                "controls": intent.controls,
+                "intent": intent.id,
+                "execution": e,
+                "policy": intent.policy,
+            });
+            ctx.publish(bus, &intent.region, &intent.arn, &e, detail)
+                .await?;
+        }
         tracing::info!(
             notebook = %intent.name,
             intent = %intent.id,
@@ -580,6 +597,8 @@ async fn judge_and_act(
         let limit = policy.remediation.max_remediations_per_hour;
         let account = a.resource.account.clone();
         let fx = crate::remediate::Effects {
+            pacer: &ctx.pacer,
+            mutations_per_second: policy.remediation.mutations_per_second,
             client: observer.client(),
             settle: ctx.settle,
             intents: ctx.intents.as_ref(),
@@ -603,7 +622,19 @@ async fn judge_and_act(
             requeue = Some(requeue.map_or(d, |r| r.min(d)));
         }
         if let (Some(bus), Some(plan)) = (&policy.remediation.event_bus, &a.plan) {
-            ctx.publish(bus, region, &a, plan, &e, &policy.name).await?;
+            let detail = serde_json::json!({
+                "resourceArn": a.resource.arn,
+                "resourceType": a.resource.kind.cfn_type(),
+                "resourceName": a.resource.name,
+                "account": a.resource.account,
+                "region": a.resource.region,
+                "controls": plan.controls,
+                "plan": plan,
+                "execution": e,
+                "policy": policy.name,
+            });
+            ctx.publish(bus, region, &a.resource.arn, &e, detail)
+                .await?;
         }
         execution = serde_json::to_string(&e).ok();
         outcome = Some(format!("{}: {}", e.result, e.done.join("; ")));

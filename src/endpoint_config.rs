@@ -88,6 +88,7 @@ pub async fn replace(
             .filter(|(k, _)| *k != REPLACED_BY_TAG)
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
+        fx.pace(&a.resource.account, &a.resource.region).await;
         client
             .create_endpoint_config()
             .endpoint_config_name(&new_name)
@@ -149,6 +150,7 @@ pub async fn replace(
     let mut waiting = Vec::new();
     for (endpoint, status) in users {
         if status == Some(EndpointStatus::InService) {
+            fx.pace(&a.resource.account, &a.resource.region).await;
             client
                 .update_endpoint()
                 .endpoint_name(&endpoint)
@@ -182,6 +184,7 @@ pub async fn replace(
         .as_ref()
         .is_some_and(|t| t.get(REPLACED_BY_TAG) == Some(new_name.as_str()));
     if !marked {
+        fx.pace(&a.resource.account, &a.resource.region).await;
         client
             .add_tags()
             .resource_arn(&a.resource.arn)

@@ -59,6 +59,8 @@ const MAX_RECOMMENDATION: usize = 512;
 /// The `ProductFields` keys of the guard's findings.
 pub const POLICY_FIELD: &str = "sagemaker-guard/policy";
 pub const PLAN_FIELD: &str = "sagemaker-guard/plan";
+/// The time a notebook is scheduled to be recreated at, once its grace period is over.
+pub const RECREATE_AFTER_FIELD: &str = "sagemaker-guard/recreate-after";
 pub const ACTION_FIELD: &str = "sagemaker-guard/action";
 pub const EXEMPTION_FIELD: &str = "sagemaker-guard/exemption";
 
@@ -165,8 +167,22 @@ pub fn build(a: &Assessment, verdict: &Verdict, ctx: &FindingContext) -> AwsSecu
     };
     let mut recommendation = control.remediation.to_string();
     let mut fields = HashMap::from([(POLICY_FIELD.to_string(), ctx.policy.clone())]);
+    let mut description = format!("{} This resource: {}.", control.evaluation, verdict.reason);
     if let Some(plan) = a.plan.as_ref().filter(|_| verdict.status == Status::Failed) {
         fields.insert(PLAN_FIELD.to_string(), plan.kind.as_str().to_string());
+        for step in &plan.steps {
+            if let crate::plan::Step::WaitUntil(t) = step {
+                fields.insert(RECREATE_AFTER_FIELD.to_string(), t.to_string());
+            }
+        }
+        // What will happen, when, and how to opt out (a grace period), or why it cannot.
+        for note in &plan.notes {
+            description.push(' ');
+            description.push_str(note);
+            if !note.ends_with('.') {
+                description.push('.');
+            }
+        }
         if !plan.steps.is_empty() {
             let steps: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
             recommendation.push_str(&format!(
@@ -188,7 +204,7 @@ pub fn build(a: &Assessment, verdict: &Verdict, ctx: &FindingContext) -> AwsSecu
             kind: a.resource.kind,
             resource_region: &a.resource.region,
             control: verdict.control,
-            description: format!("{} This resource: {}.", control.evaluation, verdict.reason),
+            description,
             recommendation,
             compliance,
             record,

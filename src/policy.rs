@@ -159,6 +159,8 @@ pub struct Remediation {
     pub min_instance_count: i32,
     /// Remediations per account per hour; beyond it they become findings.
     pub max_remediations_per_hour: u32,
+    /// Mutating SageMaker calls per second per account and region.
+    pub mutations_per_second: u32,
     /// Where remediation outcomes are published, if anywhere.
     pub event_bus: Option<String>,
 }
@@ -188,6 +190,7 @@ impl Default for Remediation {
             instance_type_substitutions: BTreeMap::new(),
             min_instance_count: 2,
             max_remediations_per_hour: 10,
+            mutations_per_second: 2,
             event_bus: None,
         }
     }
@@ -639,9 +642,25 @@ impl Checker<'_> {
             Some(m) => m.value,
             None => defaults.max_remediations_per_hour,
         };
+        let mutations_per_second = match &r.mutations_per_second {
+            Some(m) if m.value == 0 => {
+                self.error(
+                    m,
+                    "mutationsPerSecond is 0",
+                    Some(
+                        "to change nothing, set the actions to finding or set dryRun: true"
+                            .to_string(),
+                    ),
+                );
+                defaults.mutations_per_second
+            }
+            Some(m) => m.value,
+            None => defaults.mutations_per_second,
+        };
         Remediation {
             networks,
             tag_values: r.tag_values.clone(),
+            mutations_per_second,
             fresh_window: self.duration(&notebook.fresh_window, defaults.fresh_window),
             grace_period: self.duration(&notebook.grace_period, defaults.grace_period),
             only_when_stopped: notebook.only_when_stopped.unwrap_or(false),

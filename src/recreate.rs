@@ -321,10 +321,11 @@ pub enum IntentState {
 /// Reads the live notebook and takes the intent's next step.
 pub async fn continue_intent(
     observer: &Observer,
+    fx: &crate::remediate::Effects<'_>,
     intent: &RecreateIntent,
-    settle: Duration,
 ) -> Result<(crate::remediate::Execution, IntentState), AwsError> {
     let client = observer.client();
+    let settle = fx.settle;
     let live = observer.notebook_with_tags(&intent.name).await?;
     let step = next_step(
         intent,
@@ -334,6 +335,7 @@ pub async fn continue_intent(
     let mut e = crate::remediate::Execution::new("in-progress");
     let state = match step {
         IntentStep::Create => {
+            fx.pace(&intent.account, &intent.region).await;
             match create(client, intent).await {
                 Ok(()) => {
                     e.result = "applied";
@@ -356,6 +358,7 @@ pub async fn continue_intent(
             IntentState::Pending(settle)
         }
         IntentStep::Stop => {
+            fx.pace(&intent.account, &intent.region).await;
             client
                 .stop_notebook_instance()
                 .notebook_instance_name(&intent.name)

@@ -34,7 +34,7 @@ use crate::assess::Assessment;
 use crate::observe::AwsError;
 use crate::plan::{Plan, PlanKind, Setting, Step};
 use crate::recreate::{failpoint, IntentQueue, RecreateIntent};
-use crate::resource::NotebookStatus;
+use crate::resource::{NotebookStatus, Observed};
 
 /// The tag that remembers a notebook was running before the guard stopped it to fix it.
 pub const RESTART_TAG: &str = "sagemaker-guard/restart";
@@ -135,9 +135,36 @@ impl Execution {
     }
 }
 
+/// Spaces mutating calls per account and region, so that fixing many resources at once never
+/// crowds out the account's own use of the API. Shared by every fix of a process.
+#[derive(Default)]
+pub struct Pacer(Mutex<HashMap<(String, String), tokio::time::Instant>>);
+
+impl Pacer {
+    /// Waits for the next free slot of `account` in `region`, at `per_second` calls a second.
+    pub async fn wait(&self, account: &str, region: &str, per_second: u32) {
+        let interval = Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
+        let slot = {
+            let mut next = self.0.lock().expect("the pacer lock is never poisoned");
+            let now = tokio::time::Instant::now();
+            let free = next
+                .entry((account.to_string(), region.to_string()))
+                .or_insert(now);
+            let slot = (*free).max(now);
+            *free = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 /// What carrying a plan out may touch.
 #[derive(Clone, Copy)]
 pub struct Effects<'a> {
+    /// Spaces the mutating calls.
+    pub pacer: &'a Pacer,
+    /// Mutating calls per second per account and region.
+    pub mutations_per_second: u32,
     pub client: &'a Client,
     /// How soon a resource in a transition is looked at again.
     pub settle: Duration,
@@ -146,6 +173,15 @@ pub struct Effects<'a> {
     pub intents: Option<&'a IntentQueue>,
     /// The guard policy's name, recorded in intents.
     pub policy: &'a str,
+}
+
+impl Effects<'_> {
+    /// Waits until a mutating call on a resource of `account` in `region` may go.
+    pub async fn pace(&self, account: &str, region: &str) {
+        self.pacer
+            .wait(account, region, self.mutations_per_second)
+            .await;
+    }
 }
 
 /// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a
@@ -178,7 +214,6 @@ pub async fn carry_out(
     a: &Assessment,
     allow_remediation: impl FnOnce() -> bool,
 ) -> Result<Execution, AwsError> {
-    let client = fx.client;
     let r = &a.resource;
     let restart_pending = r.tags.as_ref().is_some_and(|t| t.contains_key(RESTART_TAG));
     let Some(plan) = &a.plan else {
@@ -198,12 +233,12 @@ pub async fn carry_out(
     for step in &plan.steps {
         match step {
             Step::AddTags(tags) => {
-                add_tags(client, &r.arn, tags).await?;
+                add_tags(fx, r, tags).await?;
                 e.done.push(step.to_string());
                 e.result = "applied";
             }
             Step::RemoveTags(keys) => {
-                delete_tags(client, &r.arn, keys).await?;
+                delete_tags(fx, r, keys).await?;
                 e.done.push(step.to_string());
                 e.result = "applied";
             }
@@ -274,6 +309,7 @@ async fn fix_in_place(
             if !restart_pending && !allowed(allow_remediation, e) {
                 return Ok(());
             }
+            fx.pace(&r.account, &r.region).await;
             let mut req = client
                 .update_notebook_instance()
                 .notebook_instance_name(name);
@@ -329,7 +365,8 @@ async fn stop_for_fix(fx: &Effects<'_>, a: &Assessment, e: &mut Execution) -> Re
     let r = &a.resource;
     let mut mark = BTreeMap::new();
     mark.insert(RESTART_TAG.to_string(), Timestamp::now().to_string());
-    add_tags(fx.client, &r.arn, &mark).await?;
+    add_tags(fx, r, &mark).await?;
+    fx.pace(&r.account, &r.region).await;
     fx.client
         .stop_notebook_instance()
         .notebook_instance_name(&r.name)
@@ -461,6 +498,7 @@ async fn recreate(
             store.store(&intent, Duration::ZERO).await?;
             e.done.push("capture configuration".into());
             failpoint("before-delete");
+            fx.pace(&r.account, &r.region).await;
             fx.client
                 .delete_notebook_instance()
                 .notebook_instance_name(&r.name)
@@ -491,6 +529,7 @@ async fn restore_running_state(fx: &Effects<'_>, a: &Assessment) -> Result<Execu
     let mut e = Execution::new("in-progress");
     match r.notebook().and_then(|nb| nb.status.clone()) {
         Some(NotebookStatus::Stopped) => {
+            fx.pace(&r.account, &r.region).await;
             client
                 .start_notebook_instance()
                 .notebook_instance_name(&r.name)
@@ -502,14 +541,12 @@ async fn restore_running_state(fx: &Effects<'_>, a: &Assessment) -> Result<Execu
             e.requeue_after = Some(fx.settle);
         }
         Some(NotebookStatus::InService) => {
-            delete_tags(client, &r.arn, &[RESTART_TAG.to_string()]).await?;
+            delete_tags(fx, r, &[RESTART_TAG.to_string()]).await?;
             e.done.push(format!("remove tags {RESTART_TAG}"));
             e.result = "applied";
         }
         Some(NotebookStatus::Failed) | Some(NotebookStatus::Deleting) | None => {
-            delete_tags(client, &r.arn, &[RESTART_TAG.to_string()])
-                .await
-                .ok();
+            delete_tags(fx, r, &[RESTART_TAG.to_string()]).await.ok();
             e.result = "nothing-to-do";
             e.notes
                 .push("the notebook cannot be started again; its owner must look".into());
@@ -520,17 +557,18 @@ async fn restore_running_state(fx: &Effects<'_>, a: &Assessment) -> Result<Execu
 }
 
 async fn add_tags(
-    client: &Client,
-    arn: &str,
+    fx: &Effects<'_>,
+    r: &Observed,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
+    fx.pace(&r.account, &r.region).await;
     let tags: Vec<Tag> = tags
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    client
+    fx.client
         .add_tags()
-        .resource_arn(arn)
+        .resource_arn(&r.arn)
         .set_tags(Some(tags))
         .send()
         .await
@@ -538,10 +576,11 @@ async fn add_tags(
     Ok(())
 }
 
-async fn delete_tags(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-    client
+async fn delete_tags(fx: &Effects<'_>, r: &Observed, keys: &[String]) -> Result<(), AwsError> {
+    fx.pace(&r.account, &r.region).await;
+    fx.client
         .delete_tags()
-        .resource_arn(arn)
+        .resource_arn(&r.arn)
         .set_tag_keys(Some(keys.to_vec()))
         .send()
         .await
@@ -667,6 +706,28 @@ mod tests {
         assert!(b.allow("a", 2, later), "an hour later");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_calls_per_account_and_region() {
+        let p = Pacer::default();
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            p.wait("a", "us-east-1", 2).await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(1000),
+            "the third at 1 s"
+        );
+        let t = tokio::time::Instant::now();
+        p.wait("b", "us-east-1", 2).await;
+        p.wait("a", "eu-west-1", 2).await;
+        assert_eq!(
+            t.elapsed(),
+            Duration::ZERO,
+            "other accounts and regions do not wait"
+        );
+    }
+
     #[test]
     fn the_iam_policy_follows_the_actions() {
         let load = |controls: &str| {
@@ -703,5 +764,27 @@ mod tests {
             .unwrap()
             .iter()
             .any(|a| a == "sagemaker:ListTags"));
+        assert_eq!(fix["Statement"].as_array().unwrap().len(), 2, "no PassRole");
+
+        let recreate = iam_policy(&load(
+            "    SageMaker.1: {action: remediate}\n    SageMaker.4: {action: remediate}\n",
+        ));
+        let write = recreate["Statement"][1]["Action"].as_array().unwrap();
+        for p in [
+            "sagemaker:DeleteNotebookInstance",
+            "sagemaker:CreateNotebookInstance",
+            "sagemaker:StopNotebookInstance",
+            "sqs:SendMessage",
+            "sagemaker:CreateEndpointConfig",
+            "sagemaker:UpdateEndpoint",
+        ] {
+            assert!(write.iter().any(|a| a == p), "{p} in {write:?}");
+        }
+        let pass = &recreate["Statement"][2];
+        assert_eq!(pass["Action"], "iam:PassRole");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "sagemaker.amazonaws.com"
+        );
     }
 }

@@ -315,6 +315,8 @@ async fn apply_recreates_once_with_every_fix() {
         0,
         "no in-place update besides"
     );
+    // The one-off fix files its findings too: PASSED and archived now.
+    assert_eq!(report["applied"][0]["findings"], "imported 3", "{report:#}");
     let finals = &report["applied"][0]["finalStatuses"];
     for control in ["SageMaker.1", "SageMaker.3", "SageMaker.8"] {
         assert_eq!(finals[control], "PASSED", "{report:#}");

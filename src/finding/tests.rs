@@ -237,3 +237,24 @@ fn batches_of_at_most_100() {
     assert!(batches(Vec::<u8>::new()).is_empty());
     assert_eq!(batches(vec![0; 100]).len(), 1);
 }
+
+#[test]
+fn a_scheduled_recreate_says_when_and_how_to_opt_out() {
+    let policy = load_policy(
+        "controls: {SageMaker.1: {action: remediate}}\n  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [sg-1]}",
+    );
+    let mut r = notebook("Disabled");
+    if let Some(Details::NotebookInstance(nb)) = &mut r.details {
+        nb.direct_internet_access = Some("Enabled".into());
+        nb.creation_time = Some(now().as_second() - 7 * 24 * 3600);
+    }
+    let a = assess(r, &policy, now(), false);
+    let f = findings(&a, &policy, &ctx())
+        .into_iter()
+        .find(|f| f.id() == Some(finding_id(&a.resource.arn, ControlId::SageMaker1).as_str()))
+        .unwrap();
+    let when = "2026-12-02T00:00:00Z";
+    assert_eq!(f.product_fields().unwrap()[RECREATE_AFTER_FIELD], when);
+    let d = f.description().unwrap();
+    assert!(d.contains(when) && d.contains("opt out"), "{d}");
+}

@@ -153,6 +153,9 @@ pub struct Remediation {
     pub endpoint_config: EndpointConfigRemediation,
     /// At most this many remediations per account per hour (default 10); beyond it, findings.
     pub max_remediations_per_hour: Option<Located<u32>>,
+    /// Mutating SageMaker calls per second per account and region (default 2): fixes of many
+    /// resources are spaced out, leaving the API's rate limits to the account's own users.
+    pub mutations_per_second: Option<Located<u32>>,
     /// The EventBridge bus every remediation outcome is published on (source `sagemaker-guard`).
     /// Absent: none are published.
     pub event_bus: Option<String>,

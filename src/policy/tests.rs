@@ -119,6 +119,7 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [sg-1]}\n      - {subnetId: subnet-2, securityGroupIds: [sg-1]}\n", 9, 20, "a second network", ""),
         ("  remediation:\n    endpointConfig: {minInstanceCount: 1}\n", 7, 40, "does not satisfy SageMaker.4", "2 or more"),
         ("  remediation:\n    maxRemediationsPerHour: 0\n", 7, 29, "maxRemediationsPerHour is 0", "dryRun"),
+        ("  remediation:\n    mutationsPerSecond: 0\n", 7, 25, "mutationsPerSecond is 0", "dryRun"),
     ];
     let mut wrong = Vec::new();
     for (spec, line, column, message, hint) in cases {
