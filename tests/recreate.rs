@@ -215,7 +215,7 @@ async fn queue_bodies(q: &Queues) -> Vec<serde_json::Value> {
 async fn recreate_paths() {
     let _t = Transitions::on();
     type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-    let cases: [(&str, Case); 3] = [
+    let cases: [(&str, Case); 4] = [
         ("apply recreates once with all fixes", || {
             Box::pin(apply_recreates_once_with_every_fix())
         }),
@@ -223,6 +223,9 @@ async fn recreate_paths() {
             Box::pin(sigkill_between_delete_and_create_then_restart())
         }),
         ("grace period", || Box::pin(grace_period())),
+        ("the service moves a notebook into a VPC", || {
+            Box::pin(the_service_moves_a_notebook_into_the_policy_network())
+        }),
     ];
     for (name, case) in cases {
         eprintln!("--- {name}");
@@ -497,4 +500,83 @@ async fn grace_period() {
     );
     assert_eq!(s["rootAccess"], "Enabled", "exempt from every control");
     assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
+}
+
+async fn the_service_moves_a_notebook_into_the_policy_network() {
+    let account = account(63);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    // Only SageMaker.2 fails: no VPC (and so direct internet access, which .1 would judge).
+    c.create_notebook_instance()
+        .notebook_instance_name("nb-novpc")
+        .instance_type(InstanceType::MlT3Medium)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .volume_size_in_gb(12)
+        .root_access(RootAccess::Disabled)
+        .platform_identifier("notebook-al2023-v1")
+        .tags(Tag::builder().key("owner").value("bob").build())
+        .send()
+        .await
+        .unwrap();
+    wait_status(&c, "nb-novpc", NotebookInstanceStatus::InService).await;
+    let before = snapshot(&c, "nb-novpc").await;
+    let yaml = format!(
+        r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {{name: vpc}}
+spec:
+  dryRun: false
+  defaultAction: off
+  remediation:
+    networks:
+      - {{account: "{account}", region: {REGION}, subnetId: subnet-0policy, securityGroupIds: [sg-0policy]}}
+  controls:
+    SageMaker.2: {{action: remediate}}
+"#
+    );
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        &yaml,
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |_| {},
+    );
+    q.send_bodies(&[cloudtrail(&account, "CreateNotebookInstance", "nb-novpc")])
+        .await;
+    let start = Instant::now();
+    loop {
+        if let Some(d) = describe(&c, "nb-novpc").await {
+            if d.subnet_id() == Some("subnet-0policy")
+                && d.notebook_instance_status() == Some(&NotebookInstanceStatus::InService)
+            {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not moved: {:#?}",
+            service.tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = snapshot(&c, "nb-novpc").await;
+    let mut want = before.clone();
+    want["subnet"] = "subnet-0policy".into();
+    want["securityGroups"] = serde_json::json!(["sg-0policy"]);
+    want["created"] = after["created"].clone();
+    want["tags"]["sagemaker-guard/recreated-at"] =
+        after["tags"]["sagemaker-guard/recreated-at"].clone();
+    assert!(want["tags"]["sagemaker-guard/recreated-at"].is_string());
+    assert_eq!(after, want, "only the network changed");
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
+    assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
+    // The recreate was counted, and the notebook now complies.
+    service.wait_for("a compliant reconcile", Duration::from_secs(30), |m| {
+        metric(
+            m,
+            "sagemaker_guard_executed_actions_total",
+            &["kind=\"recreate\"", "result=\"recreated\""],
+        ) >= 1.0
+    });
 }
