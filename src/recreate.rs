@@ -354,7 +354,19 @@ pub async fn continue_intent(
             IntentState::Pending(settle)
         }
         IntentStep::Wait(why) => {
-            e.notes.push(why);
+            // A delete or create that outlasts the deadline is reported, and still followed.
+            let started = intent.id.parse::<Timestamp>().ok();
+            let deadline =
+                jiff::SignedDuration::from_secs(crate::remediate::STUCK_AFTER.as_secs() as i64);
+            if started.is_some_and(|t| Timestamp::now().duration_since(t) > deadline) {
+                e.result = "stuck";
+                e.notes.push(format!(
+                    "{why}, more than {} after the recreate began: the guard keeps waiting; look at it",
+                    humantime::format_duration(crate::remediate::STUCK_AFTER)
+                ));
+            } else {
+                e.notes.push(why);
+            }
             IntentState::Pending(settle)
         }
         IntentStep::Stop => {
