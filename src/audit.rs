@@ -364,19 +364,7 @@ pub async fn converge(
                 .executions
                 .last()
                 .map(|e| format!("{}: {}", e.result, e.done.join("; ")));
-            let findings: Vec<_> = crate::finding::findings(&a, policy, &ctx)
-                .into_iter()
-                .filter(|f| {
-                    let control = f
-                        .compliance()
-                        .and_then(|c| c.security_control_id())
-                        .unwrap_or_default();
-                    policy
-                        .controls
-                        .iter()
-                        .any(|(id, s)| id.as_str() == control && !s.dry_run)
-                })
-                .collect();
+            let findings = crate::finding::to_file(&a, policy, &ctx);
             applied.findings = Some(match importer.import(findings).await {
                 Ok(summary) if summary.failed.is_empty() => {
                     format!("imported {}", summary.imported)

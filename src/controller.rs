@@ -284,6 +284,22 @@ impl Context {
         Ok(())
     }
 
+    /// What a reconcile's fixes may touch, with the reader of their region.
+    fn effects<'a>(
+        &'a self,
+        observer: &'a Observer,
+        policy: &'a Policy,
+    ) -> crate::remediate::Effects<'a> {
+        crate::remediate::Effects {
+            pacer: &self.pacer,
+            mutations_per_second: policy.remediation.mutations_per_second,
+            client: observer.client(),
+            settle: self.settle,
+            intents: self.intents.as_ref(),
+            policy: &policy.name,
+        }
+    }
+
     /// The reader of a region, made once and counted by the metrics.
     pub fn observer(&self, region: &str) -> Observer {
         let mut observers = self
@@ -441,14 +457,7 @@ async fn observe_and_judge(
     let mut intent_outcome = None;
     if let Some(intent) = intent {
         let observer = ctx.observer(&intent.region);
-        let fx = crate::remediate::Effects {
-            pacer: &ctx.pacer,
-            mutations_per_second: policy.remediation.mutations_per_second,
-            client: observer.client(),
-            settle: ctx.settle,
-            intents: ctx.intents.as_ref(),
-            policy: &policy.name,
-        };
+        let fx = ctx.effects(&observer, policy);
         let (e, state) = crate::recreate::continue_intent(&observer, &fx, intent).await?;
         ctx.metrics
             .executed_actions
@@ -596,14 +605,7 @@ async fn judge_and_act(
     if a.plan.is_some() || restart_pending {
         let limit = policy.remediation.max_remediations_per_hour;
         let account = a.resource.account.clone();
-        let fx = crate::remediate::Effects {
-            pacer: &ctx.pacer,
-            mutations_per_second: policy.remediation.mutations_per_second,
-            client: observer.client(),
-            settle: ctx.settle,
-            intents: ctx.intents.as_ref(),
-            policy: &policy.name,
-        };
+        let fx = ctx.effects(&observer, policy);
         let e = crate::remediate::carry_out(&fx, &a, || {
             ctx.blast_radius.allow(&account, limit, Timestamp::now())
         })
@@ -648,20 +650,7 @@ async fn judge_and_act(
             Timestamp::now(),
         );
         fctx.outcome = outcome;
-        // Controls in dry-run file nothing either.
-        let findings = crate::finding::findings(&a, policy, &fctx)
-            .into_iter()
-            .filter(|f| {
-                let control = f
-                    .compliance()
-                    .and_then(|c| c.security_control_id())
-                    .unwrap_or_default();
-                policy
-                    .controls
-                    .iter()
-                    .any(|(id, s)| id.as_str() == control && !s.dry_run)
-            })
-            .collect();
+        let findings = crate::finding::to_file(&a, policy, &fctx);
         ctx.report_findings(findings, region).await?;
     }
     let record = Record {

@@ -143,6 +143,24 @@ pub fn finding_status(verdict: &Verdict, action: Action) -> Option<FindingStatus
 }
 
 /// The findings of an assessment: one per verdict that [`finding_status`] reports.
+/// The findings to file for a resource: those of [`findings`] whose control is not in dry-run
+/// (a control in dry-run changes nothing, Security Hub included).
+pub fn to_file(a: &Assessment, policy: &Policy, ctx: &FindingContext) -> Vec<AwsSecurityFinding> {
+    findings(a, policy, ctx)
+        .into_iter()
+        .filter(|f| {
+            let control = f
+                .compliance()
+                .and_then(|c| c.security_control_id())
+                .unwrap_or_default();
+            policy
+                .controls
+                .iter()
+                .any(|(id, s)| id.as_str() == control && !s.dry_run)
+        })
+        .collect()
+}
+
 pub fn findings(a: &Assessment, policy: &Policy, ctx: &FindingContext) -> Vec<AwsSecurityFinding> {
     a.verdicts
         .iter()

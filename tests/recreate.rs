@@ -259,20 +259,7 @@ async fn apply_recreates_once_with_every_fix() {
     assert_eq!(snapshot(&c, "nb-all").await, before);
 
     // Without a durable store for the configuration, nothing is deleted.
-    let out = guard(&account)
-        .args([
-            "audit",
-            "--apply",
-            "--poll-interval",
-            "200ms",
-            "--output",
-            "json",
-            "--policy",
-        ])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let report = json(&out);
+    let (_, report) = audit_apply(&account, &policy, &[]);
     assert!(
         report["applied"].to_string().contains("durable store"),
         "{report}"
@@ -280,23 +267,8 @@ async fn apply_recreates_once_with_every_fix() {
     assert_eq!(snapshot(&c, "nb-all").await, before);
     assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
 
-    let out = guard(&account)
-        .args([
-            "audit",
-            "--apply",
-            "--poll-interval",
-            "200ms",
-            "--output",
-            "json",
-            "--intent-queue-url",
-        ])
-        .arg(&q.url)
-        .arg("--policy")
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let report = json(&out);
-    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let (code, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    assert_eq!(code, Some(0), "{report:#}");
     let after = snapshot(&c, "nb-all").await;
     expect_recreated(&before, &after);
     assert_eq!(
@@ -431,24 +403,7 @@ async fn grace_period() {
         dir.path(),
         &policy("      freshWindow: 30m\n      gracePeriod: 4s"),
     );
-    let apply = || {
-        let out = guard(&account)
-            .args([
-                "audit",
-                "--apply",
-                "--poll-interval",
-                "200ms",
-                "--output",
-                "json",
-                "--intent-queue-url",
-            ])
-            .arg(&q.url)
-            .arg("--policy")
-            .arg(&policy)
-            .output()
-            .unwrap();
-        json(&out)
-    };
+    let apply = || audit_apply(&account, &policy, &["--intent-queue-url", &q.url]).1;
 
     // An old notebook is marked with the time of its recreate, not recreated.
     let report = apply();

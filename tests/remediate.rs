@@ -602,20 +602,7 @@ spec:
     SageMaker.4: {action: remediate}
 "#,
     );
-    let out = guard(&account)
-        .args([
-            "audit",
-            "--apply",
-            "--poll-interval",
-            "200ms",
-            "--output",
-            "json",
-            "--policy",
-        ])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let report = json(&out);
+    let (_, report) = audit_apply(&account, &policy, &[]);
     let new = c
         .describe_endpoint_config()
         .endpoint_config_name("epc-single-guard-ha")
@@ -689,20 +676,7 @@ spec:
     );
     // A second pass changes nothing more.
     let before = calls(&account);
-    let out = guard(&account)
-        .args([
-            "audit",
-            "--apply",
-            "--poll-interval",
-            "200ms",
-            "--output",
-            "json",
-            "--policy",
-        ])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let _ = json(&out);
+    audit_apply(&account, &policy, &[]);
     let mutations = |calls: &serde_json::Value| -> u64 {
         calls["calls"]
             .as_array()

@@ -75,6 +75,29 @@ pub fn guard(account: &str) -> Command {
     cmd
 }
 
+/// `audit --apply --output json` with a 200 ms poll, then `extra` flags: its exit status and report.
+pub fn audit_apply(
+    account: &str,
+    policy: &Path,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let out = guard(account)
+        .args([
+            "audit",
+            "--apply",
+            "--poll-interval",
+            "200ms",
+            "--output",
+            "json",
+        ])
+        .args(extra)
+        .arg("--policy")
+        .arg(policy)
+        .output()
+        .unwrap();
+    (out.status.code(), json(&out))
+}
+
 /// Runs the binary with stdin from `input`.
 pub fn run_with_input(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
