@@ -186,7 +186,7 @@ impl NotebookStatus {
 /// A notebook instance's whole configuration: what the controls judge, and everything a
 /// stop-and-recreate must carry over.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct NotebookInstance {
     pub status: Option<NotebookStatus>,
     pub instance_type: Option<String>,
@@ -206,7 +206,6 @@ pub struct NotebookInstance {
     pub accelerator_types: Vec<String>,
     pub minimum_imds_version: Option<String>,
     /// `ipv4` or `dualstack`.
-    #[serde(default)]
     pub ip_address_type: Option<String>,
     /// Seconds since the Unix epoch.
     pub creation_time: Option<i64>,

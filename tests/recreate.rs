@@ -215,7 +215,7 @@ async fn queue_bodies(q: &Queues) -> Vec<serde_json::Value> {
 async fn recreate_paths() {
     let _t = Transitions::on();
     type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-    let cases: [(&str, Case); 4] = [
+    let cases: [(&str, Case); 6] = [
         ("apply recreates once with all fixes", || {
             Box::pin(apply_recreates_once_with_every_fix())
         }),
@@ -225,6 +225,12 @@ async fn recreate_paths() {
         ("grace period", || Box::pin(grace_period())),
         ("the service moves a notebook into a VPC", || {
             Box::pin(the_service_moves_a_notebook_into_the_policy_network())
+        }),
+        ("only when stopped", || {
+            Box::pin(only_when_its_users_stopped_it())
+        }),
+        ("an intent is never dropped on an error", || {
+            Box::pin(an_intent_that_fails_is_kept())
         }),
     ];
     for (name, case) in cases {
@@ -534,4 +540,80 @@ spec:
             &["kind=\"recreate\"", "result=\"recreated\""],
         ) >= 1.0
     });
+}
+
+async fn only_when_its_users_stopped_it() {
+    let account = account(64);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    rich_notebook(&c, "nb-busy", true).await;
+    let before = snapshot(&c, "nb-busy").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = policy("").replace("onlyWhenStopped: false", "onlyWhenStopped: true");
+    let policy = policy_file(dir.path(), &yaml);
+    let (_, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    assert_eq!(
+        report["applied"][0]["executions"][0]["result"], "deferred",
+        "{report:#}"
+    );
+    assert_eq!(snapshot(&c, "nb-busy").await, before, "not even stopped");
+
+    // Its user stops it: now it is recreated, and stays stopped.
+    c.stop_notebook_instance()
+        .notebook_instance_name("nb-busy")
+        .send()
+        .await
+        .unwrap();
+    wait_status(&c, "nb-busy", NotebookInstanceStatus::Stopped).await;
+    let before = snapshot(&c, "nb-busy").await;
+    let (code, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let after = snapshot(&c, "nb-busy").await;
+    expect_recreated(&before, &after);
+    assert_eq!(after["status"], "Stopped");
+}
+
+/// An intent whose create fails (here: an instance type SageMaker refuses) is retried with
+/// back-off and never deleted: it is the only record of the notebook's configuration.
+async fn an_intent_that_fails_is_kept() {
+    let account = account(65);
+    let q = queues(&account, 30).await;
+    let now = jiff::Timestamp::now().to_string();
+    let arn = format!("arn:aws:sagemaker:{REGION}:{account}:notebook-instance/nb-lost");
+    let intent = serde_json::json!({
+        "version": "0", "source": "sagemaker-guard", "detail-type": "Recreate Intent",
+        "account": account, "region": REGION, "time": now, "resources": [arn],
+        "detail": {
+            "id": now, "name": "nb-lost", "arn": arn, "account": account, "region": REGION,
+            "captured": {"instanceType": "ml.bogus.large", "creationTime": 1},
+            "spec": {"InstanceType": "ml.bogus.large", "RoleArn": "arn:aws:iam::123456789012:role/sagemaker"},
+            "tags": {"sagemaker-guard/recreated-at": now},
+            "wasRunning": true, "controls": ["SageMaker.1"], "policy": "recreate"
+        }
+    });
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        &policy(""),
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |_| {},
+    );
+    q.send_bodies(&[intent.to_string()]).await;
+    service.wait_for("a failed create, retried", Duration::from_secs(60), |m| {
+        metric(
+            m,
+            "sagemaker_guard_messages_released_total",
+            &["reason=\"retry\""],
+        ) >= 1.0
+    });
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_messages_deleted_total",
+            &["reason=\"pointless-retry\""]
+        ),
+        0.0
+    );
+    let (visible, in_flight) = q.counts(&q.url).await;
+    assert_eq!(visible + in_flight, 1, "the intent is still on the queue");
+    assert!(count(&account, "CreateNotebookInstance") >= 1);
 }
