@@ -194,6 +194,8 @@ impl Context {
         detail: serde_json::Value,
     ) -> Result<(), AwsError> {
         let detail_type = match e.result {
+            // Said once, when the mark goes on; the looks until the time comes say nothing.
+            "scheduled" if e.done.is_empty() => return Ok(()),
             "applied" => "Remediation Applied",
             "rate-limited" => "Remediation Rate Limited",
             "unsupported" => "Remediation Unsupported",

@@ -492,7 +492,10 @@ impl Builder {
                 humantime::format_duration(policy.remediation.fresh_window)
             ));
         }
-        if policy.remediation.only_when_stopped && status != NotebookStatus::Stopped {
+        // Nobody uses a Failed notebook either.
+        if policy.remediation.only_when_stopped
+            && !matches!(status, NotebookStatus::Stopped | NotebookStatus::Failed)
+        {
             steps.push(Step::WaitForUserStop);
         }
         let running = matches!(status, NotebookStatus::InService | NotebookStatus::Pending);

@@ -268,6 +268,20 @@ pub fn next_step(
             "a notebook of this name was created since, not by the guard: it is left alone".into(),
         );
     }
+    let unchanged = NotebookInstance {
+        status: None,
+        ..nb.clone()
+    } == NotebookInstance {
+        status: None,
+        ..intent.captured.clone()
+    };
+    if !unchanged {
+        // Changed since the capture, so never deleted on the strength of this intent; a newer
+        // look captures it afresh.
+        return IntentStep::Obsolete(
+            "the notebook changed since this intent captured it: the next look plans afresh".into(),
+        );
+    }
     let age = intent
         .id
         .parse::<Timestamp>()

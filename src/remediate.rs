@@ -445,7 +445,10 @@ async fn recreate(
                 e.requeue_after = Some(wait.max(fx.settle));
                 return Ok(());
             }
-            Step::WaitForUserStop if status != NotebookStatus::Stopped && !restart_pending => {
+            Step::WaitForUserStop
+                if !matches!(status, NotebookStatus::Stopped | NotebookStatus::Failed)
+                    && !restart_pending =>
+            {
                 if e.result == "nothing-to-do" {
                     e.result = "deferred";
                 }

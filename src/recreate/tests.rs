@@ -164,6 +164,12 @@ fn next_steps_follow_the_live_notebook() {
         next_step(&i, Some((&old, &none)), later),
         IntentStep::Wait(_)
     ));
+    let mut changed = notebook(NotebookStatus::Stopped);
+    changed.volume_size_in_gb = Some(80);
+    assert!(matches!(
+        next_step(&i, Some((&changed, &none)), later),
+        IntentStep::Obsolete(_)
+    ));
     let much_later = now() + jiff::SignedDuration::from_mins(11);
     assert!(matches!(
         next_step(&i, Some((&old, &none)), much_later),
