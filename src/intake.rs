@@ -7,7 +7,10 @@
 //! - it names resources: each is queued for reconcile, and the message is deleted once every
 //!   reconcile it asked for has finished; on a transient failure it is made visible again after a
 //!   back-off; while the work runs longer than the visibility timeout, its visibility is extended;
-//!   on shutdown, unfinished messages are made visible at once for another replica.
+//!   on shutdown, unfinished messages are made visible at once for another replica;
+//! - it is a recreate intent ([`crate::recreate`]): its next step is taken; while the recreate is
+//!   under way a fresh copy goes back on the queue with a delay and this one is deleted; once the
+//!   notebook is back it is deleted; on any error it is kept (retried), never deleted.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -641,6 +641,10 @@ pub fn iam_policy(policy: &crate::policy::Policy) -> serde_json::Value {
     if any(&|id, a| a == Action::Remediate && id.control().fix == crate::catalogue::Fix::Recreate) {
         write.extend([
             Mutation::AddTags.permission(),
+            // The schedule and restart marks go again; a recreate cancelled after the stop
+            // starts the notebook again.
+            Mutation::DeleteTags.permission(),
+            Mutation::StartNotebookInstance.permission(),
             Mutation::StopNotebookInstance.permission(),
             Mutation::DeleteNotebookInstance.permission(),
             Mutation::CreateNotebookInstance.permission(),
