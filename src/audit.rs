@@ -63,6 +63,10 @@ pub async fn sweep(
     let mut error_results = Vec::new();
     let mut errors = Vec::new();
     let mut applied = Vec::new();
+    let shared = match apply {
+        Some(options) => Some(Shared::new(options).await),
+        None => None,
+    };
     for region in regions {
         let first_of_region = assessments.len();
         let observer = Observer::from_env(region).await;
@@ -105,9 +109,16 @@ pub async fn sweep(
             }
         }
         drop(reads);
-        if let Some(options) = apply {
+        if let (Some(options), Some(shared)) = (apply, &shared) {
             applied.extend(
-                apply_all(observer, &assessments[first_of_region..], policy, options).await,
+                apply_all(
+                    observer,
+                    &assessments[first_of_region..],
+                    policy,
+                    options,
+                    shared,
+                )
+                .await,
             );
         }
     }
@@ -129,36 +140,45 @@ pub struct ApplyOptions {
     pub intent_queue_url: Option<String>,
 }
 
+impl Shared {
+    /// What one `--apply` command shares across its regions and resources.
+    pub async fn new(options: &ApplyOptions) -> Self {
+        let intents = match &options.intent_queue_url {
+            Some(url) => {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                Some(crate::recreate::IntentQueue {
+                    sqs: aws_sdk_sqs::Client::new(&config),
+                    url: url.clone(),
+                })
+            }
+            None => None,
+        };
+        Shared {
+            blast: crate::remediate::BlastRadius::default(),
+            pacer: crate::remediate::Pacer::default(),
+            intents,
+        }
+    }
+}
+
 /// Converges every assessed resource that has something to do.
 async fn apply_all(
     observer: &Observer,
     assessments: &[Assessment],
     policy: &Policy,
     options: &ApplyOptions,
+    shared: &Shared,
 ) -> Vec<Applied> {
     let deadline = std::time::Instant::now() + options.timeout;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let intents = options
-        .intent_queue_url
-        .as_ref()
-        .map(|url| crate::recreate::IntentQueue {
-            sqs: aws_sdk_sqs::Client::new(&config),
-            url: url.clone(),
-        });
-    let securityhub = aws_sdk_securityhub::Client::from_conf(
+    let importer = crate::finding::FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(
         aws_sdk_securityhub::config::Builder::from(&config)
             .region(aws_sdk_securityhub::config::Region::new(
                 observer.region().to_string(),
             ))
             .build(),
-    );
-    let shared = Shared {
-        blast: crate::remediate::BlastRadius::default(),
-        pacer: crate::remediate::Pacer::default(),
-        intents,
-        findings: Some(crate::finding::FindingsImporter::new(securityhub)),
-    };
-    let shared = &shared;
+    ));
+    let importer = &importer;
     let pending = assessments.iter().filter(|a| {
         a.plan.is_some()
             || a.resource
@@ -167,7 +187,17 @@ async fn apply_all(
                 .is_some_and(|t| t.contains_key(crate::remediate::RESTART_TAG))
     });
     stream::iter(pending)
-        .map(|a| converge(observer, a.clone(), policy, shared, deadline, options.poll))
+        .map(|a| {
+            converge(
+                observer,
+                a.clone(),
+                policy,
+                shared,
+                Some(importer),
+                deadline,
+                options.poll,
+            )
+        })
         .buffered(options.concurrency.max(1))
         .filter(|applied| std::future::ready(!applied.executions.is_empty()))
         .collect()
@@ -293,9 +323,11 @@ pub async fn evaluate_event(
     }
     let mut report = Report::new(&policy.name, &assessments, Vec::new(), Vec::new());
     if let Some(options) = apply {
+        let shared = Shared::new(options).await;
         for a in &assessments {
             if let Some(observer) = observers.get(&a.resource.region) {
-                let applied = apply_all(observer, std::slice::from_ref(a), policy, options).await;
+                let applied =
+                    apply_all(observer, std::slice::from_ref(a), policy, options, &shared).await;
                 report.applied.extend(applied);
             }
         }
@@ -316,8 +348,6 @@ pub struct Shared {
     pub pacer: crate::remediate::Pacer,
     /// Where recreate intents are stored.
     pub intents: Option<crate::recreate::IntentQueue>,
-    /// Files each fixed resource's findings once it settled.
-    pub findings: Option<crate::finding::FindingsImporter>,
 }
 
 /// What `--apply` did to one resource.
@@ -346,12 +376,13 @@ pub async fn converge(
     first: Assessment,
     policy: &Policy,
     shared: &Shared,
+    findings: Option<&crate::finding::FindingsImporter>,
     deadline: std::time::Instant,
     poll: std::time::Duration,
 ) -> Applied {
     let (mut applied, last) = drive(observer, first, policy, shared, deadline, poll).await;
     // Its findings say where the resource ended up, and what the guard did (dry-run files none).
-    if let (Some(importer), Some(a)) = (&shared.findings, last) {
+    if let (Some(importer), Some(a)) = (findings, last) {
         if a.plan.as_ref().is_none_or(|p| !p.dry_run) {
             let mut ctx = crate::finding::FindingContext::new(
                 &a.resource.account,
