@@ -125,6 +125,7 @@ async fn remediation_paths() {
     Box::pin(the_service_fixes_in_place()).await;
     Box::pin(a_notebook_stuck_in_stopping_is_reported()).await;
     Box::pin(an_endpoint_config_is_replaced_and_its_endpoints_moved()).await;
+    Box::pin(required_tags_are_added_and_other_controls_marked()).await;
 }
 
 async fn in_place_fix_converges_and_preserves_everything_else() {
@@ -693,5 +694,132 @@ spec:
         mutations(&calls(&account)),
         mutations(&before),
         "idempotent"
+    );
+}
+
+async fn required_tags_are_added_and_other_controls_marked() {
+    let account = account(48);
+    let c = client(&account).await;
+    let tags_of = |arn: String| {
+        let c = c.clone();
+        async move {
+            let out = c.list_tags().resource_arn(arn).send().await.unwrap();
+            let mut t: Vec<(String, String)> = out
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            t.sort();
+            t
+        }
+    };
+    let image = c
+        .create_image()
+        .image_name("img")
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .tags(Tag::builder().key("team").value("vision").build())
+        .send()
+        .await
+        .unwrap()
+        .image_arn
+        .unwrap();
+    let aic = c
+        .create_app_image_config()
+        .app_image_config_name("aic")
+        .send()
+        .await
+        .unwrap()
+        .app_image_config_arn
+        .unwrap();
+    c.create_model()
+        .model_name("open-model")
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: tags}
+spec:
+  dryRun: false
+  defaultAction: off
+  remediation:
+    tagValues: {owner: platform, team: unassigned}
+  controls:
+    SageMaker.5: {action: tag}
+    SageMaker.6: {action: remediate, parameters: {requiredKeyTags: [owner, team]}}
+    SageMaker.7: {action: remediate, parameters: {requiredKeyTags: [owner, team]}}
+"#,
+    );
+    let (code, report) = audit_apply(&account, &policy, &[]);
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    // The missing keys get the policy's values; a value that exists is never overwritten.
+    assert_eq!(
+        tags_of(image).await,
+        vec![pair("owner", "platform"), pair("team", "vision")],
+        "{report:#}"
+    );
+    assert_eq!(
+        tags_of(aic).await,
+        vec![pair("owner", "platform"), pair("team", "unassigned")]
+    );
+    // A control whose action is `tag` marks the resource with what it fails.
+    let model = c
+        .describe_model()
+        .model_name("open-model")
+        .send()
+        .await
+        .unwrap()
+        .model_arn
+        .unwrap();
+    assert_eq!(
+        tags_of(model).await,
+        vec![pair("sagemaker-guard/noncompliant", "SageMaker.5")]
+    );
+    let finals: Vec<String> = report["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| {
+            a["finalStatuses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(c, s)| {
+                    format!(
+                        "{}:{c}:{}",
+                        a["resourceName"].as_str().unwrap(),
+                        s.as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        finals.contains(&"img:SageMaker.7:PASSED".to_string()),
+        "{finals:?}"
+    );
+    assert!(
+        finals.contains(&"aic:SageMaker.6:PASSED".to_string()),
+        "{finals:?}"
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "SageMaker.5 still fails: a model cannot be changed"
     );
 }
