@@ -215,7 +215,7 @@ async fn queue_bodies(q: &Queues) -> Vec<serde_json::Value> {
 async fn recreate_paths() {
     let _t = Transitions::on();
     type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-    let cases: [(&str, Case); 6] = [
+    let cases: [(&str, Case); 7] = [
         ("apply recreates once with all fixes", || {
             Box::pin(apply_recreates_once_with_every_fix())
         }),
@@ -231,6 +231,9 @@ async fn recreate_paths() {
         }),
         ("an intent is never dropped on an error", || {
             Box::pin(an_intent_that_fails_is_kept())
+        }),
+        ("the service schedules and tells", || {
+            Box::pin(the_service_schedules_an_old_notebook_and_tells())
         }),
     ];
     for (name, case) in cases {
@@ -616,4 +619,65 @@ async fn an_intent_that_fails_is_kept() {
     let (visible, in_flight) = q.counts(&q.url).await;
     assert_eq!(visible + in_flight, 1, "the intent is still on the queue");
     assert!(count(&account, "CreateNotebookInstance") >= 1);
+}
+
+/// An old notebook under the service: marked, a finding and an event say when it will be
+/// recreated and how to opt out; nothing else happens.
+async fn the_service_schedules_an_old_notebook_and_tells() {
+    let account = account(66);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    let outcomes = outcomes_queue(&q, &account, "guard-events").await;
+    rich_notebook(&c, "nb-old-svc", true).await;
+    let week_ago = jiff::Timestamp::now().as_second() - 7 * 24 * 3600;
+    emulator_post(
+        "/sg-emulator/notebook-creation-time",
+        &format!(
+            r#"{{"account": "{account}", "region": "{REGION}", "name": "nb-old-svc", "creationTime": {week_ago}}}"#
+        ),
+    );
+    let yaml = policy("    eventBus: guard-events");
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        &yaml,
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |_| {},
+    );
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-old-svc")])
+        .await;
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
+    let s = snapshot(&c, "nb-old-svc").await;
+    let when = s["tags"]["sagemaker-guard/recreate-after"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not marked: {s}\n{:#?}", service.tail(10)))
+        .to_string();
+    assert_eq!(s["status"], "InService", "not stopped");
+    assert_eq!(s["created"], week_ago, "not recreated");
+
+    let events = q.receive_bodies(&outcomes).await;
+    let scheduled: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "Remediation Scheduled")
+        .collect();
+    assert_eq!(scheduled.len(), 1, "{events:#?}");
+    let notes = scheduled[0]["detail"]["execution"]["notes"].to_string();
+    assert!(notes.contains(&when), "{notes}");
+
+    let findings = securityhub(&account).get_findings().send().await.unwrap();
+    let f = findings
+        .findings()
+        .iter()
+        .find(|f| {
+            f.id()
+                .unwrap_or_default()
+                .ends_with("nb-old-svc/SageMaker.1")
+        })
+        .expect("a SageMaker.1 finding");
+    assert_eq!(
+        f.product_fields().unwrap()["sagemaker-guard/recreate-after"],
+        when
+    );
+    let d = f.description().unwrap();
+    assert!(d.contains("opt out") && d.contains(&when), "{d}");
 }

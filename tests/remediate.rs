@@ -347,53 +347,7 @@ async fn the_service_fixes_in_place() {
     noncompliant_notebook(&c, "nb-svc").await;
     // The service looks again 15 s after each step; the test shortens nothing but waits.
     // Outcomes go to a bus of their own, routed to a queue a team would watch.
-    let events = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .endpoint_url(emulator_url())
-            .region(aws_sdk_eventbridge::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
-                &account, "x", None, None, "test",
-            ))
-            .build(),
-    );
-    events
-        .create_event_bus()
-        .name("guard-events")
-        .send()
-        .await
-        .unwrap();
-    let outcomes = q
-        .sqs
-        .create_queue()
-        .queue_name("outcomes")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    events
-        .put_rule()
-        .name("outcomes")
-        .event_bus_name("guard-events")
-        .event_pattern(r#"{"source": ["sagemaker-guard"]}"#)
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule("outcomes")
-        .event_bus_name("guard-events")
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("q")
-                .arn(format!("arn:aws:sqs:{REGION}:{account}:outcomes"))
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let outcomes = outcomes_queue(&q, &account, "guard-events").await;
     let policy = FIX_POLICY.replace(
         "    tagValues:",
         "    eventBus: guard-events\n    tagValues:",
@@ -424,16 +378,7 @@ async fn the_service_fixes_in_place() {
         ) >= 2.0
     );
     // The finding was filed FAILED, then archived in place once the notebook complied.
-    let hub = aws_sdk_securityhub::Client::from_conf(
-        aws_sdk_securityhub::Config::builder()
-            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
-            .endpoint_url(emulator_url())
-            .region(aws_sdk_securityhub::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
-                &account, "x", None, None, "test",
-            ))
-            .build(),
-    );
+    let hub = securityhub(&account);
     let start = std::time::Instant::now();
     loop {
         let found = hub.get_findings().send().await.unwrap();
@@ -464,20 +409,7 @@ async fn the_service_fixes_in_place() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Each step that changed something was published.
-    let received = q
-        .sqs
-        .receive_message()
-        .queue_url(&outcomes)
-        .max_number_of_messages(10)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .unwrap();
-    let published: Vec<serde_json::Value> = received
-        .messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
-        .collect();
+    let published = q.receive_bodies(&outcomes).await;
     assert!(!published.is_empty(), "remediation outcomes are published");
     for event in &published {
         assert_eq!(event["source"], "sagemaker-guard");
@@ -549,7 +481,7 @@ async fn a_notebook_stuck_in_stopping_is_reported() {
 
 async fn an_endpoint_config_is_replaced_and_its_endpoints_moved() {
     use aws_sdk_sagemaker::types::{ProductionVariant, ProductionVariantInstanceType};
-    let account = account(47);
+    let account = account(49);
     let c = client(&account).await;
     c.create_model()
         .model_name("m")

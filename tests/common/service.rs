@@ -81,6 +81,24 @@ pub async fn queues(account: &str, visibility_timeout: u32) -> Queues {
 }
 
 impl Queues {
+    /// The bodies of the messages on `url` (up to 10, waiting up to 2 s), as JSON; they stay.
+    pub async fn receive_bodies(&self, url: &str) -> Vec<serde_json::Value> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(2)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        out.messages()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+            .collect()
+    }
+
     pub async fn send_bodies(&self, bodies: &[String]) {
         for chunk in bodies.chunks(10) {
             let entries = chunk
@@ -336,4 +354,66 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An EventBridge bus for the guard's outcome events, with a rule routing them to a queue of its
+/// own, as a team would watch them: returns that queue's URL.
+pub async fn outcomes_queue(q: &Queues, account: &str, bus: &str) -> String {
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_eventbridge::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+                account, "x", None, None, "test",
+            ))
+            .build(),
+    );
+    events.create_event_bus().name(bus).send().await.unwrap();
+    let url = q
+        .sqs
+        .create_queue()
+        .queue_name("outcomes")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    events
+        .put_rule()
+        .name("outcomes")
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source": ["sagemaker-guard"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("outcomes")
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("q")
+                .arn(format!("arn:aws:sqs:{REGION}:{account}:outcomes"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+/// A Security Hub client on the emulator.
+pub fn securityhub(account: &str) -> aws_sdk_securityhub::Client {
+    aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::Config::builder()
+            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_securityhub::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
+                account, "x", None, None, "test",
+            ))
+            .build(),
+    )
 }
