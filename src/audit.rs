@@ -143,20 +143,19 @@ pub struct ApplyOptions {
 impl Shared {
     /// What one `--apply` command shares across its regions and resources.
     pub async fn new(options: &ApplyOptions) -> Self {
-        let intents = match &options.intent_queue_url {
-            Some(url) => {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Some(crate::recreate::IntentQueue {
-                    sqs: aws_sdk_sqs::Client::new(&config),
-                    url: url.clone(),
-                })
-            }
-            None => None,
-        };
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let intents = options
+            .intent_queue_url
+            .as_ref()
+            .map(|url| crate::recreate::IntentQueue {
+                sqs: aws_sdk_sqs::Client::new(&config),
+                url: url.clone(),
+            });
         Shared {
             blast: crate::remediate::BlastRadius::default(),
             pacer: crate::remediate::Pacer::default(),
             intents,
+            config,
         }
     }
 }
@@ -170,9 +169,8 @@ async fn apply_all(
     shared: &Shared,
 ) -> Vec<Applied> {
     let deadline = std::time::Instant::now() + options.timeout;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let importer = crate::finding::FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(
-        aws_sdk_securityhub::config::Builder::from(&config)
+        aws_sdk_securityhub::config::Builder::from(&shared.config)
             .region(aws_sdk_securityhub::config::Region::new(
                 observer.region().to_string(),
             ))
@@ -348,6 +346,8 @@ pub struct Shared {
     pub pacer: crate::remediate::Pacer,
     /// Where recreate intents are stored.
     pub intents: Option<crate::recreate::IntentQueue>,
+    /// The AWS configuration, loaded once.
+    pub config: aws_config::SdkConfig,
 }
 
 /// What `--apply` did to one resource.

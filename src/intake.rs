@@ -229,10 +229,11 @@ impl Intake {
                     .await;
             }
             Ok(Decoded::Intent(intent)) => {
+                let source = crate::event::TriggerSource::RecreateIntent;
                 self.metrics()
                     .triggers
                     .get_or_create(&SourceLabel {
-                        source: "recreate-intent".to_string(),
+                        source: source.label().to_string(),
                     })
                     .inc();
                 let key = intent.key();
@@ -240,7 +241,7 @@ impl Intake {
                 self.ctx.waiters.add(
                     key.clone(),
                     Waiter {
-                        source: crate::event::TriggerSource::RecreateIntent,
+                        source,
                         done: Some(tx),
                         intent: Some(intent),
                     },

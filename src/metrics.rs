@@ -123,7 +123,7 @@ impl Metrics {
         );
         registry.register(
             "messages_deleted",
-            "SQS messages deleted, by reason (done, ignored, dead-lettered, pointless-retry)",
+            "SQS messages deleted, by reason (done, ignored, dead-lettered, pointless-retry, recreate-in-progress)",
             m.messages_deleted.clone(),
         );
         registry.register(
@@ -133,7 +133,7 @@ impl Metrics {
         );
         registry.register(
             "messages_released",
-            "SQS messages made visible again, by reason (retry, shutdown)",
+            "SQS messages made visible again, by reason (retry, shutdown, recreate-in-progress)",
             m.messages_released.clone(),
         );
         registry.register(

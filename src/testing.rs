@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use crate::policy::{self, Policy};
-use crate::resource::{Details, Observed, ResourceKind, Tags};
+use crate::resource::{Details, NotebookInstance, Observed, ResourceKind, Tags};
 
 pub const ACCOUNT: &str = "111111111111";
 pub const REGION: &str = "us-east-1";
@@ -56,4 +56,14 @@ pub fn observed(
         tags,
         details,
     }
+}
+
+/// Notebook `nb-1` with these settings and no tags.
+pub fn notebook(nb: NotebookInstance) -> Observed {
+    observed(
+        ResourceKind::NotebookInstance,
+        "nb-1",
+        Some(Details::NotebookInstance(nb)),
+        Some(Tags::default()),
+    )
 }

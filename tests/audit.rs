@@ -171,19 +171,8 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
     seed_all_kinds(account).await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), AUDIT_POLICY);
-    let out = guard(account)
-        .args(["audit", "--policy"])
-        .arg(&policy)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let (code, report) = audit_json(account, &policy, &[]);
+    assert_eq!(code, Some(1), "{report}");
     assert_eq!(statuses(&report), expected_all_kinds());
     assert_eq!(
         report["summary"],
@@ -312,18 +301,8 @@ spec:
     SageMaker.3: {action: finding}
 "#,
     );
-    let out = guard(account)
-        .args(["audit", "--output", "json", "--policy"])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let (code, report) = audit_json(account, &policy, &[]);
+    assert_eq!(code, Some(0), "{report}");
     let exempt: Vec<_> = report["results"]
         .as_array()
         .unwrap()
@@ -374,13 +353,8 @@ spec:
     SageMaker.3: {action: finding}
 "#,
     );
-    let out = guard(account)
-        .args(["audit", "--output", "json", "--policy"])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let report = json(&out);
+    let (code, report) = audit_json(account, &policy, &[]);
+    assert_eq!(code, Some(0));
     assert_eq!(
         statuses(&report),
         vec![("nb-exempt".into(), "SageMaker.3".into(), "EXEMPT".into())]

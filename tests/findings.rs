@@ -7,7 +7,6 @@
 
 mod common;
 
-use aws_sdk_securityhub::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingFilters, ComplianceStatus, RecordState, StringFilter,
     StringFilterComparison,
@@ -18,19 +17,9 @@ use sagemaker_guard::catalogue::ControlId;
 use sagemaker_guard::finding::{self, FindingContext, FindingsImporter};
 use sagemaker_guard::resource::{self, Details, NotebookInstance, Observed, ResourceKind};
 
-use common::{account, emulator_url, REGION};
+use common::{account, securityhub, REGION};
 
 /// A Security Hub client for one account on the emulator.
-fn securityhub(account: &str) -> aws_sdk_securityhub::Client {
-    let config = aws_sdk_securityhub::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(emulator_url())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(account, "x", None, None, "sg-emulator"))
-        .build();
-    aws_sdk_securityhub::Client::from_conf(config)
-}
-
 fn notebook(account: &str, name: &str, root_access: &str) -> Observed {
     Observed {
         kind: ResourceKind::NotebookInstance,

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput;
 use aws_sdk_sagemaker::types::{
     DirectInternetAccess, InstanceMetadataServiceConfiguration, InstanceType,
     NotebookInstanceStatus, RootAccess, Tag,
@@ -14,22 +15,6 @@ use aws_sdk_sagemaker::types::{
 use aws_sdk_sagemaker::Client;
 use common::service::*;
 use common::*;
-
-/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
-struct Transitions;
-
-impl Transitions {
-    fn on() -> Self {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
-        Transitions
-    }
-}
-
-impl Drop for Transitions {
-    fn drop(&mut self) {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
-    }
-}
 
 fn policy(extra_remediation: &str) -> String {
     format!(
@@ -56,39 +41,24 @@ spec:
     )
 }
 
-async fn describe(
+/// Waits up to a minute until the notebook exists and `cond` holds, or fails with the service's
+/// last logs.
+async fn wait_notebook(
     c: &Client,
     name: &str,
-) -> Option<aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput>
-{
-    match c
-        .describe_notebook_instance()
-        .notebook_instance_name(name)
-        .send()
-        .await
-    {
-        Ok(d) => Some(d),
-        Err(e)
-            if format!("{e:?}").contains("RecordNotFound")
-                || format!("{e:?}").contains("does not exist") =>
-        {
-            None
-        }
-        Err(e) => panic!("{e:?}"),
+    what: &str,
+    service: &Service,
+    cond: impl Fn(&DescribeNotebookInstanceOutput) -> bool,
+) {
+    let start = Instant::now();
+    while !describe_notebook(c, name).await.is_some_and(|d| cond(&d)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{name} not {what}: {:#?}",
+            service.tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn wait_status(c: &Client, name: &str, want: NotebookInstanceStatus) {
-    for _ in 0..100 {
-        if describe(c, name)
-            .await
-            .is_some_and(|d| d.notebook_instance_status() == Some(&want))
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{name} never became {want:?}");
 }
 
 /// A notebook with every setting a recreate must carry over, failing .1, .3 and .8, in a subnet
@@ -132,7 +102,9 @@ async fn rich_notebook(c: &Client, name: &str, running: bool) {
 
 /// The configuration and tags of a notebook, as a user would compare them.
 async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
-    let d = describe(c, name).await.expect("the notebook exists");
+    let d = describe_notebook(c, name)
+        .await
+        .expect("the notebook exists");
     let tags = c
         .list_tags()
         .resource_arn(d.notebook_instance_arn().unwrap())
@@ -195,22 +167,6 @@ fn count(account: &str, action: &str) -> u64 {
         .sum()
 }
 
-async fn queue_bodies(q: &Queues) -> Vec<serde_json::Value> {
-    let out = q
-        .sqs
-        .receive_message()
-        .queue_url(&q.url)
-        .max_number_of_messages(10)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap();
-    out.messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn recreate_paths() {
     let _t = Transitions::on();
@@ -252,12 +208,7 @@ async fn apply_recreates_once_with_every_fix() {
     let policy = policy_file(dir.path(), &policy(""));
 
     // Dry-run first: the plan is one recreate carrying every fix, and nothing changes.
-    let out = guard(&account)
-        .args(["audit", "--output", "json", "--policy"])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let report = json(&out);
+    let (_, report) = audit_json(&account, &policy, &[]);
     let plan = &report["results"]
         .as_array()
         .unwrap()
@@ -306,7 +257,7 @@ async fn apply_recreates_once_with_every_fix() {
         assert_eq!(finals[control], "PASSED", "{report:#}");
     }
     // The intent the command stored is on the queue for the service (which finds it done).
-    let bodies = queue_bodies(&q).await;
+    let bodies = q.receive_bodies(&q.url).await;
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(bodies[0]["detail-type"], "Recreate Intent");
     assert_eq!(bodies[0]["detail"]["captured"]["volumeSizeInGb"], 37);
@@ -353,7 +304,7 @@ async fn sigkill_between_delete_and_create_then_restart() {
     assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        describe(&c, "nb-crash").await.is_none(),
+        describe_notebook(&c, "nb-crash").await.is_none(),
         "the notebook is deleted and nobody created it again"
     );
 
@@ -365,20 +316,10 @@ async fn sigkill_between_delete_and_create_then_restart() {
         &["--no-initial-resync", "--settle-interval", "200ms"],
         |_| {},
     );
-    let start = Instant::now();
-    loop {
-        if let Some(d) = describe(&c, "nb-crash").await {
-            if d.notebook_instance_status() == Some(&NotebookInstanceStatus::Stopped) {
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not recreated: {:#?}",
-            second.tail(20)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_notebook(&c, "nb-crash", "recreated and stopped", &second, |d| {
+        d.notebook_instance_status() == Some(&NotebookInstanceStatus::Stopped)
+    })
+    .await;
     let after = snapshot(&c, "nb-crash").await;
     expect_recreated(&before, &after);
     assert_eq!(
@@ -432,7 +373,7 @@ async fn grace_period() {
     assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
 
     // Its owner opts one out during the grace period.
-    let optout = describe(&c, "nb-optout").await.unwrap();
+    let optout = describe_notebook(&c, "nb-optout").await.unwrap();
     c.add_tags()
         .resource_arn(optout.notebook_instance_arn().unwrap())
         .tags(
@@ -508,22 +449,11 @@ spec:
     );
     q.send_bodies(&[cloudtrail(&account, "CreateNotebookInstance", "nb-novpc")])
         .await;
-    let start = Instant::now();
-    loop {
-        if let Some(d) = describe(&c, "nb-novpc").await {
-            if d.subnet_id() == Some("subnet-0policy")
-                && d.notebook_instance_status() == Some(&NotebookInstanceStatus::InService)
-            {
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not moved: {:#?}",
-            service.tail(20)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_notebook(&c, "nb-novpc", "moved", &service, |d| {
+        d.subnet_id() == Some("subnet-0policy")
+            && d.notebook_instance_status() == Some(&NotebookInstanceStatus::InService)
+    })
+    .await;
     let after = snapshot(&c, "nb-novpc").await;
     let mut want = before.clone();
     want["subnet"] = "subnet-0policy".into();

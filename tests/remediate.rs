@@ -11,22 +11,6 @@ use aws_sdk_sagemaker::Client;
 use common::service::*;
 use common::*;
 
-/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
-struct Transitions;
-
-impl Transitions {
-    fn on() -> Self {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
-        Transitions
-    }
-}
-
-impl Drop for Transitions {
-    fn drop(&mut self) {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
-    }
-}
-
 const FIX_POLICY: &str = r#"
 apiVersion: sagemaker-guard/v1
 kind: GuardPolicy
@@ -40,22 +24,6 @@ spec:
     SageMaker.3: {action: remediate}
     SageMaker.8: {action: remediate}
 "#;
-
-async fn wait_status(c: &Client, name: &str, want: NotebookInstanceStatus) {
-    for _ in 0..100 {
-        let d = c
-            .describe_notebook_instance()
-            .notebook_instance_name(name)
-            .send()
-            .await
-            .unwrap();
-        if d.notebook_instance_status() == Some(&want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{name} never became {want:?}");
-}
 
 async fn noncompliant_notebook(c: &Client, name: &str) {
     c.create_notebook_instance()
@@ -108,10 +76,6 @@ async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
     })
 }
 
-fn apply_args() -> [&'static str; 4] {
-    ["--apply", "--poll-interval", "200ms", "--output"]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn remediation_paths() {
     // One test function runs the cases in turn: they share the emulator's transition setting.
@@ -135,20 +99,8 @@ async fn in_place_fix_converges_and_preserves_everything_else() {
     let before = snapshot(&c, "nb-fix").await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), FIX_POLICY);
-    let out = guard(&account)
-        .args(["audit", "--policy"])
-        .arg(&policy)
-        .args(apply_args())
-        .arg("json")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "fixed, so nothing FAILED any more: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let (code, report) = audit_apply(&account, &policy, &[]);
+    assert_eq!(code, Some(0), "fixed, so nothing FAILED any more: {report}");
     let applied = &report["applied"][0];
     let steps: Vec<String> = applied["executions"]
         .as_array()
@@ -196,19 +148,8 @@ async fn a_stopped_notebook_is_fixed_and_stays_stopped() {
     wait_status(&c, "nb-stopped", NotebookInstanceStatus::Stopped).await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), FIX_POLICY);
-    let out = guard(&account)
-        .args(["audit", "--policy"])
-        .arg(&policy)
-        .args(apply_args())
-        .arg("json")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, report) = audit_apply(&account, &policy, &[]);
+    assert_eq!(code, Some(0), "{report}");
     wait_status(&c, "nb-stopped", NotebookInstanceStatus::Stopped).await;
     let after = snapshot(&c, "nb-stopped").await;
     assert_eq!(after["rootAccess"], "Disabled");
@@ -237,15 +178,12 @@ async fn dry_run_at_each_level_changes_nothing() {
         ("command (audit without --apply)", FIX_POLICY, false),
     ] {
         let policy = policy_file(dir.path(), yaml);
-        let mut cmd = guard(&account);
-        cmd.args(["audit", "--output", "json", "--policy"])
-            .arg(&policy);
-        if apply {
-            cmd.args(["--apply", "--poll-interval", "200ms"]);
-        }
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{level}: still FAILED");
-        let report = json(&out);
+        let (code, report) = if apply {
+            audit_apply(&account, &policy, &[])
+        } else {
+            audit_json(&account, &policy, &[])
+        };
+        assert_eq!(code, Some(1), "{level}: still FAILED");
         let s3 = report["results"]
             .as_array()
             .unwrap()
@@ -278,19 +216,8 @@ async fn blast_radius_turns_the_third_fix_into_a_finding() {
         "    maxRemediationsPerHour: 2\n  controls:\n",
     );
     let policy = policy_file(dir.path(), &yaml);
-    let out = guard(&account)
-        .args(["audit", "--concurrency", "1", "--policy"])
-        .arg(&policy)
-        .args(apply_args())
-        .arg("json")
-        .output()
-        .unwrap();
-    let report = json(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "one notebook still fails: {report}"
-    );
+    let (code, report) = audit_apply(&account, &policy, &["--concurrency", "1"]);
+    assert_eq!(code, Some(1), "one notebook still fails: {report}");
     let results: Vec<&str> = report["applied"]
         .as_array()
         .unwrap()
@@ -454,15 +381,8 @@ async fn a_notebook_stuck_in_stopping_is_reported() {
     );
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), FIX_POLICY);
-    let out = guard(&account)
-        .args(["audit", "--policy"])
-        .arg(&policy)
-        .args(apply_args())
-        .arg("json")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "still FAILED");
-    let report = json(&out);
+    let (code, report) = audit_apply(&account, &policy, &[]);
+    assert_eq!(code, Some(1), "still FAILED");
     let execution = &report["applied"][0]["executions"][0];
     assert_eq!(execution["result"], "stuck", "{report}");
     assert!(

@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::testing::{load_policy, now, observed, tags};
+use crate::testing::{load_policy, notebook, now, observed, tags};
 
 use crate::resource::{EndpointConfig, Model, NotebookInstance, ProductionVariant, ResourceKind};
 
@@ -35,15 +35,6 @@ fn compliant_nb() -> NotebookInstance {
         platform_identifier: Some("notebook-al2023-v1".into()),
         ..NotebookInstance::default()
     }
-}
-
-fn notebook(nb: NotebookInstance) -> Observed {
-    observed(
-        ResourceKind::NotebookInstance,
-        "nb-1",
-        Some(Details::NotebookInstance(nb)),
-        Some(Tags::default()),
-    )
 }
 
 fn endpoint_config(variants: Vec<ProductionVariant>) -> Observed {

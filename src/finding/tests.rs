@@ -2,49 +2,23 @@ use super::*;
 
 use crate::assess::assess;
 use crate::resource::{arn, Details, NotebookInstance, NotebookStatus, Observed};
+use crate::testing::{load_policy, now, ACCOUNT, REGION};
 
-const ACCOUNT: &str = "111111111111";
-const REGION: &str = "us-east-1";
 const S3: ControlId = ControlId::SageMaker3;
-
-fn now() -> Timestamp {
-    "2026-11-29T00:00:00Z".parse().unwrap()
-}
 
 fn ctx() -> FindingContext {
     FindingContext::new(ACCOUNT, REGION, "aws", "test", now())
 }
 
-fn load_policy(spec: &str) -> Policy {
-    let text = format!(
-        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: test\nspec:\n  {spec}\n"
-    );
-    crate::policy::load("test.yaml", &text).unwrap()
-}
-
 /// A stopped notebook with root access as given.
 fn notebook(root_access: &str) -> Observed {
-    Observed {
-        kind: ResourceKind::NotebookInstance,
-        name: "nb-1".into(),
-        arn: arn(
-            "aws",
-            REGION,
-            ACCOUNT,
-            ResourceKind::NotebookInstance,
-            "nb-1",
-        ),
-        account: ACCOUNT.into(),
-        region: REGION.into(),
-        tags: Some(Default::default()),
-        details: Some(Details::NotebookInstance(NotebookInstance {
-            status: Some(NotebookStatus::Stopped),
-            root_access: Some(root_access.into()),
-            platform_identifier: Some("notebook-al2023-v1".into()),
-            instance_type: Some("ml.t3.medium".into()),
-            ..NotebookInstance::default()
-        })),
-    }
+    crate::testing::notebook(NotebookInstance {
+        status: Some(NotebookStatus::Stopped),
+        root_access: Some(root_access.into()),
+        platform_identifier: Some("notebook-al2023-v1".into()),
+        instance_type: Some("ml.t3.medium".into()),
+        ..NotebookInstance::default()
+    })
 }
 
 fn verdict(status: Status) -> Verdict {
@@ -241,7 +215,7 @@ fn batches_of_at_most_100() {
 #[test]
 fn a_scheduled_recreate_says_when_and_how_to_opt_out() {
     let policy = load_policy(
-        "controls: {SageMaker.1: {action: remediate}}\n  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [sg-1]}",
+        "controls: {SageMaker.1: {action: remediate}}\nremediation:\n  networks:\n    - {subnetId: subnet-1, securityGroupIds: [sg-1]}",
     );
     let mut r = notebook("Disabled");
     if let Some(Details::NotebookInstance(nb)) = &mut r.details {

@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::testing::{load_policy, now, observed, tags, ACCOUNT, REGION};
+use crate::testing::{load_policy, notebook, now, observed, tags, ACCOUNT, REGION};
 
 use crate::resource::{Details, EndpointConfig, ProductionVariant, Tags};
 
@@ -43,15 +43,6 @@ fn nb() -> NotebookInstance {
         creation_time: Some(now().as_second() - 90 * 24 * 3600),
         ..NotebookInstance::default()
     }
-}
-
-fn notebook(n: NotebookInstance) -> Observed {
-    observed(
-        ResourceKind::NotebookInstance,
-        "nb-1",
-        Some(Details::NotebookInstance(n)),
-        Some(Tags::default()),
-    )
 }
 
 fn steps(plan: &Plan) -> Vec<String> {

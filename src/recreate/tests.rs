@@ -1,10 +1,7 @@
 use super::*;
 use crate::plan::{PlanKind, Setting};
-use crate::resource::{Details, Observed};
-
-fn now() -> Timestamp {
-    "2026-11-29T10:00:00Z".parse().unwrap()
-}
+use crate::resource::Details;
+use crate::testing::{now, observed, tags};
 
 fn notebook(status: NotebookStatus) -> NotebookInstance {
     NotebookInstance {
@@ -28,16 +25,13 @@ fn notebook(status: NotebookStatus) -> NotebookInstance {
     }
 }
 
-fn assessment(nb: NotebookInstance, tags: &[(&str, &str)]) -> (Assessment, Plan) {
-    let resource = Observed {
-        kind: ResourceKind::NotebookInstance,
-        name: "nb".into(),
-        arn: "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb".into(),
-        account: "123456789012".into(),
-        region: "us-east-1".into(),
-        tags: Some(tags.iter().copied().collect()),
-        details: Some(Details::NotebookInstance(nb)),
-    };
+fn assessment(nb: NotebookInstance, pairs: &[(&str, &str)]) -> (Assessment, Plan) {
+    let resource = observed(
+        ResourceKind::NotebookInstance,
+        "nb",
+        Some(Details::NotebookInstance(nb)),
+        Some(tags(pairs)),
+    );
     let plan = Plan {
         kind: PlanKind::Recreate,
         dry_run: false,

@@ -75,27 +75,30 @@ pub fn guard(account: &str) -> Command {
     cmd
 }
 
-/// `audit --apply --output json` with a 200 ms poll, then `extra` flags: its exit status and report.
-pub fn audit_apply(
+/// `audit --output json --policy POLICY` then `extra` flags: its exit status and report.
+pub fn audit_json(
     account: &str,
     policy: &Path,
     extra: &[&str],
 ) -> (Option<i32>, serde_json::Value) {
     let out = guard(account)
-        .args([
-            "audit",
-            "--apply",
-            "--poll-interval",
-            "200ms",
-            "--output",
-            "json",
-        ])
-        .args(extra)
-        .arg("--policy")
+        .args(["audit", "--output", "json", "--policy"])
         .arg(policy)
+        .args(extra)
         .output()
         .unwrap();
     (out.status.code(), json(&out))
+}
+
+/// [`audit_json`] with `--apply` and a 200 ms poll.
+pub fn audit_apply(
+    account: &str,
+    policy: &Path,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let mut args = vec!["--apply", "--poll-interval", "200ms"];
+    args.extend_from_slice(extra);
+    audit_json(account, policy, &args)
 }
 
 /// Runs the binary with stdin from `input`.
@@ -204,4 +207,75 @@ urllib.request.urlopen(req, timeout=5).read()\n";
         .status()
         .unwrap();
     assert!(ok.success(), "POST {url} {body}");
+}
+
+/// A Security Hub client on the emulator.
+pub fn securityhub(account: &str) -> aws_sdk_securityhub::Client {
+    aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::Config::builder()
+            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_securityhub::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
+                account, "x", None, None, "test",
+            ))
+            .build(),
+    )
+}
+
+/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
+pub struct Transitions;
+
+impl Transitions {
+    pub fn on() -> Self {
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
+        Transitions
+    }
+}
+
+impl Drop for Transitions {
+    fn drop(&mut self) {
+        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
+    }
+}
+
+/// A notebook's description; `None` once it is gone.
+pub async fn describe_notebook(
+    c: &Client,
+    name: &str,
+) -> Option<aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput>
+{
+    match c
+        .describe_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+    {
+        Ok(d) => Some(d),
+        Err(e)
+            if format!("{e:?}").contains("RecordNotFound")
+                || format!("{e:?}").contains("does not exist") =>
+        {
+            None
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+/// Waits (up to 10 s) until the notebook has a status.
+pub async fn wait_status(
+    c: &Client,
+    name: &str,
+    want: aws_sdk_sagemaker::types::NotebookInstanceStatus,
+) {
+    for _ in 0..100 {
+        if describe_notebook(c, name)
+            .await
+            .is_some_and(|d| d.notebook_instance_status() == Some(&want))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{name} never became {want:?}");
 }

@@ -403,17 +403,3 @@ pub async fn outcomes_queue(q: &Queues, account: &str, bus: &str) -> String {
         .unwrap();
     url
 }
-
-/// A Security Hub client on the emulator.
-pub fn securityhub(account: &str) -> aws_sdk_securityhub::Client {
-    aws_sdk_securityhub::Client::from_conf(
-        aws_sdk_securityhub::Config::builder()
-            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
-            .endpoint_url(emulator_url())
-            .region(aws_sdk_securityhub::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_securityhub::config::Credentials::new(
-                account, "x", None, None, "test",
-            ))
-            .build(),
-    )
-}
