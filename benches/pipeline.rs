@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jiff::Timestamp;
 
-use sagemaker_guard::assess::assess;
-use sagemaker_guard::event::{decode, Decoded, Trigger};
-use sagemaker_guard::policy::{self, Policy};
-use sagemaker_guard::resource::{
+use sagemaker_guard::domain::assess::assess;
+use sagemaker_guard::domain::event::{decode, Decoded, Trigger};
+use sagemaker_guard::domain::policy::{self, Policy};
+use sagemaker_guard::domain::resource::{
     self, Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed,
     ProductionVariant, ResourceKind, Tags,
 };
@@ -136,7 +136,7 @@ fn benches(c: &mut Criterion) {
                     failed_verdicts += a
                         .verdicts
                         .iter()
-                        .filter(|v| v.status == sagemaker_guard::evaluate::Status::Failed)
+                        .filter(|v| v.status == sagemaker_guard::domain::evaluate::Status::Failed)
                         .count();
                 }
             }

@@ -1,32 +1,22 @@
 //! sagemaker-guard keeps Amazon SageMaker resources compliant with the AWS Security Hub controls
 //! SageMaker.1 to SageMaker.8.
 //!
-//! Data flows one way: message -> [`event`] (which resource) -> [`observe`] (the live resource)
-//! -> [`evaluate`] (verdicts) -> [`plan`] (what to do) -> effects. Decoding, evaluation and
-//! planning are pure functions over plain data; AWS is read from [`observe`] and changed only from
-//! [`remediate`], [`recreate`], [`endpoint_config`] and [`finding`].
+//! The modules are layers; each uses only the ones above it in this list:
+//!
+//! - [`domain`]: the pure core. Resources, the control catalogue, the policy, event decoding,
+//!   evaluation, planning, recreate intents, the guard's marks and execution outcomes: data in,
+//!   data out, no AWS SDK and no tokio.
+//! - [`aws`]: the edge. Reads, the one gate every mutating call passes, the fixes, findings,
+//!   outcome events, the intent store and the IAM policy derived from the gate.
+//! - [`converge`]: one look at one resource, judged and moved one safe step on; shared by
+//!   `audit --apply` and the `run` service.
+//! - [`service`]: the `run` service (intake, work queue, controller, resync, health, metrics).
+//! - [`cli`]: the command line, its reports and tables.
+//!
+//! `docs/architecture.md` follows one message and one `audit --apply` through them.
 
-pub mod assess;
-pub mod audit;
-pub mod catalogue;
+pub mod aws;
 pub mod cli;
-pub mod controller;
-pub mod endpoint_config;
-pub mod evaluate;
-pub mod event;
-pub mod finding;
-pub mod http;
-pub mod intake;
-pub mod metrics;
-pub mod observe;
-pub mod plan;
-pub mod policy;
-pub mod recreate;
-pub mod remediate;
-pub mod report;
-pub mod resource;
-pub mod resync;
-pub mod run;
-#[cfg(test)]
-mod testing;
-pub mod workqueue;
+pub mod converge;
+pub mod domain;
+pub mod service;

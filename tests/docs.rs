@@ -33,7 +33,7 @@ fn every_policy_example_in_the_docs_is_valid() {
         assert!(!blocks.is_empty(), "{file} has a policy example");
         for (i, yaml) in blocks.iter().enumerate() {
             if let Err(e) =
-                sagemaker_guard::policy::load(&format!("{file} example {}", i + 1), yaml)
+                sagemaker_guard::domain::policy::load(&format!("{file} example {}", i + 1), yaml)
             {
                 panic!("{e}");
             }

@@ -12,10 +12,10 @@ use aws_sdk_securityhub::types::{
     StringFilterComparison,
 };
 use jiff::{SignedDuration, Timestamp};
-use sagemaker_guard::assess::assess;
-use sagemaker_guard::catalogue::ControlId;
-use sagemaker_guard::finding::{self, FindingContext, FindingsImporter};
-use sagemaker_guard::resource::{self, Details, NotebookInstance, Observed, ResourceKind};
+use sagemaker_guard::aws::finding::{self, FindingContext, FindingsImporter};
+use sagemaker_guard::domain::assess::assess;
+use sagemaker_guard::domain::catalogue::ControlId;
+use sagemaker_guard::domain::resource::{self, Details, NotebookInstance, Observed, ResourceKind};
 
 use common::{account, securityhub, REGION};
 
@@ -39,7 +39,7 @@ fn notebook(account: &str, name: &str, root_access: &str) -> Observed {
 fn s3_finding(account: &str, root_access: &str, now: Timestamp) -> AwsSecurityFinding {
     let text = "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: findings\n\
                 spec:\n  controls: {SageMaker.3: {action: finding}}\n";
-    let policy = sagemaker_guard::policy::load("findings.yaml", text).unwrap();
+    let policy = sagemaker_guard::domain::policy::load("findings.yaml", text).unwrap();
     let a = assess(notebook(account, "nb-1", root_access), &policy, now, true);
     let ctx = FindingContext::new(account, REGION, "aws", &policy.name, now);
     let id = finding::finding_id(&a.resource.arn, ControlId::SageMaker3);

@@ -1,0 +1,178 @@
+//! The gate every mutating AWS call passes: it knows the call's IAM action and spaces calls per
+//! account and region; the blast radius counts the fixes started per account and hour.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_sagemaker::Client;
+use jiff::Timestamp;
+
+use crate::aws::intent_store::IntentQueue;
+
+/// A change the guard makes, with the IAM action it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    AddTags,
+    DeleteTags,
+    StopNotebookInstance,
+    UpdateNotebookInstance,
+    StartNotebookInstance,
+    DeleteNotebookInstance,
+    CreateNotebookInstance,
+    CreateEndpointConfig,
+    UpdateEndpoint,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 9] = [
+        Mutation::AddTags,
+        Mutation::DeleteTags,
+        Mutation::StopNotebookInstance,
+        Mutation::UpdateNotebookInstance,
+        Mutation::StartNotebookInstance,
+        Mutation::DeleteNotebookInstance,
+        Mutation::CreateNotebookInstance,
+        Mutation::CreateEndpointConfig,
+        Mutation::UpdateEndpoint,
+    ];
+
+    pub fn permission(self) -> &'static str {
+        match self {
+            Mutation::AddTags => "sagemaker:AddTags",
+            Mutation::DeleteTags => "sagemaker:DeleteTags",
+            Mutation::StopNotebookInstance => "sagemaker:StopNotebookInstance",
+            Mutation::UpdateNotebookInstance => "sagemaker:UpdateNotebookInstance",
+            Mutation::StartNotebookInstance => "sagemaker:StartNotebookInstance",
+            Mutation::DeleteNotebookInstance => "sagemaker:DeleteNotebookInstance",
+            Mutation::CreateNotebookInstance => "sagemaker:CreateNotebookInstance",
+            Mutation::CreateEndpointConfig => "sagemaker:CreateEndpointConfig",
+            Mutation::UpdateEndpoint => "sagemaker:UpdateEndpoint",
+        }
+    }
+}
+
+/// Spaces mutating calls per account and region, so that fixing many resources at once never
+/// crowds out the account's own use of the API. Shared by every fix of a process.
+#[derive(Default)]
+pub struct Pacer(Mutex<HashMap<(String, String), tokio::time::Instant>>);
+
+impl Pacer {
+    /// Waits for the next free slot of `account` in `region`, at `per_second` calls a second.
+    pub async fn wait(&self, account: &str, region: &str, per_second: u32) {
+        let interval = Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
+        let slot = {
+            let mut next = self.0.lock().expect("the pacer lock is never poisoned");
+            let now = tokio::time::Instant::now();
+            let free = next
+                .entry((account.to_string(), region.to_string()))
+                .or_insert(now);
+            let slot = (*free).max(now);
+            *free = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// What carrying a plan out may touch.
+#[derive(Clone, Copy)]
+pub struct Effects<'a> {
+    /// Spaces the mutating calls.
+    pub pacer: &'a Pacer,
+    /// Mutating calls per second per account and region.
+    pub mutations_per_second: u32,
+    pub client: &'a Client,
+    /// How soon a resource in a transition is looked at again.
+    pub settle: Duration,
+    /// Where a recreate's captured configuration is stored before the delete; without one, no
+    /// recreate is done.
+    pub intents: Option<&'a IntentQueue>,
+    /// The guard policy's name, recorded in intents.
+    pub policy: &'a str,
+}
+
+impl Effects<'_> {
+    /// Waits until a mutating call on a resource of `account` in `region` may go.
+    pub async fn pace(&self, account: &str, region: &str) {
+        self.pacer
+            .wait(account, region, self.mutations_per_second)
+            .await;
+    }
+}
+
+/// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a
+/// fix becomes a finding. Per process: with several replicas, each counts its own.
+#[derive(Default)]
+pub struct BlastRadius(Mutex<HashMap<String, Vec<Timestamp>>>);
+
+impl BlastRadius {
+    /// Records a remediation of `account` at `now` if the limit allows it.
+    pub fn allow(&self, account: &str, limit: u32, now: Timestamp) -> bool {
+        let mut map = self
+            .0
+            .lock()
+            .expect("the blast radius lock is never poisoned");
+        let recent = map.entry(account.to_string()).or_default();
+        let hour_ago = now - jiff::SignedDuration::from_hours(1);
+        recent.retain(|t| *t > hour_ago);
+        if recent.len() >= limit as usize {
+            return false;
+        }
+        recent.push(now);
+        true
+    }
+}
+
+/// A point where a test build can be made to stop, to be killed there (`SAGEMAKER_GUARD_FAILPOINT`
+/// names it). Release builds have no failpoints.
+pub(crate) fn failpoint(name: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("SAGEMAKER_GUARD_FAILPOINT").as_deref() == Ok(name) {
+        tracing::error!(failpoint = name, "failpoint reached: waiting to be killed");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blast_radius_allows_the_limit_per_account_per_hour() {
+        let b = BlastRadius::default();
+        let t0: Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        assert!(b.allow("a", 2, t0));
+        assert!(b.allow("a", 2, t0));
+        assert!(!b.allow("a", 2, t0), "the third in the hour");
+        assert!(b.allow("b", 2, t0), "per account");
+        let later = t0 + jiff::SignedDuration::from_mins(61);
+        assert!(b.allow("a", 2, later), "an hour later");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_calls_per_account_and_region() {
+        let p = Pacer::default();
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            p.wait("a", "us-east-1", 2).await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(1000),
+            "the third at 1 s"
+        );
+        let t = tokio::time::Instant::now();
+        p.wait("b", "us-east-1", 2).await;
+        p.wait("a", "eu-west-1", 2).await;
+        assert_eq!(
+            t.elapsed(),
+            Duration::ZERO,
+            "other accounts and regions do not wait"
+        );
+    }
+}

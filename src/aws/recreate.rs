@@ -1,0 +1,183 @@
+//! Stop-and-recreate of a notebook after its delete: the intent's steps carried out.
+//!
+//! What a recreate is and why it is crash-safe is in [`crate::domain::intent`]; up to the delete
+//! the fix is `remediate`'s. Here, whichever replica holds the intent reads the
+//! live notebook, asks [`next_step`] and performs that one step: create the notebook again from
+//! the captured configuration, wait for a transition, stop it again if it was stopped before,
+//! and finally say the intent is settled.
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::{
+    DirectInternetAccess, InstanceMetadataServiceConfiguration, IpAddressType, RootAccess, Tag,
+};
+use aws_sdk_sagemaker::Client;
+use jiff::Timestamp;
+
+use crate::aws::observe::{AwsError, Observer};
+use crate::domain::execution::{Execution, ExecutionResult};
+use crate::domain::intent::{next_step, IntentStep, RecreateIntent};
+
+/// The result of taking an intent's next step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntentState {
+    /// Look again after this long.
+    Pending(Duration),
+    /// Fulfilled or obsolete: settle it.
+    Settled,
+}
+
+/// Reads the live notebook and takes the intent's next step.
+pub async fn continue_intent(
+    observer: &Observer,
+    fx: &crate::aws::gate::Effects<'_>,
+    intent: &RecreateIntent,
+) -> Result<(Execution, IntentState), AwsError> {
+    let client = observer.client();
+    let settle = fx.settle;
+    let live = observer.notebook_with_tags(&intent.name).await?;
+    let step = next_step(
+        intent,
+        live.as_ref().map(|(nb, tags)| (nb, tags)),
+        Timestamp::now(),
+    );
+    let mut e = Execution::new(ExecutionResult::InProgress);
+    let state = match step {
+        IntentStep::Create => {
+            fx.pace(&intent.account, &intent.region).await;
+            match create(client, intent).await {
+                Ok(()) => {
+                    e.result = ExecutionResult::Applied;
+                    e.done.push(format!(
+                        "create {} as it was, with {}",
+                        intent.name,
+                        fixed_settings(intent)
+                    ));
+                }
+                Err(err) if err.code == "ResourceInUse" || err.message.contains("already") => {
+                    e.notes
+                        .push("a notebook of this name exists again: looking at it".into());
+                }
+                Err(err) => return Err(err),
+            }
+            IntentState::Pending(settle)
+        }
+        IntentStep::Wait(why) => {
+            // A delete or create that outlasts the deadline is reported, and still followed.
+            let started = intent.id.parse::<Timestamp>().ok();
+            let deadline = jiff::SignedDuration::from_secs(
+                crate::domain::execution::STUCK_AFTER.as_secs() as i64,
+            );
+            if started.is_some_and(|t| Timestamp::now().duration_since(t) > deadline) {
+                e.result = ExecutionResult::Stuck;
+                e.notes.push(format!(
+                    "{why}, more than {} after the recreate began: the guard keeps waiting; look at it",
+                    humantime::format_duration(crate::domain::execution::STUCK_AFTER)
+                ));
+            } else {
+                e.notes.push(why);
+            }
+            IntentState::Pending(settle)
+        }
+        IntentStep::Stop => {
+            fx.pace(&intent.account, &intent.region).await;
+            client
+                .stop_notebook_instance()
+                .notebook_instance_name(&intent.name)
+                .send()
+                .await
+                .map_err(|err| AwsError::from_sdk("StopNotebookInstance", err))?;
+            e.result = ExecutionResult::Applied;
+            e.done
+                .push("stop (it was stopped before the recreate)".into());
+            IntentState::Pending(settle)
+        }
+        IntentStep::Fulfilled(note) => {
+            e.result = ExecutionResult::Recreated;
+            e.notes.push(note);
+            IntentState::Settled
+        }
+        IntentStep::Obsolete(why) => {
+            tracing::warn!(notebook = %intent.name, intent = %intent.id, why, "dropping a recreate intent");
+            e.result = ExecutionResult::NothingToDo;
+            e.notes.push(why);
+            IntentState::Settled
+        }
+    };
+    if let IntentState::Pending(d) = state {
+        e.requeue_after = Some(d);
+    }
+    Ok((e, state))
+}
+
+/// The settings the recreate changed, for the record.
+fn fixed_settings(intent: &RecreateIntent) -> String {
+    let s = &intent.spec;
+    let mut out = vec![format!(
+        "DirectInternetAccess={}",
+        s.direct_internet_access.as_deref().unwrap_or("Enabled")
+    )];
+    if let Some(subnet) = &s.subnet_id {
+        out.push(format!("SubnetId={subnet}"));
+    }
+    if let Some(r) = &s.root_access {
+        out.push(format!("RootAccess={r}"));
+    }
+    if let Some(p) = &s.platform_identifier {
+        out.push(format!("PlatformIdentifier={p}"));
+    }
+    out.join(", ")
+}
+
+/// `CreateNotebookInstance` from an intent, with its tags.
+async fn create(client: &Client, intent: &RecreateIntent) -> Result<(), AwsError> {
+    let s = &intent.spec;
+    let tags: Vec<Tag> = intent
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let mut req = client
+        .create_notebook_instance()
+        .notebook_instance_name(&intent.name)
+        .instance_type(s.instance_type.as_str().into())
+        .role_arn(&s.role_arn)
+        .set_subnet_id(s.subnet_id.clone())
+        .set_security_group_ids(
+            (!s.security_group_ids.is_empty()).then(|| s.security_group_ids.clone()),
+        )
+        .set_kms_key_id(s.kms_key_id.clone())
+        .set_lifecycle_config_name(s.lifecycle_config_name.clone())
+        .set_direct_internet_access(
+            s.direct_internet_access
+                .as_deref()
+                .map(DirectInternetAccess::from),
+        )
+        .set_volume_size_in_gb(s.volume_size_in_gb)
+        .set_accelerator_types((!s.accelerator_types.is_empty()).then(|| {
+            s.accelerator_types
+                .iter()
+                .map(|a| a.as_str().into())
+                .collect()
+        }))
+        .set_default_code_repository(s.default_code_repository.clone())
+        .set_additional_code_repositories(
+            (!s.additional_code_repositories.is_empty())
+                .then(|| s.additional_code_repositories.clone()),
+        )
+        .set_root_access(s.root_access.as_deref().map(RootAccess::from))
+        .set_platform_identifier(s.platform_identifier.clone())
+        .set_ip_address_type(s.ip_address_type.as_deref().map(IpAddressType::from))
+        .set_tags((!tags.is_empty()).then_some(tags));
+    if let Some(v) = &s.minimum_instance_metadata_service_version {
+        req = req.instance_metadata_service_configuration(
+            InstanceMetadataServiceConfiguration::builder()
+                .minimum_instance_metadata_service_version(v)
+                .build(),
+        );
+    }
+    req.send()
+        .await
+        .map_err(|err| AwsError::from_sdk("CreateNotebookInstance", err))?;
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! Read-only runs: the sweep of everything in scope (`audit`), and the look at what one event
+//! names (`evaluate`). Both observe live, assess, and report; neither changes anything.
+
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::aws::observe::{AwsError, Listed, Observer};
+use crate::cli::report::{Report, ResultRow, SweepError};
+use crate::converge::{converge, Applied, Shared};
+use crate::domain::assess::{assess, Assessment};
+use crate::domain::evaluate::Status;
+use crate::domain::event::{Decoded, Trigger, TriggerSource};
+use crate::domain::policy::Policy;
+use crate::domain::resource::{ResourceKind, ResourceRef};
+
+/// Progress of a sweep, for the progress bar. Implemented by the CLI; tests pass `()`.
+pub trait Progress: Sync {
+    fn add_total(&self, _n: u64) {}
+    fn advance(&self) {}
+}
+
+impl Progress for () {}
+
+/// ERROR rows for every enabled control of a resource that could not be read.
+fn error_rows(
+    policy: &Policy,
+    listed: &Listed,
+    account: &str,
+    region: &str,
+    e: &AwsError,
+) -> Vec<ResultRow> {
+    policy
+        .controls_for(listed.kind)
+        .map(|(id, _)| ResultRow {
+            control: id,
+            resource_type: listed.kind.cfn_type(),
+            resource_arn: listed.arn.clone(),
+            resource_name: listed.name.clone(),
+            account: account.to_string(),
+            region: region.to_string(),
+            status: Status::Error,
+            reason: e.to_string(),
+            action: None,
+            severity: id.control().severity,
+            exemption: None,
+        })
+        .collect()
+}
+
+/// Sweeps every resource of every kind an enabled control judges, in each region, and reports.
+/// At most `concurrency` resources are read at once per region.
+pub async fn sweep(
+    policy: &Policy,
+    regions: &[String],
+    concurrency: usize,
+    progress: &dyn Progress,
+    apply: Option<&ApplyOptions>,
+) -> Report {
+    let now = Timestamp::now();
+    let mut assessments: Vec<Assessment> = Vec::new();
+    let mut error_results = Vec::new();
+    let mut errors = Vec::new();
+    let mut applied = Vec::new();
+    let shared = match apply {
+        Some(options) => Some(Shared::new(options.intent_queue_url.as_deref()).await),
+        None => None,
+    };
+    for region in regions {
+        let first_of_region = assessments.len();
+        let observer = Observer::from_env(region).await;
+        let mut listed = Vec::new();
+        for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
+            match observer.list(kind).await {
+                Ok(found) => listed.extend(found),
+                Err(e) => errors.push(SweepError::new(region, kind, e)),
+            }
+        }
+        // Out of scope is never read further, let alone acted on.
+        listed.retain(|l| {
+            let account = ResourceRef::from_arn(&l.arn)
+                .and_then(|r| r.account)
+                .unwrap_or_default();
+            policy.scope.includes_account(&account)
+        });
+        progress.add_total(listed.len() as u64);
+        let observer = &observer;
+        let mut reads = stream::iter(listed)
+            .map(|l| async move {
+                let result = observer.observe_listed(&l, policy).await;
+                (l, result)
+            })
+            .buffer_unordered(concurrency.max(1));
+        while let Some((listed, result)) = reads.next().await {
+            progress.advance();
+            match result {
+                Ok(Some(observed)) => {
+                    assessments.push(assess(observed, policy, now, apply.is_none()))
+                }
+                // Deleted between the list and the read: nothing to judge.
+                Ok(None) => {}
+                Err(e) => {
+                    let account = ResourceRef::from_arn(&listed.arn)
+                        .and_then(|r| r.account)
+                        .unwrap_or_default();
+                    error_results.extend(error_rows(policy, &listed, &account, region, &e));
+                }
+            }
+        }
+        drop(reads);
+        if let (Some(options), Some(shared)) = (apply, &shared) {
+            applied.extend(
+                apply_all(
+                    observer,
+                    &assessments[first_of_region..],
+                    policy,
+                    options,
+                    shared,
+                )
+                .await,
+            );
+        }
+    }
+    let mut report = Report::new(&policy.name, &assessments, error_results, errors);
+    report.applied = applied;
+    report
+}
+
+/// How `--apply` runs.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Give up waiting for transitions after this long.
+    pub timeout: std::time::Duration,
+    /// How often a resource in transition is read again.
+    pub poll: std::time::Duration,
+    /// Resources fixed at once.
+    pub concurrency: usize,
+    /// Where recreate intents are stored; without one, no notebook is recreated.
+    pub intent_queue_url: Option<String>,
+}
+
+/// Converges every assessed resource that has something to do.
+async fn apply_all(
+    observer: &Observer,
+    assessments: &[Assessment],
+    policy: &Policy,
+    options: &ApplyOptions,
+    shared: &Shared,
+) -> Vec<Applied> {
+    let deadline = std::time::Instant::now() + options.timeout;
+    let importer =
+        crate::aws::finding::FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(
+            aws_sdk_securityhub::config::Builder::from(&shared.config)
+                .region(aws_sdk_securityhub::config::Region::new(
+                    observer.region().to_string(),
+                ))
+                .build(),
+        ));
+    let importer = &importer;
+    let pending = assessments.iter().filter(|a| {
+        a.plan.is_some()
+            || a.resource
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.contains_key(crate::domain::marks::RESTART_TAG))
+    });
+    stream::iter(pending)
+        .map(|a| {
+            converge(
+                observer,
+                a.clone(),
+                policy,
+                shared,
+                Some(importer),
+                deadline,
+                options.poll,
+            )
+        })
+        .buffered(options.concurrency.max(1))
+        .filter(|applied| std::future::ready(!applied.executions.is_empty()))
+        .collect()
+        .await
+}
+
+/// What `evaluate` found for one resource an event named.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerOutcome {
+    pub resource: ResourceRef,
+    pub source: TriggerSource,
+    /// `present` (judged below), `gone` (deleted: its findings can be archived),
+    /// `out-of-scope` (not judged), `not-judged` (no enabled control judges its kind) or `error`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The JSON `evaluate` prints: the audit report's fields, plus what the event named.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventReport {
+    /// `evaluated` or `ignored`.
+    pub outcome: &'static str,
+    /// Why the event was ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub triggers: Vec<TriggerOutcome>,
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+impl EventReport {
+    /// As the audit's, and 3 when a resource the event names could not be read.
+    pub fn exit_code(&self) -> i32 {
+        if self.triggers.iter().any(|t| t.state == "error") {
+            3
+        } else {
+            self.report.exit_code()
+        }
+    }
+}
+
+/// Reads each resource a decoded event names, live, and judges it. The event's own content is
+/// never used for the resource's settings.
+pub async fn evaluate_event(
+    policy: &Policy,
+    decoded: Decoded,
+    default_region: &str,
+    apply: Option<&ApplyOptions>,
+) -> EventReport {
+    let triggers = match decoded {
+        Decoded::Ignored(reason) => {
+            return EventReport {
+                outcome: "ignored",
+                reason: Some(reason),
+                triggers: Vec::new(),
+                report: Report::new(&policy.name, &[], Vec::new(), Vec::new()),
+            }
+        }
+        Decoded::Triggers(t) => t,
+        // The guard's own recreate intent names its notebook.
+        Decoded::Intent(i) => vec![Trigger {
+            resource: i.key(),
+            gone: false,
+            source: TriggerSource::RecreateIntent,
+        }],
+    };
+    let now = Timestamp::now();
+    let mut observers: HashMap<String, Observer> = HashMap::new();
+    let mut outcomes = Vec::new();
+    let mut assessments = Vec::new();
+    for Trigger {
+        resource, source, ..
+    } in triggers
+    {
+        let region = resource
+            .region
+            .clone()
+            .unwrap_or_else(|| default_region.to_string());
+        let mut outcome = TriggerOutcome {
+            resource: resource.clone(),
+            source,
+            state: "present",
+            resource_arn: None,
+            error: None,
+        };
+        let in_scope = policy.scope.includes_region(&region)
+            && resource
+                .account
+                .as_deref()
+                .is_none_or(|a| policy.scope.includes_account(a));
+        if !in_scope {
+            outcome.state = "out-of-scope";
+        } else if !policy.judges(resource.kind) {
+            outcome.state = "not-judged";
+        } else {
+            if !observers.contains_key(&region) {
+                observers.insert(region.clone(), Observer::from_env(&region).await);
+            }
+            let observer = &observers[&region];
+            match observer.observe_ref(&resource, policy).await {
+                Ok(Some(observed)) if !policy.scope.includes_account(&observed.account) => {
+                    outcome.state = "out-of-scope";
+                    outcome.resource_arn = Some(observed.arn);
+                }
+                Ok(Some(observed)) => {
+                    outcome.resource_arn = Some(observed.arn.clone());
+                    assessments.push(assess(observed, policy, now, apply.is_none()));
+                }
+                // Gone whether or not the event said so: only the live read counts.
+                Ok(None) => outcome.state = "gone",
+                Err(e) => {
+                    outcome.state = "error";
+                    outcome.error = Some(e.to_string());
+                }
+            }
+        }
+        outcomes.push(outcome);
+    }
+    let mut report = Report::new(&policy.name, &assessments, Vec::new(), Vec::new());
+    if let Some(options) = apply {
+        let shared = Shared::new(options.intent_queue_url.as_deref()).await;
+        for a in &assessments {
+            if let Some(observer) = observers.get(&a.resource.region) {
+                let applied =
+                    apply_all(observer, std::slice::from_ref(a), policy, options, &shared).await;
+                report.applied.extend(applied);
+            }
+        }
+    }
+    EventReport {
+        outcome: "evaluated",
+        reason: None,
+        triggers: outcomes,
+        report,
+    }
+}

@@ -1,0 +1,290 @@
+//! Recreate intents: the durable record of a stop-and-recreate, and the pure decision of its
+//! next step.
+//!
+//! `DirectInternetAccess` and `SubnetId` can only be chosen when a notebook is created, so the
+//! fix deletes the notebook and creates it again under the same name. Delete destroys the
+//! notebook's storage volume and its configuration with it, so the configuration is captured
+//! first ([`capture`]) and stored durably as a *recreate intent*: a message on the service's SQS
+//! queue, shaped like an EventBridge event. Only once that message is stored is the notebook
+//! deleted. From then on the intent, not the process, drives the rest: whichever replica
+//! receives it reads the live notebook and takes the next step ([`next_step`]).
+//!
+//! The recreated notebook is recognised by its `sagemaker-guard/recreated-at` tag, whose value is
+//! the intent's id.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::assess::Assessment;
+use crate::domain::catalogue::ControlId;
+use crate::domain::marks::{
+    INTENT_DETAIL_TYPE, NONCOMPLIANT_TAG, RECREATED_AT_TAG, RECREATE_AFTER_TAG, RESTART_TAG, SOURCE,
+};
+use crate::domain::plan::{Plan, Step};
+use crate::domain::resource::{NotebookInstance, NotebookStatus, ResourceKind, ResourceRef, Tags};
+
+/// An intent whose notebook was never deleted is dropped after this long: the process that
+/// stored it died before its delete, and the next look plans afresh.
+pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Everything `CreateNotebookInstance` is given, in the API's names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NotebookSpec {
+    pub instance_type: String,
+    pub role_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle_config_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_internet_access: Option<String>,
+    #[serde(rename = "VolumeSizeInGB", skip_serializing_if = "Option::is_none")]
+    pub volume_size_in_gb: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accelerator_types: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_code_repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_code_repositories: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_access: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_identifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_instance_metadata_service_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+}
+
+/// The durable record of a recreate: what the notebook was, what it becomes, and its tags.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecreateIntent {
+    /// Unique per recreate; the value of the recreated notebook's `sagemaker-guard/recreated-at`.
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    /// The notebook as it was read right before the delete.
+    pub captured: NotebookInstance,
+    /// What is created: the captured configuration with the fixes.
+    pub spec: NotebookSpec,
+    /// The tags the new notebook gets: the old one's, plus `sagemaker-guard/recreated-at`.
+    pub tags: BTreeMap<String, String>,
+    /// Whether it was running before the guard stopped it; a stopped one is stopped again.
+    pub was_running: bool,
+    pub controls: Vec<ControlId>,
+    pub policy: String,
+}
+
+impl RecreateIntent {
+    /// The work-queue key of the notebook.
+    pub fn key(&self) -> ResourceRef {
+        ResourceRef {
+            kind: ResourceKind::NotebookInstance,
+            name: self.name.clone(),
+            account: Some(self.account.clone()),
+            region: Some(self.region.clone()),
+        }
+    }
+
+    /// The message body that stores the intent: an EventBridge-shaped event.
+    pub fn to_message(&self) -> String {
+        serde_json::json!({
+            "version": "0",
+            "source": SOURCE,
+            "detail-type": INTENT_DETAIL_TYPE,
+            "account": self.account,
+            "region": self.region,
+            "time": self.id,
+            "resources": [self.arn],
+            "detail": self,
+        })
+        .to_string()
+    }
+}
+
+/// Captures a notebook for its recreate. Refuses (nothing is deleted then) when anything needed
+/// to create it again was not read.
+pub fn capture(
+    a: &Assessment,
+    plan: &Plan,
+    policy: &str,
+    now: Timestamp,
+) -> Result<RecreateIntent, String> {
+    let r = &a.resource;
+    let nb = r
+        .notebook()
+        .ok_or("the notebook's configuration was not read")?;
+    let tags = r.tags.as_ref().ok_or("the notebook's tags were not read")?;
+    let fixes = plan
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Create(settings) => Some(settings),
+            _ => None,
+        })
+        .ok_or("the plan creates nothing")?;
+    let mut spec = NotebookSpec {
+        instance_type: nb
+            .instance_type
+            .clone()
+            .ok_or("the notebook's instance type is unknown")?,
+        role_arn: nb
+            .role_arn
+            .clone()
+            .ok_or("the notebook's role is unknown")?,
+        subnet_id: nb.subnet_id.clone().filter(|s| !s.is_empty()),
+        security_group_ids: nb.security_groups.clone(),
+        kms_key_id: nb.kms_key_id.clone(),
+        lifecycle_config_name: nb.lifecycle_config_name.clone(),
+        direct_internet_access: nb.direct_internet_access.clone(),
+        volume_size_in_gb: nb.volume_size_in_gb,
+        accelerator_types: nb.accelerator_types.clone(),
+        default_code_repository: nb.default_code_repository.clone(),
+        additional_code_repositories: nb.additional_code_repositories.clone(),
+        root_access: nb.root_access.clone(),
+        platform_identifier: nb.platform_identifier.clone(),
+        minimum_instance_metadata_service_version: nb.minimum_imds_version.clone(),
+        ip_address_type: nb.ip_address_type.clone(),
+    };
+    for s in fixes {
+        match s.name {
+            "DirectInternetAccess" => spec.direct_internet_access = Some(s.value.clone()),
+            "SubnetId" => spec.subnet_id = Some(s.value.clone()),
+            "SecurityGroupIds" => {
+                spec.security_group_ids = s.value.split_whitespace().map(str::to_string).collect()
+            }
+            "RootAccess" => spec.root_access = Some(s.value.clone()),
+            "PlatformIdentifier" => spec.platform_identifier = Some(s.value.clone()),
+            "InstanceType" => spec.instance_type = s.value.clone(),
+            other => {
+                return Err(format!(
+                    "{other} is not a setting of CreateNotebookInstance"
+                ))
+            }
+        }
+    }
+    let id = now.to_string();
+    let mut new_tags: BTreeMap<String, String> = tags
+        .user_tags()
+        .filter(|(k, _)| ![RESTART_TAG, RECREATE_AFTER_TAG, RECREATED_AT_TAG].contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // The fix answers the marked controls; the next look marks again what still fails.
+    new_tags.remove(NONCOMPLIANT_TAG);
+    new_tags.insert(RECREATED_AT_TAG.to_string(), id.clone());
+    let was_running = tags.contains_key(RESTART_TAG)
+        || matches!(
+            nb.status,
+            Some(NotebookStatus::InService | NotebookStatus::Pending)
+        );
+    Ok(RecreateIntent {
+        id,
+        name: r.name.clone(),
+        arn: r.arn.clone(),
+        account: r.account.clone(),
+        region: r.region.clone(),
+        captured: nb.clone(),
+        spec,
+        tags: new_tags,
+        was_running,
+        controls: plan.controls.clone(),
+        policy: policy.to_string(),
+    })
+}
+
+/// What to do next for an intent, given the live notebook of its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntentStep {
+    /// The notebook is gone: create it again.
+    Create,
+    /// A transition is under way (the delete, the create, a stop): look again later.
+    Wait(String),
+    /// The recreated notebook is running but the old one was stopped: stop it.
+    Stop,
+    /// Done: the intent can be settled.
+    Fulfilled(String),
+    /// The intent no longer applies (nothing was deleted, or somebody else created a notebook of
+    /// that name): it is settled without doing anything.
+    Obsolete(String),
+}
+
+/// The next step of an intent: a pure function of the intent, the live notebook (with its tags)
+/// and the time.
+pub fn next_step(
+    intent: &RecreateIntent,
+    live: Option<(&NotebookInstance, &Tags)>,
+    now: Timestamp,
+) -> IntentStep {
+    let Some((nb, tags)) = live else {
+        return IntentStep::Create;
+    };
+    let status = nb
+        .status
+        .clone()
+        .unwrap_or(NotebookStatus::Unknown(String::new()));
+    let ours = tags.get(RECREATED_AT_TAG) == Some(intent.id.as_str());
+    if ours {
+        return match status {
+            NotebookStatus::Pending | NotebookStatus::Stopping | NotebookStatus::Updating => {
+                IntentStep::Wait(format!("the new notebook is {}", status.as_str()))
+            }
+            NotebookStatus::InService if !intent.was_running => IntentStep::Stop,
+            NotebookStatus::InService | NotebookStatus::Stopped => {
+                IntentStep::Fulfilled(format!("recreated; {}", status.as_str()))
+            }
+            NotebookStatus::Failed => IntentStep::Fulfilled(
+                "recreated, but the new notebook Failed to start (its configuration is the old one's; look at its lifecycle configuration)".into(),
+            ),
+            other => IntentStep::Fulfilled(format!("recreated; {}", other.as_str())),
+        };
+    }
+    if status == NotebookStatus::Deleting {
+        return IntentStep::Wait("the old notebook is being deleted".into());
+    }
+    let original = nb.creation_time == intent.captured.creation_time;
+    if !original {
+        return IntentStep::Obsolete(
+            "a notebook of this name was created since, not by the guard: it is left alone".into(),
+        );
+    }
+    let unchanged = NotebookInstance {
+        status: None,
+        ..nb.clone()
+    } == NotebookInstance {
+        status: None,
+        ..intent.captured.clone()
+    };
+    if !unchanged {
+        // Changed since the capture, so never deleted on the strength of this intent; a newer
+        // look captures it afresh.
+        return IntentStep::Obsolete(
+            "the notebook changed since this intent captured it: the next look plans afresh".into(),
+        );
+    }
+    let age = intent
+        .id
+        .parse::<Timestamp>()
+        .map(|t| now.duration_since(t))
+        .unwrap_or_default();
+    if age > jiff::SignedDuration::from_secs(STALE_AFTER.as_secs() as i64) {
+        IntentStep::Obsolete(
+            "the notebook was never deleted (the guard stopped before its delete): the next look plans afresh".into(),
+        )
+    } else {
+        IntentStep::Wait("the delete has not been seen yet".into())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+use super::*;
+use crate::domain::plan::{PlanKind, Setting};
+use crate::domain::resource::Details;
+use crate::domain::testing::{now, observed, tags};
+
+fn notebook(status: NotebookStatus) -> NotebookInstance {
+    NotebookInstance {
+        status: Some(status),
+        instance_type: Some("ml.t3.medium".into()),
+        subnet_id: Some("subnet-1".into()),
+        security_groups: vec!["sg-1".into()],
+        direct_internet_access: Some("Enabled".into()),
+        root_access: Some("Enabled".into()),
+        platform_identifier: Some("notebook-al2-v2".into()),
+        role_arn: Some("arn:aws:iam::123456789012:role/nb".into()),
+        kms_key_id: Some("key-1".into()),
+        volume_size_in_gb: Some(50),
+        lifecycle_config_name: Some("lc".into()),
+        default_code_repository: Some("https://example.com/repo.git".into()),
+        additional_code_repositories: vec!["repo-2".into()],
+        accelerator_types: vec!["ml.eia2.medium".into()],
+        minimum_imds_version: Some("2".into()),
+        ip_address_type: Some("ipv4".into()),
+        creation_time: Some(1_000),
+    }
+}
+
+fn assessment(nb: NotebookInstance, pairs: &[(&str, &str)]) -> (Assessment, Plan) {
+    let resource = observed(
+        ResourceKind::NotebookInstance,
+        "nb",
+        Some(Details::NotebookInstance(nb)),
+        Some(tags(pairs)),
+    );
+    let plan = Plan {
+        kind: PlanKind::Recreate,
+        dry_run: false,
+        steps: vec![
+            Step::CaptureConfiguration,
+            Step::Delete,
+            Step::Create(vec![
+                Setting {
+                    name: "DirectInternetAccess",
+                    value: "Disabled".into(),
+                },
+                Setting {
+                    name: "SubnetId",
+                    value: "subnet-1".into(),
+                },
+                Setting {
+                    name: "SecurityGroupIds",
+                    value: "sg-1 sg-2".into(),
+                },
+                Setting {
+                    name: "RootAccess",
+                    value: "Disabled".into(),
+                },
+            ]),
+        ],
+        controls: vec![ControlId::SageMaker1, ControlId::SageMaker3],
+        notes: Vec::new(),
+    };
+    (
+        Assessment {
+            resource,
+            verdicts: Vec::new(),
+            plan: Some(plan.clone()),
+        },
+        plan,
+    )
+}
+
+#[test]
+fn capture_keeps_everything_but_the_fixes() {
+    let (a, plan) = assessment(
+        notebook(NotebookStatus::Stopped),
+        &[
+            ("owner", "ana"),
+            ("aws:cloudformation:stack-name", "s"),
+            (RESTART_TAG, "2026-11-29T09:00:00Z"),
+            (RECREATE_AFTER_TAG, "2026-11-29T09:30:00Z"),
+            (NONCOMPLIANT_TAG, "SageMaker.1"),
+        ],
+    );
+    let i = capture(&a, &plan, "p", now()).unwrap();
+    let s = &i.spec;
+    assert_eq!(s.direct_internet_access.as_deref(), Some("Disabled"));
+    assert_eq!(s.root_access.as_deref(), Some("Disabled"));
+    assert_eq!(s.security_group_ids, vec!["sg-1", "sg-2"]);
+    // Everything else as it was.
+    assert_eq!(s.instance_type, "ml.t3.medium");
+    assert_eq!(s.role_arn, "arn:aws:iam::123456789012:role/nb");
+    assert_eq!(s.kms_key_id.as_deref(), Some("key-1"));
+    assert_eq!(s.volume_size_in_gb, Some(50));
+    assert_eq!(s.lifecycle_config_name.as_deref(), Some("lc"));
+    assert_eq!(s.additional_code_repositories, vec!["repo-2"]);
+    assert_eq!(s.accelerator_types, vec!["ml.eia2.medium"]);
+    assert_eq!(s.platform_identifier.as_deref(), Some("notebook-al2-v2"));
+    assert_eq!(
+        s.minimum_instance_metadata_service_version.as_deref(),
+        Some("2")
+    );
+    assert!(i.was_running, "the guard's restart mark says it ran");
+    let keys: Vec<&str> = i.tags.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["owner", RECREATED_AT_TAG]);
+    assert_eq!(i.tags[RECREATED_AT_TAG], i.id);
+}
+
+#[test]
+fn capture_refuses_what_was_not_read() {
+    let (mut a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    a.resource.tags = None;
+    assert!(capture(&a, &plan, "p", now()).is_err());
+    let mut nb = notebook(NotebookStatus::Stopped);
+    nb.role_arn = None;
+    let (a, plan) = assessment(nb, &[]);
+    assert!(capture(&a, &plan, "p", now()).is_err());
+}
+
+#[test]
+fn a_stopped_notebook_is_not_running() {
+    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    assert!(!capture(&a, &plan, "p", now()).unwrap().was_running);
+}
+
+#[test]
+fn the_intent_message_decodes_back() {
+    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[("owner", "ana")]);
+    let i = capture(&a, &plan, "p", now()).unwrap();
+    match crate::domain::event::decode(&i.to_message()).unwrap() {
+        crate::domain::event::Decoded::Intent(back) => assert_eq!(*back, i),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn intent(was_running: bool) -> RecreateIntent {
+    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    let mut i = capture(&a, &plan, "p", now()).unwrap();
+    i.was_running = was_running;
+    i
+}
+
+#[test]
+fn next_steps_follow_the_live_notebook() {
+    let i = intent(false);
+    let later = now() + jiff::SignedDuration::from_secs(30);
+    assert_eq!(next_step(&i, None, later), IntentStep::Create);
+
+    // The old notebook: being deleted, or not yet seen deleted.
+    let old = notebook(NotebookStatus::Deleting);
+    let none = Tags::default();
+    assert!(matches!(
+        next_step(&i, Some((&old, &none)), later),
+        IntentStep::Wait(_)
+    ));
+    let old = notebook(NotebookStatus::Stopped);
+    assert!(matches!(
+        next_step(&i, Some((&old, &none)), later),
+        IntentStep::Wait(_)
+    ));
+    let mut changed = notebook(NotebookStatus::Stopped);
+    changed.volume_size_in_gb = Some(80);
+    assert!(matches!(
+        next_step(&i, Some((&changed, &none)), later),
+        IntentStep::Obsolete(_)
+    ));
+    let much_later = now() + jiff::SignedDuration::from_mins(11);
+    assert!(matches!(
+        next_step(&i, Some((&old, &none)), much_later),
+        IntentStep::Obsolete(_)
+    ));
+
+    // The new one.
+    let ours: Tags = [(RECREATED_AT_TAG, i.id.as_str())].into_iter().collect();
+    let mut new = notebook(NotebookStatus::Pending);
+    new.creation_time = Some(2_000);
+    assert!(matches!(
+        next_step(&i, Some((&new, &ours)), later),
+        IntentStep::Wait(_)
+    ));
+    new.status = Some(NotebookStatus::InService);
+    assert_eq!(next_step(&i, Some((&new, &ours)), later), IntentStep::Stop);
+    assert!(matches!(
+        next_step(&intent(true), Some((&new, &ours)), later),
+        IntentStep::Obsolete(_) | IntentStep::Fulfilled(_)
+    ));
+    new.status = Some(NotebookStatus::Stopped);
+    assert!(matches!(
+        next_step(&i, Some((&new, &ours)), later),
+        IntentStep::Fulfilled(_)
+    ));
+
+    // Somebody else's notebook of that name.
+    assert!(matches!(
+        next_step(&i, Some((&new, &none)), later),
+        IntentStep::Obsolete(_)
+    ));
+}

@@ -1,0 +1,590 @@
+//! Plans: what the policy would do about one resource's failures, as data.
+//!
+//! One resource gets one plan, whatever number of controls failed: one recreate carries every safe
+//! setting, one in-place update carries every in-place fix. The plan is a pure function of the
+//! resource, its verdicts, the policy and the time; dry-run prints it, tests assert on it, and the
+//! executor consumes it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+
+use crate::domain::catalogue::{ControlId, Fix, AL2023_UNSUPPORTED_INSTANCE_FAMILIES};
+use crate::domain::evaluate::{Status, Verdict};
+use crate::domain::marks::{NONCOMPLIANT_TAG, RECREATED_AT_TAG, RECREATE_AFTER_TAG};
+use crate::domain::policy::{Action, Policy};
+use crate::domain::resource::{NotebookInstance, NotebookStatus, Observed, ResourceKind};
+
+/// The strongest effect of a plan, in increasing order of what it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanKind {
+    /// Nothing can be done now (e.g. the resource is being deleted).
+    None,
+    /// File a Security Hub finding.
+    Finding,
+    /// Add tags.
+    Tag,
+    /// A new endpoint config, and every endpoint moved onto it.
+    ReplaceEndpointConfig,
+    /// Stop, update, start: the notebook and its storage are kept.
+    UpdateInPlace,
+    /// Stop, delete and create again: the notebook's storage volume is lost.
+    Recreate,
+}
+
+impl PlanKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::None => "none",
+            PlanKind::Finding => "finding",
+            PlanKind::Tag => "tag",
+            PlanKind::ReplaceEndpointConfig => "replace-endpoint-config",
+            PlanKind::UpdateInPlace => "update-in-place",
+            PlanKind::Recreate => "recreate",
+        }
+    }
+}
+
+/// A setting a fix gives a resource, in the API's own names.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl Setting {
+    fn new(name: &'static str, value: impl Into<String>) -> Self {
+        Setting {
+            name,
+            value: value.into(),
+        }
+    }
+}
+
+/// One step of a plan, in the order it is carried out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    FileFinding(ControlId),
+    AddTags(BTreeMap<String, String>),
+    RemoveTags(Vec<String>),
+    /// Wait until a time (a grace period) before going on; an exemption in the meantime cancels.
+    WaitUntil(Timestamp),
+    /// Go on only once the notebook's users have stopped it (`onlyWhenStopped`).
+    WaitForUserStop,
+    Stop,
+    Update(Vec<Setting>),
+    Start,
+    /// Store the whole configuration durably before anything is deleted.
+    CaptureConfiguration,
+    Delete,
+    Create(Vec<Setting>),
+    RestoreTags,
+    CreateEndpointConfig {
+        name: String,
+        instance_count: i32,
+        variants: Vec<String>,
+    },
+    UpdateEndpoints {
+        from: String,
+        to: String,
+    },
+}
+
+fn settings_list(settings: &[Setting]) -> String {
+    settings
+        .iter()
+        .map(|s| format!("{}={}", s.name, s.value))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::FileFinding(c) => write!(f, "file finding {c}"),
+            Step::AddTags(tags) => write!(
+                f,
+                "add tags {}",
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Step::RemoveTags(keys) => write!(f, "remove tags {}", keys.join(", ")),
+            Step::WaitUntil(t) => write!(f, "wait until {t} (grace period; an exemption cancels)"),
+            Step::WaitForUserStop => f.write_str("wait until its users stop it (onlyWhenStopped)"),
+            Step::Stop => f.write_str("stop"),
+            Step::Update(s) => write!(f, "update {}", settings_list(s)),
+            Step::Start => f.write_str("start"),
+            Step::CaptureConfiguration => f.write_str("capture configuration"),
+            Step::Delete => f.write_str("delete"),
+            Step::Create(s) => write!(f, "create {}", settings_list(s)),
+            Step::RestoreTags => write!(f, "restore tags + {RECREATED_AT_TAG}"),
+            Step::CreateEndpointConfig {
+                name,
+                instance_count,
+                variants,
+            } => write!(
+                f,
+                "create endpoint config {name} with InitialInstanceCount={instance_count} for {}",
+                variants.join(", ")
+            ),
+            Step::UpdateEndpoints { from, to } => {
+                write!(
+                    f,
+                    "update every endpoint using {from} to {to} (the old config is kept)"
+                )
+            }
+        }
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What the policy would do about one resource.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub kind: PlanKind,
+    /// True when nothing will be changed: dry-run by command, policy or control.
+    pub dry_run: bool,
+    pub steps: Vec<Step>,
+    /// The failed controls this plan answers.
+    pub controls: Vec<ControlId>,
+    /// Why a fix the policy asks for is not (yet) possible, and what the operator can do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Plans the response to a resource's failed verdicts; `None` when nothing failed.
+///
+/// `force_dry_run` is the command's dry-run (an audit never changes anything).
+pub fn plan(
+    resource: &Observed,
+    verdicts: &[Verdict],
+    policy: &Policy,
+    now: Timestamp,
+    force_dry_run: bool,
+) -> Option<Plan> {
+    let failed: Vec<ControlId> = verdicts
+        .iter()
+        .filter(|v| v.status == Status::Failed)
+        .map(|v| v.control)
+        .collect();
+    let marked = resource
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.contains_key(NONCOMPLIANT_TAG) || t.contains_key(RECREATE_AFTER_TAG));
+    if failed.is_empty() && !marked {
+        return None;
+    }
+    let dry_run = force_dry_run
+        || policy.dry_run
+        || failed
+            .iter()
+            .any(|c| policy.control(*c).is_some_and(|s| s.dry_run));
+    // Fail closed: a control that could not be judged (an exemption or a read in doubt) means
+    // nothing destructive happens to the resource until it can be.
+    let in_doubt: Vec<ControlId> = verdicts
+        .iter()
+        .filter(|v| v.status == Status::Error)
+        .map(|v| v.control)
+        .collect();
+    let mut b = Builder::default();
+    for &c in &failed {
+        let action = policy.control(c).map(|s| s.action).unwrap_or(Action::Off);
+        match action {
+            Action::Off => {}
+            Action::Finding => b.findings.push(c),
+            Action::Tag if c.control().fix == Fix::AddTags => {
+                b.add_required_tags(c, resource, policy)
+            }
+            Action::Tag => b.marks.push(c),
+            Action::Remediate if !in_doubt.is_empty() && c.control().fix != Fix::AddTags => {
+                b.findings.push(c)
+            }
+            Action::Remediate => match c.control().fix {
+                Fix::Recreate => b.recreate.push(c),
+                Fix::UpdateInPlace => b.in_place.push(c),
+                Fix::ReplaceEndpointConfig => b.replace_config = true,
+                Fix::AddTags => b.add_required_tags(c, resource, policy),
+                Fix::None => b.findings.push(c),
+            },
+        }
+    }
+    if !in_doubt.is_empty()
+        && b.findings.iter().any(|c| {
+            policy
+                .control(*c)
+                .is_some_and(|s| s.action == Action::Remediate)
+        })
+    {
+        b.notes.push(format!(
+            "{} could not be judged: nothing destructive is done until {} can be",
+            in_doubt
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if in_doubt.len() == 1 { "it" } else { "they" }
+        ));
+    }
+    Some(b.build(resource, policy, now, failed, dry_run))
+}
+
+/// Collects what each failed control asks for, then merges it into one plan.
+#[derive(Default)]
+struct Builder {
+    findings: Vec<ControlId>,
+    marks: Vec<ControlId>,
+    add_tags: BTreeMap<String, String>,
+    in_place: Vec<ControlId>,
+    recreate: Vec<ControlId>,
+    replace_config: bool,
+    notes: Vec<String>,
+}
+
+impl Builder {
+    /// SageMaker.6 and .7: add each missing key with the policy's value; never overwrite.
+    fn add_required_tags(&mut self, c: ControlId, resource: &Observed, policy: &Policy) {
+        let tags = resource.tags.clone().unwrap_or_default();
+        let required = &policy
+            .control(c)
+            .map(|s| s.required_key_tags.clone())
+            .unwrap_or_default();
+        let wanted: Vec<&String> = if required.is_empty() {
+            policy.remediation.tag_values.keys().collect()
+        } else {
+            required.iter().filter(|k| !tags.contains_key(k)).collect()
+        };
+        let mut unknown = Vec::new();
+        for key in wanted {
+            match policy.remediation.tag_values.get(key) {
+                Some(v) => {
+                    self.add_tags.insert(key.clone(), v.clone());
+                }
+                None => unknown.push(key.as_str()),
+            }
+        }
+        if !unknown.is_empty() || self.add_tags.is_empty() {
+            self.notes.push(format!(
+                "{c}: no value configured for {} in spec.remediation.tagValues",
+                if unknown.is_empty() {
+                    "any key".to_string()
+                } else {
+                    unknown.join(", ")
+                }
+            ));
+            self.findings.push(c);
+        }
+    }
+
+    fn build(
+        mut self,
+        resource: &Observed,
+        policy: &Policy,
+        now: Timestamp,
+        controls: Vec<ControlId>,
+        dry_run: bool,
+    ) -> Plan {
+        let mut steps = Vec::new();
+        let mut kind = PlanKind::Finding;
+
+        if resource.kind == ResourceKind::NotebookInstance
+            && !(self.recreate.is_empty() && self.in_place.is_empty())
+        {
+            match resource.notebook() {
+                Some(nb) => {
+                    let (k, s) = self.notebook_fix(resource, nb, policy, now);
+                    kind = kind.max(k);
+                    steps.extend(s);
+                }
+                None => {
+                    self.notes
+                        .push("the notebook's configuration was not read".into());
+                    self.findings.append(&mut self.in_place);
+                    self.findings.append(&mut self.recreate);
+                }
+            }
+        }
+        if self.replace_config {
+            let min = policy.remediation.min_instance_count;
+            let variants = match &resource.details {
+                Some(crate::domain::resource::Details::EndpointConfig(ec)) => ec
+                    .production_variants
+                    .iter()
+                    .filter(|v| !v.serverless && v.initial_instance_count.is_none_or(|n| n < min))
+                    .map(|v| v.name.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let name = replacement_config_name(&resource.name);
+            steps.push(Step::CreateEndpointConfig {
+                name: name.clone(),
+                instance_count: min,
+                variants,
+            });
+            steps.push(Step::UpdateEndpoints {
+                from: resource.name.clone(),
+                to: name,
+            });
+            kind = kind.max(PlanKind::ReplaceEndpointConfig);
+        }
+        let mut remove = Vec::new();
+        if kind < PlanKind::Recreate
+            && resource
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.contains_key(RECREATE_AFTER_TAG))
+        {
+            // No recreate is planned any more (it complies, or an exemption came during the
+            // grace period): the schedule is cancelled.
+            remove.push(RECREATE_AFTER_TAG.to_string());
+        }
+        let current_mark = resource.tags.as_ref().and_then(|t| t.get(NONCOMPLIANT_TAG));
+        if !self.marks.is_empty() {
+            let value = self
+                .marks
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            if current_mark != Some(value.as_str()) {
+                self.add_tags.insert(NONCOMPLIANT_TAG.to_string(), value);
+            }
+        } else if current_mark.is_some() {
+            // The resource complies with every control the policy marks: the mark goes.
+            remove.push(NONCOMPLIANT_TAG.to_string());
+        }
+        if !remove.is_empty() {
+            steps.insert(0, Step::RemoveTags(remove));
+            kind = kind.max(PlanKind::Tag);
+        }
+        if !self.add_tags.is_empty() {
+            // Tags go first: they are cheap, and a long fix may wait for a grace period.
+            steps.insert(0, Step::AddTags(self.add_tags));
+            kind = kind.max(PlanKind::Tag);
+        }
+        self.findings.sort();
+        self.findings.dedup();
+        for (i, c) in self.findings.iter().enumerate() {
+            steps.insert(i, Step::FileFinding(*c));
+        }
+        let deleting = resource
+            .notebook()
+            .is_some_and(|nb| nb.status == Some(NotebookStatus::Deleting));
+        if deleting {
+            self.notes
+                .push("the notebook is being deleted: nothing to do".into());
+            steps.clear();
+            kind = PlanKind::None;
+        }
+        Plan {
+            kind,
+            dry_run,
+            steps,
+            controls,
+            notes: self.notes,
+        }
+    }
+
+    /// The in-place or recreate fix of a notebook, merged: one recreate carries every fix.
+    fn notebook_fix(
+        &mut self,
+        resource: &Observed,
+        nb: &NotebookInstance,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> (PlanKind, Vec<Step>) {
+        let in_place = self.in_place_settings(nb, policy);
+        let status = nb
+            .status
+            .clone()
+            .unwrap_or(NotebookStatus::Unknown(String::new()));
+        if self.recreate.is_empty() {
+            if in_place.is_empty() {
+                return (PlanKind::Finding, Vec::new());
+            }
+            if status == NotebookStatus::Failed {
+                self.notes.push(
+                    "the notebook is Failed: it cannot be stopped or updated; delete it or recreate it by hand"
+                        .into(),
+                );
+                self.findings.append(&mut self.in_place);
+                return (PlanKind::Finding, Vec::new());
+            }
+            let running = matches!(status, NotebookStatus::InService | NotebookStatus::Pending);
+            let mut steps = Vec::new();
+            if status != NotebookStatus::Stopped {
+                steps.push(Step::Stop);
+            }
+            steps.push(Step::Update(in_place));
+            if running {
+                steps.push(Step::Start);
+            }
+            return (PlanKind::UpdateInPlace, steps);
+        }
+
+        // Recreate: DirectInternetAccess and SubnetId can only be chosen at creation.
+        let network = match nb.subnet_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(subnet) => Some((subnet.to_string(), nb.security_groups.clone())),
+            None => policy
+                .remediation
+                .network_for(&resource.account, &resource.region)
+                .map(|n| (n.subnet_id.clone(), n.security_group_ids.clone())),
+        };
+        let Some((subnet, groups)) = network else {
+            self.notes.push(format!(
+                "{}: no subnet is configured for account {} in {}: the notebook cannot be moved out of \
+                 direct internet access; add one under spec.remediation.networks",
+                self.recreate.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                resource.account,
+                resource.region
+            ));
+            self.findings.append(&mut self.recreate);
+            // The in-place fixes can still be made on their own.
+            return self.notebook_fix(resource, nb, policy, now);
+        };
+        let mut create = Vec::new();
+        if self.recreate.contains(&ControlId::SageMaker1) {
+            create.push(Setting::new("DirectInternetAccess", "Disabled"));
+        }
+        create.push(Setting::new("SubnetId", subnet));
+        create.push(Setting::new("SecurityGroupIds", groups.join(" ")));
+        create.extend(in_place);
+        self.recreate.append(&mut self.in_place);
+
+        let mut steps = Vec::new();
+        let fresh = nb.creation_time.is_some_and(|t| {
+            now.as_second() - t < policy.remediation.fresh_window.as_secs() as i64
+        });
+        if !fresh {
+            let after =
+                marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
+            // The mark joins the plan's other tags, which go first.
+            let current = resource
+                .tags
+                .as_ref()
+                .and_then(|t| t.get(RECREATE_AFTER_TAG));
+            if current != Some(after.to_string().as_str()) {
+                self.add_tags
+                    .insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
+            }
+            steps.push(Step::WaitUntil(after));
+            self.notes.push(format!(
+                "the notebook is older than freshWindow ({}): its storage volume may hold work, so it is \
+                 recreated only after {after}, if it still fails then; to opt out, make it comply or \
+                 exempt it (e.g. with an exemption tag) before that time",
+                humantime::format_duration(policy.remediation.fresh_window)
+            ));
+        }
+        // Nobody uses a Failed notebook either.
+        if policy.remediation.only_when_stopped
+            && !matches!(status, NotebookStatus::Stopped | NotebookStatus::Failed)
+        {
+            steps.push(Step::WaitForUserStop);
+        }
+        let running = matches!(status, NotebookStatus::InService | NotebookStatus::Pending);
+        if !matches!(status, NotebookStatus::Stopped | NotebookStatus::Failed) {
+            steps.push(Step::Stop);
+        }
+        steps.push(Step::CaptureConfiguration);
+        steps.push(Step::Delete);
+        steps.push(Step::Create(create));
+        steps.push(Step::RestoreTags);
+        if !running {
+            // A new notebook starts InService: restore the stopped state it had.
+            steps.push(Step::Stop);
+        }
+        (PlanKind::Recreate, steps)
+    }
+
+    /// The settings of the in-place fixes asked for; a fix that cannot be made becomes a finding.
+    fn in_place_settings(&mut self, nb: &NotebookInstance, policy: &Policy) -> Vec<Setting> {
+        let mut settings = Vec::new();
+        let mut unfixable = Vec::new();
+        for &c in &self.in_place {
+            match c {
+                ControlId::SageMaker3 => settings.push(Setting::new("RootAccess", "Disabled")),
+                ControlId::SageMaker8 => {
+                    let Some(target) = policy
+                        .control(c)
+                        .and_then(|s| s.supported_platforms.first())
+                    else {
+                        unfixable.push(c);
+                        continue;
+                    };
+                    let needs_new_type = target.starts_with("notebook-al2023")
+                        && nb.instance_type.as_deref().is_some_and(al2023_unsupported);
+                    if needs_new_type {
+                        let current = nb.instance_type.clone().unwrap_or_default();
+                        match policy.remediation.instance_type_substitutions.get(&current) {
+                            Some(new_type) => {
+                                settings.push(Setting::new("InstanceType", new_type.clone()))
+                            }
+                            None => {
+                                self.notes.push(format!(
+                                    "SageMaker.8: {target} does not run on {current}; add a substitute under \
+                                     spec.remediation.notebook.instanceTypeSubstitutions"
+                                ));
+                                unfixable.push(c);
+                                continue;
+                            }
+                        }
+                    }
+                    settings.push(Setting::new("PlatformIdentifier", target.clone()));
+                }
+                _ => unfixable.push(c),
+            }
+        }
+        self.in_place.retain(|c| !unfixable.contains(c));
+        self.findings.extend(unfixable);
+        settings
+    }
+}
+
+/// Whether Amazon Linux 2023 notebooks do not run on an instance type (`ml.p3.2xlarge` is of the
+/// family `ml.p3`).
+pub fn al2023_unsupported(instance_type: &str) -> bool {
+    let family: String = instance_type
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    AL2023_UNSUPPORTED_INSTANCE_FAMILIES.contains(&family.as_str())
+}
+
+/// The time a notebook was marked to be recreated after, if it carries the mark.
+fn marked_time(resource: &Observed) -> Option<Timestamp> {
+    resource
+        .tags
+        .as_ref()?
+        .get(RECREATE_AFTER_TAG)?
+        .parse()
+        .ok()
+}
+
+fn add(t: Timestamp, d: Duration) -> Timestamp {
+    t.checked_add(jiff::SignedDuration::from_secs(d.as_secs() as i64))
+        .unwrap_or(t)
+}
+
+/// The deterministic name of the endpoint config that replaces one failing SageMaker.4
+/// (endpoint config names have at most 63 characters).
+pub fn replacement_config_name(name: &str) -> String {
+    const SUFFIX: &str = "-guard-ha";
+    let keep = 63 - SUFFIX.len();
+    let base: String = name.chars().take(keep).collect();
+    format!("{base}{SUFFIX}")
+}
+
+#[cfg(test)]
+mod tests;

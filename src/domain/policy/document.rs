@@ -1,0 +1,359 @@
+//! The policy file as written: the types YAML is deserialized into and the JSON Schema is
+//! generated from. All YAML parsing lives in this module, so a change of YAML crate touches only it.
+//!
+//! Unknown keys are refused everywhere (`deny_unknown_fields`), and each control has its own
+//! parameter type, so a parameter given to the wrong control is an unknown key too.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+
+use super::{Action, PolicyError};
+use crate::domain::catalogue::ControlId;
+
+/// A value with the position it was written at (1-based line and column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl<T> Located<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Located<U> {
+        Located {
+            value: f(self.value),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Located {
+            value: spanned.value,
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        })
+    }
+}
+
+/// A located value has the schema of its value.
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A sagemaker-guard policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "GuardPolicy")]
+pub struct PolicyDocument {
+    /// Always `sagemaker-guard/v1`.
+    pub api_version: Located<String>,
+    /// Always `GuardPolicy`.
+    pub kind: Located<String>,
+    pub metadata: Metadata,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// The policy's name, shown in logs, reports and findings.
+    pub name: Located<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// When true (the default), nothing is changed anywhere: plans are printed and logged only.
+    pub dry_run: Option<bool>,
+    /// The action of every control not listed under `controls` (default: finding).
+    pub default_action: Option<Located<Action>>,
+    #[serde(default)]
+    pub scope: Scope,
+    /// Resources the policy deliberately leaves alone.
+    #[serde(default)]
+    pub exemptions: Vec<Located<Exemption>>,
+    /// Settings the fixes need.
+    #[serde(default)]
+    pub remediation: Remediation,
+    #[serde(default)]
+    pub controls: Controls,
+}
+
+/// Where the policy applies.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scope {
+    /// Account ids (12 digits, quoted). Empty: the account of the credentials.
+    #[serde(default)]
+    pub accounts: Vec<Located<String>>,
+    /// Regions. Empty: the region of the AWS configuration. `--region` overrides this.
+    #[serde(default)]
+    pub regions: Vec<Located<String>>,
+}
+
+/// Resources left alone. A resource is exempt when every given selector matches: all of
+/// `resourceTags`, and any of `namePatterns`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Exemption {
+    /// Named in verdicts: `EXEMPT (by <name>)`.
+    pub name: Option<String>,
+    /// Why, for the people reading the report.
+    pub reason: Option<String>,
+    /// The controls it exempts from; empty or absent: all.
+    #[serde(default)]
+    pub controls: Vec<ControlId>,
+    /// Tags the resource must carry; the value `"*"` matches any value.
+    #[serde(default)]
+    pub resource_tags: BTreeMap<String, String>,
+    /// Globs on the resource name (`*`, `?`, `[a-z]`).
+    #[serde(default)]
+    pub name_patterns: Vec<Located<String>>,
+    /// From this date (`2027-01-31`, UTC) or time (RFC 3339) on, the exemption no longer applies.
+    pub expires: Option<Located<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Remediation {
+    /// Subnets and security groups to recreate notebooks in, per account and region.
+    #[serde(default)]
+    pub networks: Vec<Network>,
+    /// Values for tag keys a fix adds (SageMaker.6, .7).
+    #[serde(default)]
+    pub tag_values: BTreeMap<String, String>,
+    #[serde(default)]
+    pub notebook: NotebookRemediation,
+    #[serde(default)]
+    pub endpoint_config: EndpointConfigRemediation,
+    /// At most this many remediations per account per hour (default 10); beyond it, findings.
+    pub max_remediations_per_hour: Option<Located<u32>>,
+    /// Mutating SageMaker calls per second per account and region (default 2): fixes of many
+    /// resources are spaced out, leaving the API's rate limits to the account's own users.
+    pub mutations_per_second: Option<Located<u32>>,
+    /// The EventBridge bus every remediation outcome is published on (source `sagemaker-guard`).
+    /// Absent: none are published.
+    pub event_bus: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Network {
+    /// Absent: any account.
+    pub account: Option<Located<String>>,
+    /// Absent: any region.
+    pub region: Option<Located<String>>,
+    pub subnet_id: Located<String>,
+    pub security_group_ids: Located<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotebookRemediation {
+    /// A notebook younger than this is recreated at once (default 30m).
+    pub fresh_window: Option<Located<String>>,
+    /// An older notebook is marked and recreated only after this (default 72h).
+    pub grace_period: Option<Located<String>>,
+    /// Recreate only notebooks that are Stopped (default false).
+    pub only_when_stopped: Option<bool>,
+    /// Instance types to move to when moving to AL2023 (SageMaker.8), e.g. ml.p3.2xlarge: ml.g5.2xlarge.
+    #[serde(default)]
+    pub instance_type_substitutions: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EndpointConfigRemediation {
+    /// Instance count of each variant of a replacement config (SageMaker.4; default 2).
+    pub min_instance_count: Option<Located<i32>>,
+}
+
+/// Per-control settings, keyed by control id.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Controls {
+    #[serde(rename = "SageMaker.1")]
+    pub sagemaker_1: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.2")]
+    pub sagemaker_2: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.3")]
+    pub sagemaker_3: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.4")]
+    pub sagemaker_4: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.5")]
+    pub sagemaker_5: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.6")]
+    pub sagemaker_6: Option<ControlPolicy<TagParameters>>,
+    #[serde(rename = "SageMaker.7")]
+    pub sagemaker_7: Option<ControlPolicy<TagParameters>>,
+    #[serde(rename = "SageMaker.8")]
+    pub sagemaker_8: Option<ControlPolicy<PlatformParameters>>,
+}
+
+/// One control's entry, with its parameters in a common shape.
+pub struct ControlEntry<'a> {
+    pub action: Option<&'a Located<Action>>,
+    pub dry_run: Option<bool>,
+    pub parameters: Parameters<'a>,
+}
+
+#[derive(Default)]
+pub struct Parameters<'a> {
+    pub required_key_tags: Option<&'a Located<Vec<String>>>,
+    pub supported_platform_identifier_versions: Option<&'a Located<Vec<String>>>,
+}
+
+impl Controls {
+    pub fn get(&self, id: ControlId) -> Option<ControlEntry<'_>> {
+        fn plain<P: Default>(c: &Option<ControlPolicy<P>>) -> Option<ControlEntry<'_>> {
+            c.as_ref().map(|c| ControlEntry {
+                action: c.action.as_ref(),
+                dry_run: c.dry_run,
+                parameters: Parameters::default(),
+            })
+        }
+        fn tagged(c: &Option<ControlPolicy<TagParameters>>) -> Option<ControlEntry<'_>> {
+            c.as_ref().map(|c| ControlEntry {
+                action: c.action.as_ref(),
+                dry_run: c.dry_run,
+                parameters: Parameters {
+                    required_key_tags: c.parameters.required_key_tags.as_ref(),
+                    ..Parameters::default()
+                },
+            })
+        }
+        match id {
+            ControlId::SageMaker1 => plain(&self.sagemaker_1),
+            ControlId::SageMaker2 => plain(&self.sagemaker_2),
+            ControlId::SageMaker3 => plain(&self.sagemaker_3),
+            ControlId::SageMaker4 => plain(&self.sagemaker_4),
+            ControlId::SageMaker5 => plain(&self.sagemaker_5),
+            ControlId::SageMaker6 => tagged(&self.sagemaker_6),
+            ControlId::SageMaker7 => tagged(&self.sagemaker_7),
+            ControlId::SageMaker8 => self.sagemaker_8.as_ref().map(|c| ControlEntry {
+                action: c.action.as_ref(),
+                dry_run: c.dry_run,
+                parameters: Parameters {
+                    supported_platform_identifier_versions: c
+                        .parameters
+                        .supported_platform_identifier_versions
+                        .as_ref(),
+                    ..Parameters::default()
+                },
+            }),
+        }
+    }
+}
+
+/// What to do about one control.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControlPolicy<P: Default> {
+    /// off, finding, tag or remediate. Absent: spec.defaultAction.
+    pub action: Option<Located<Action>>,
+    /// Dry-run for this control alone, whatever spec.dryRun says.
+    pub dry_run: Option<bool>,
+    /// The control's AWS parameters, under their AWS names.
+    #[serde(default)]
+    pub parameters: P,
+}
+
+/// This control takes no parameters.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParameters {}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TagParameters {
+    /// 1 to 6 tag keys the resource must have (case-sensitive). Absent: any one non-system tag.
+    pub required_key_tags: Option<Located<Vec<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PlatformParameters {
+    /// Supported platform identifiers (default: notebook-al2023-v1, AWS's current list).
+    pub supported_platform_identifier_versions: Option<Located<Vec<String>>>,
+}
+
+/// Parses the YAML of a policy. YAML 1.2 booleans only: `no` is a string, not false.
+pub fn parse(file: &str, text: &str) -> Result<PolicyDocument, PolicyError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let message = strip_location(&e.without_snippet().to_string());
+        PolicyError {
+            file: file.to_string(),
+            line,
+            column,
+            hint: hint_for(&message),
+            message,
+        }
+    })
+}
+
+/// The YAML crate appends the position to its messages; ours is given separately.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn hint_for(message: &str) -> Option<String> {
+    let hint = if message.contains("unknown field") && message.contains("SageMaker.") {
+        "controls are SageMaker.1 to SageMaker.8; a parameter belongs under `parameters:` of the control that defines it"
+    } else if message.contains("unknown field") {
+        "check the spelling; `sagemaker-guard policy schema` prints every key a policy may have"
+    } else if message.contains("unknown variant") {
+        "actions are off, finding, tag and remediate"
+    } else if message.contains("missing field") {
+        "add the missing key; `sagemaker-guard policy schema` shows what each section needs"
+    } else if message.contains("boolean") {
+        "write booleans as true or false (YAML 1.2: yes, no, on and off are not booleans)"
+    } else if message.contains("invalid type") {
+        "check the value's type against `sagemaker-guard policy schema` (quote account ids)"
+    } else {
+        return None;
+    };
+    Some(hint.to_string())
+}
+
+/// The JSON Schema (draft-07, which editors' YAML language servers read best) of a policy.
+pub fn schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<PolicyDocument>();
+    serde_json::to_value(schema).expect("a schema is JSON")
+}

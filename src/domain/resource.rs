@@ -1,0 +1,317 @@
+//! The SageMaker resources the controls judge, as plain data read from the live account.
+//!
+//! These types are deliberately independent of the SDK's: evaluation and planning are pure
+//! functions over them, and tests build them by hand. The AWS edge (`aws::observe`) fills them from AWS.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The five kinds of resource SageMaker.1 to SageMaker.8 judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ResourceKind {
+    NotebookInstance,
+    EndpointConfig,
+    Model,
+    Image,
+    AppImageConfig,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 5] = [
+        ResourceKind::NotebookInstance,
+        ResourceKind::EndpointConfig,
+        ResourceKind::Model,
+        ResourceKind::Image,
+        ResourceKind::AppImageConfig,
+    ];
+
+    /// The CloudFormation / AWS Config type name, as the report's `resourceType`.
+    pub fn cfn_type(self) -> &'static str {
+        match self {
+            ResourceKind::NotebookInstance => "AWS::SageMaker::NotebookInstance",
+            ResourceKind::EndpointConfig => "AWS::SageMaker::EndpointConfig",
+            ResourceKind::Model => "AWS::SageMaker::Model",
+            ResourceKind::Image => "AWS::SageMaker::Image",
+            ResourceKind::AppImageConfig => "AWS::SageMaker::AppImageConfig",
+        }
+    }
+
+    /// The resource-type segment of the kind's ARN (`arn:aws:sagemaker:R:A:<segment>/<name>`).
+    pub fn arn_segment(self) -> &'static str {
+        match self {
+            ResourceKind::NotebookInstance => "notebook-instance",
+            ResourceKind::EndpointConfig => "endpoint-config",
+            ResourceKind::Model => "model",
+            ResourceKind::Image => "image",
+            ResourceKind::AppImageConfig => "app-image-config",
+        }
+    }
+
+    fn from_arn_segment(segment: &str) -> Option<Self> {
+        ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.arn_segment() == segment)
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.cfn_type().trim_start_matches("AWS::SageMaker::"))
+    }
+}
+
+/// Which resource to look at: the key of the work queue, and what an event names.
+///
+/// The account is optional because some event envelopes lack it (moto's, for one); it is then
+/// the account of the credentials in use.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRef {
+    pub kind: ResourceKind,
+    pub name: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl ResourceRef {
+    /// Parses a SageMaker ARN of one of the five kinds. ARNs of other kinds (training jobs,
+    /// endpoints, ...) give `None`.
+    pub fn from_arn(arn: &str) -> Option<ResourceRef> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sagemaker" {
+            return None;
+        }
+        let (segment, name) = parts[5].split_once('/')?;
+        let kind = ResourceKind::from_arn_segment(segment)?;
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some(ResourceRef {
+            kind,
+            name: name.to_string(),
+            account: non_empty(parts[4]),
+            region: non_empty(parts[3]),
+        })
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Builds the ARN of a resource. SageMaker lower-cases names in ARNs.
+pub fn arn(partition: &str, region: &str, account: &str, kind: ResourceKind, name: &str) -> String {
+    format!(
+        "arn:{partition}:sagemaker:{region}:{account}:{}/{}",
+        kind.arn_segment(),
+        name.to_ascii_lowercase()
+    )
+}
+
+/// A resource's tags, keys case-sensitive as AWS keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tags(pub BTreeMap<String, String>);
+
+impl Tags {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Tags a user set: those AWS adds itself carry the `aws:` prefix and never count.
+    pub fn user_tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Tags {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Tags(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// The status of a notebook instance, as SageMaker reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotebookStatus {
+    Pending,
+    InService,
+    Stopping,
+    Stopped,
+    Failed,
+    Deleting,
+    Updating,
+    Unknown(String),
+}
+
+impl NotebookStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "Pending" => NotebookStatus::Pending,
+            "InService" => NotebookStatus::InService,
+            "Stopping" => NotebookStatus::Stopping,
+            "Stopped" => NotebookStatus::Stopped,
+            "Failed" => NotebookStatus::Failed,
+            "Deleting" => NotebookStatus::Deleting,
+            "Updating" => NotebookStatus::Updating,
+            other => NotebookStatus::Unknown(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            NotebookStatus::Pending => "Pending",
+            NotebookStatus::InService => "InService",
+            NotebookStatus::Stopping => "Stopping",
+            NotebookStatus::Stopped => "Stopped",
+            NotebookStatus::Failed => "Failed",
+            NotebookStatus::Deleting => "Deleting",
+            NotebookStatus::Updating => "Updating",
+            NotebookStatus::Unknown(s) => s,
+        }
+    }
+}
+
+/// A notebook instance's whole configuration: what the controls judge, and everything a
+/// stop-and-recreate must carry over.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NotebookInstance {
+    pub status: Option<NotebookStatus>,
+    pub instance_type: Option<String>,
+    pub subnet_id: Option<String>,
+    pub security_groups: Vec<String>,
+    /// `Enabled` or `Disabled`; absent means AWS's default, `Enabled`.
+    pub direct_internet_access: Option<String>,
+    /// `Enabled` or `Disabled`; absent means AWS's default, `Enabled`.
+    pub root_access: Option<String>,
+    pub platform_identifier: Option<String>,
+    pub role_arn: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub volume_size_in_gb: Option<i32>,
+    pub lifecycle_config_name: Option<String>,
+    pub default_code_repository: Option<String>,
+    pub additional_code_repositories: Vec<String>,
+    pub accelerator_types: Vec<String>,
+    pub minimum_imds_version: Option<String>,
+    /// `ipv4` or `dualstack`.
+    pub ip_address_type: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub creation_time: Option<i64>,
+}
+
+/// One production variant of an endpoint config.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductionVariant {
+    pub name: String,
+    pub instance_type: Option<String>,
+    pub initial_instance_count: Option<i32>,
+    /// A variant with a ServerlessConfig has no instances: SageMaker.4 does not judge it.
+    pub serverless: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConfig {
+    pub production_variants: Vec<ProductionVariant>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Model {
+    pub enable_network_isolation: Option<bool>,
+}
+
+/// What was read of a resource, by kind. Images and app image configs are judged by their tags
+/// alone, so nothing else of them is read.
+// One value per observed resource, short-lived: boxing the notebook would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Details {
+    NotebookInstance(NotebookInstance),
+    EndpointConfig(EndpointConfig),
+    Model(Model),
+    Image,
+    AppImageConfig,
+}
+
+/// A resource as read from the live account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observed {
+    pub kind: ResourceKind,
+    pub name: String,
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    /// `None` when they were not read because no enabled control or exemption needs them.
+    pub tags: Option<Tags>,
+    /// `None` when the resource was not described because no enabled control needs it.
+    pub details: Option<Details>,
+}
+
+impl Observed {
+    pub fn notebook(&self) -> Option<&NotebookInstance> {
+        match &self.details {
+            Some(Details::NotebookInstance(nb)) => Some(nb),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_arns_of_the_five_kinds() {
+        let r = ResourceRef::from_arn(
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb-1",
+        )
+        .unwrap();
+        assert_eq!(r.kind, ResourceKind::NotebookInstance);
+        assert_eq!(r.name, "nb-1");
+        assert_eq!(r.account.as_deref(), Some("123456789012"));
+        assert_eq!(r.region.as_deref(), Some("us-east-1"));
+        for kind in ResourceKind::ALL {
+            let a = arn("aws", "eu-west-1", "111111111111", kind, "X-1");
+            let r = ResourceRef::from_arn(&a).unwrap();
+            assert_eq!((r.kind, r.name.as_str()), (kind, "x-1"));
+        }
+    }
+
+    #[test]
+    fn other_arns_are_not_resources_we_judge() {
+        for a in [
+            "arn:aws:sagemaker:us-east-1:123456789012:training-job/tj",
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep",
+            "arn:aws:s3:::bucket",
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/",
+            "arn:aws:sagemaker:us-east-1:123456789012:image-version/img/1",
+            "not an arn",
+        ] {
+            assert_eq!(ResourceRef::from_arn(a), None, "{a}");
+        }
+    }
+
+    #[test]
+    fn system_tags_are_not_user_tags() {
+        let tags: Tags = [("aws:cloudformation:stack-name", "s"), ("owner", "me")]
+            .into_iter()
+            .collect();
+        assert_eq!(tags.user_tags().collect::<Vec<_>>(), vec![("owner", "me")]);
+    }
+}

@@ -1,0 +1,266 @@
+//! `sagemaker-guard run`: the long-running reconciler. Wires the policy, the SQS intake, the work
+//! queue, the resync, the HTTP endpoints and the signals together, and shuts them down in order.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::policy::PolicyErrors;
+use crate::service::controller::{self, Context, PolicyHolder};
+use crate::service::http::{self, Probe};
+use crate::service::intake::Intake;
+use crate::service::metrics::{ApiCallCounter, Metrics};
+use crate::service::resync;
+use crate::service::workqueue::WorkQueue;
+
+/// What `run` is told on its command line.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub policy: PathBuf,
+    pub queue_url: String,
+    pub dry_run: bool,
+    pub resync_interval: Duration,
+    pub initial_resync: bool,
+    pub concurrency: usize,
+    pub listen: SocketAddr,
+    pub shutdown_timeout: Duration,
+    pub dead_letter_queue_url: Option<String>,
+    /// How soon a resource in a transition is looked at again.
+    pub settle_interval: Duration,
+}
+
+/// Why `run` could not start or stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Policy(PolicyErrors),
+    #[error("no AWS region is configured: set AWS_REGION")]
+    NoRegion,
+    #[error("the queue {url} cannot be reached: {cause}")]
+    Queue { url: String, cause: String },
+    #[error(
+        "no dead-letter queue: pass --dead-letter-queue-url or give the queue a redrive policy"
+    )]
+    NoDeadLetterQueue,
+    #[error("cannot listen on {addr}: {cause}")]
+    Listen {
+        addr: SocketAddr,
+        cause: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// 2 for what the operator must fix in the configuration, 3 for what could not be reached.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Queue { .. } => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// The queue's visibility timeout, and its redrive target when it has one.
+async fn queue_settings(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<(Duration, Option<String>), RunError> {
+    let unreachable = |cause: String| RunError::Queue {
+        url: url.to_string(),
+        cause,
+    };
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|e| unreachable(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+    let attrs = attrs.attributes.unwrap_or_default();
+    let visibility = attrs
+        .get(&QueueAttributeName::VisibilityTimeout)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let redrive_target = attrs
+        .get(&QueueAttributeName::RedrivePolicy)
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_string));
+    let dlq_url = match redrive_target {
+        // arn:aws:sqs:<region>:<account>:<name>
+        Some(arn) => {
+            let parts: Vec<&str> = arn.split(':').collect();
+            let (account, name) = (parts.get(4).copied(), parts.get(5).copied());
+            match name {
+                Some(name) => {
+                    let out = sqs
+                        .get_queue_url()
+                        .queue_name(name)
+                        .set_queue_owner_aws_account_id(account.map(str::to_string))
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            unreachable(format!(
+                                "its dead-letter queue {arn}: {}",
+                                aws_sdk_sqs::error::DisplayErrorContext(&e)
+                            ))
+                        })?;
+                    out.queue_url
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok((Duration::from_secs(visibility), dlq_url))
+}
+
+/// Runs the service until SIGTERM or SIGINT; a second signal exits at once.
+pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
+    let policy = PolicyHolder::load(cfg.policy.clone()).map_err(RunError::Policy)?;
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let default_region = sdk_config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or(RunError::NoRegion)?;
+    let metrics = Arc::new(Metrics::new());
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&sdk_config)
+            .interceptor(ApiCallCounter::new(Arc::clone(&metrics)))
+            .build(),
+    );
+    let (visibility_timeout, redrive_dlq) = queue_settings(&sqs, &cfg.queue_url).await?;
+    let dlq_url = cfg
+        .dead_letter_queue_url
+        .clone()
+        .or(redrive_dlq)
+        .ok_or(RunError::NoDeadLetterQueue)?;
+
+    let dry_run = cfg.dry_run;
+    let mut ctx = Context::new(
+        policy,
+        Arc::clone(&metrics),
+        sdk_config,
+        default_region,
+        dry_run,
+    );
+    ctx.settle = cfg.settle_interval.max(Duration::from_millis(10));
+    // Recreate intents go on the queue the service reads: whichever replica receives one
+    // finishes the recreate.
+    ctx.intents = Some(crate::aws::intent_store::IntentQueue {
+        sqs: sqs.clone(),
+        url: cfg.queue_url.clone(),
+    });
+    let ctx = Arc::new(ctx);
+    let queue: WorkQueue<crate::domain::resource::ResourceRef> = WorkQueue::new(cfg.concurrency);
+    let stop = CancellationToken::new();
+    let abandon = CancellationToken::new();
+
+    let intake = Intake::new(
+        sqs,
+        cfg.queue_url.clone(),
+        dlq_url.clone(),
+        visibility_timeout,
+        Arc::clone(&ctx),
+        queue.clone(),
+        stop.clone(),
+        abandon.clone(),
+        (cfg.concurrency / 4).clamp(1, 8),
+        (cfg.concurrency * 20).max(100),
+    );
+    let probe = Probe {
+        metrics: Arc::clone(&metrics),
+        queue: queue.clone(),
+        queue_reachable: Arc::clone(&intake.queue_reachable),
+    };
+    // The HTTP server outlives `stop`: probes keep answering while in-flight work drains.
+    let http_stop = CancellationToken::new();
+    let (bound, http_task) = http::serve(cfg.listen, probe, http_stop.clone())
+        .await
+        .map_err(|cause| RunError::Listen {
+            addr: cfg.listen,
+            cause,
+        })?;
+    let policy_name = ctx.policy.get().name.clone();
+    tracing::info!(
+        listen = %bound, queue_url = %cfg.queue_url, dead_letter_queue_url = %dlq_url,
+        visibility_timeout_s = visibility_timeout.as_secs(), policy = %policy_name, dry_run,
+        concurrency = cfg.concurrency, resync_interval_s = cfg.resync_interval.as_secs(),
+        "sagemaker-guard is running"
+    );
+
+    spawn_signal_handlers(Arc::clone(&ctx), stop.clone());
+    intake.start();
+    let resync = tokio::spawn(resync::resync_loop(
+        Arc::clone(&ctx),
+        queue.clone(),
+        cfg.resync_interval,
+        cfg.initial_resync,
+        stop.clone(),
+    ));
+
+    let worker_ctx = Arc::clone(&ctx);
+    let workers = {
+        let queue = queue.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            queue
+                .run(
+                    move |key| controller::reconcile(key, Arc::clone(&worker_ctx)),
+                    stop.cancelled_owned(),
+                )
+                .await
+        })
+    };
+
+    stop.cancelled().await;
+    tracing::info!(
+        timeout_s = cfg.shutdown_timeout.as_secs(),
+        "shutting down: no new work; waiting for reconciles in progress"
+    );
+    let deadline = tokio::time::Instant::now() + cfg.shutdown_timeout;
+    if tokio::time::timeout_at(deadline, workers).await.is_err() {
+        tracing::warn!("reconciles still running at the shutdown timeout are abandoned");
+    }
+    // Nothing else will finish: messages still waiting go back to the queue for another replica.
+    abandon.cancel();
+    intake.tasks.close();
+    let release_deadline = deadline.max(tokio::time::Instant::now() + Duration::from_secs(5));
+    let _ = tokio::time::timeout_at(release_deadline, intake.tasks.wait()).await;
+    let _ = resync.await;
+    http_stop.cancel();
+    let _ = http_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM or SIGINT: stop gracefully; a second one: exit at once. SIGHUP: reload the policy.
+fn spawn_signal_handlers(ctx: Arc<Context>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT can be handled");
+        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP can be handled");
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    match ctx.policy.reload() {
+                        Ok(p) => tracing::info!(policy = %p.name, dry_run = p.dry_run, "policy reloaded"),
+                        Err(e) => tracing::error!(error = %e, "the new policy is refused; the old one stays in force"),
+                    }
+                    continue;
+                }
+            }
+            if stop.is_cancelled() {
+                tracing::warn!("second signal: exiting at once");
+                std::process::exit(130);
+            }
+            stop.cancel();
+        }
+    });
+}
