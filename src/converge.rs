@@ -1,42 +1,438 @@
-//! One convergence step, shared by every path that acts: `audit --apply` and the `run` service.
+//! One look at one resource, shared by every path that acts: `audit --apply`, `evaluate --apply`
+//! and the `run` service.
+//!
+//! [`converge`] follows a recreate intent if one was handed in, then reads the resource live,
+//! judges it, plans, takes the next safe steps through the gate ([`crate::aws::remediate`]),
+//! files its findings (or archives them once the resource is gone), publishes the outcome on the
+//! policy's bus, and says what it did and when to look again ([`Look`]). The service wraps it with
+//! metrics and message settlement; `--apply` calls it again until the resource settles
+//! ([`converge_until_settled`]). Whatever the path, one resource is treated the same way.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_securityhub::types::AwsSecurityFinding;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::aws::error::AwsError;
+use crate::aws::finding::{self, FindingContext, FindingsImporter};
+use crate::aws::gate::{Effects, Gate, Mutation};
+use crate::aws::intent_store::IntentQueue;
 use crate::aws::observe::Observer;
+use crate::aws::outcome::OutcomeBus;
+use crate::aws::recreate::{continue_intent, IntentState};
+use crate::aws::remediate::{carry_out, settling};
 use crate::domain::assess::{assess, Assessment};
+use crate::domain::catalogue::ControlId;
 use crate::domain::evaluate::Status;
-use crate::domain::execution::ExecutionResult;
+use crate::domain::execution::{Execution, ExecutionResult};
+use crate::domain::intent::RecreateIntent;
+use crate::domain::marks::RESTART_TAG;
 use crate::domain::policy::Policy;
-use crate::domain::resource::ResourceRef;
+use crate::domain::resource::{self, ResourceKind, ResourceRef};
 
-/// What every fix of one `--apply` run shares.
-pub struct Shared {
-    /// Remediations per account in the last hour.
-    pub blast: crate::aws::gate::BlastRadius,
-    /// Spaces mutating calls per account and region.
-    pub pacer: crate::aws::gate::Pacer,
-    /// Where recreate intents are stored.
-    pub intents: Option<crate::aws::intent_store::IntentQueue>,
-    /// The AWS configuration, loaded once.
-    pub config: aws_config::SdkConfig,
+/// Everything a look may reach: the AWS clients of each region (made once), the gate, the intent
+/// store and the findings already filed. One per process (`run`) or per command (`--apply`).
+pub struct Edge {
+    sdk_config: aws_config::SdkConfig,
+    /// Added to every client made here (the service counts AWS calls with it).
+    interceptor: Option<SharedInterceptor>,
+    pub gate: Gate,
+    /// Where recreate intents are stored; without one, no notebook is recreated.
+    pub intents: Option<IntentQueue>,
+    /// How soon a resource in a transition is looked at again.
+    pub settle: Duration,
+    observers: Mutex<HashMap<String, Observer>>,
+    importers: Mutex<HashMap<String, FindingsImporter>>,
+    buses: Mutex<HashMap<String, OutcomeBus>>,
+    /// What was last imported for each finding id, so an unchanged finding is not imported
+    /// again on every look (per process: a restart imports each once more).
+    filed: Mutex<HashMap<String, String>>,
 }
 
-impl Shared {
-    /// What one `--apply` command shares across its regions and resources.
-    pub async fn new(intent_queue_url: Option<&str>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let intents = intent_queue_url.map(|url| crate::aws::intent_store::IntentQueue {
-            sqs: aws_sdk_sqs::Client::new(&config),
-            url: url.to_string(),
-        });
-        Shared {
-            blast: crate::aws::gate::BlastRadius::default(),
-            pacer: crate::aws::gate::Pacer::default(),
+impl Edge {
+    pub fn new(
+        sdk_config: aws_config::SdkConfig,
+        interceptor: Option<SharedInterceptor>,
+        intents: Option<IntentQueue>,
+        settle: Duration,
+    ) -> Self {
+        Edge {
+            sdk_config,
+            interceptor,
+            gate: Gate::default(),
             intents,
-            config,
+            settle,
+            observers: Mutex::default(),
+            importers: Mutex::default(),
+            buses: Mutex::default(),
+            filed: Mutex::default(),
         }
     }
+
+    /// The AWS configuration every client here is made from.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The reader of a region.
+    pub fn observer(&self, region: &str) -> Observer {
+        let mut observers = self.observers.lock().expect("never poisoned");
+        observers
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let mut config = aws_sdk_sagemaker::config::Builder::from(&self.sdk_config)
+                    .region(aws_sdk_sagemaker::config::Region::new(region.to_string()));
+                if let Some(i) = &self.interceptor {
+                    config.push_interceptor(i.clone());
+                }
+                Observer::new(aws_sdk_sagemaker::Client::from_conf(config.build()), region)
+            })
+            .clone()
+    }
+
+    /// The Security Hub importer of a region.
+    pub fn importer(&self, region: &str) -> FindingsImporter {
+        let mut importers = self.importers.lock().expect("never poisoned");
+        importers
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let mut config = aws_sdk_securityhub::config::Builder::from(&self.sdk_config)
+                    .region(aws_sdk_securityhub::config::Region::new(region.to_string()));
+                if let Some(i) = &self.interceptor {
+                    config.push_interceptor(i.clone());
+                }
+                FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(config.build()))
+            })
+            .clone()
+    }
+
+    /// The outcome publisher of a region.
+    fn bus(&self, region: &str) -> OutcomeBus {
+        let mut buses = self.buses.lock().expect("never poisoned");
+        buses
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let mut config = aws_sdk_eventbridge::config::Builder::from(&self.sdk_config)
+                    .region(aws_sdk_eventbridge::config::Region::new(region.to_string()));
+                if let Some(i) = &self.interceptor {
+                    config.push_interceptor(i.clone());
+                }
+                OutcomeBus::new(aws_sdk_eventbridge::Client::from_conf(config.build()))
+            })
+            .clone()
+    }
+
+    /// What a look's fixes may touch: the gate with the policy's limits, on one region's client.
+    fn effects<'a>(
+        &'a self,
+        observer: &'a Observer,
+        policy: &'a Policy,
+        dry_run: bool,
+    ) -> Effects<'a> {
+        Effects {
+            gate: &self.gate,
+            client: observer.client(),
+            settle: self.settle,
+            intents: self.intents.as_ref(),
+            policy: &policy.name,
+            mutations_per_second: policy.remediation.mutations_per_second,
+            max_remediations_per_hour: policy.remediation.max_remediations_per_hour,
+            dry_run,
+        }
+    }
+
+    /// Imports the findings whose content changed since this process last imported them.
+    /// `None`: nothing had changed.
+    async fn file_findings(
+        &self,
+        findings: Vec<AwsSecurityFinding>,
+        region: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let signature = |f: &AwsSecurityFinding| {
+            format!(
+                "{:?}|{:?}|{:?}|{:?}",
+                f.compliance().and_then(|c| c.status()),
+                f.description(),
+                f.product_fields(),
+                f.record_state()
+            )
+        };
+        let changed: Vec<_> = {
+            let filed = self.filed.lock().expect("never poisoned");
+            findings
+                .into_iter()
+                .filter(|f| filed.get(f.id().unwrap_or_default()) != Some(&signature(f)))
+                .collect()
+        };
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        let signatures: Vec<(String, String)> = changed
+            .iter()
+            .map(|f| (f.id().unwrap_or_default().to_string(), signature(f)))
+            .collect();
+        let summary = self.importer(region).import(changed).await?;
+        let refused: Vec<&str> = summary.failed.iter().map(|f| f.id.as_str()).collect();
+        let mut filed = self.filed.lock().expect("never poisoned");
+        for (id, sig) in signatures {
+            if !refused.contains(&id.as_str()) {
+                filed.insert(id, sig);
+            }
+        }
+        for f in &summary.failed {
+            tracing::warn!(finding = %f.id, code = %f.code, message = %f.message, "Security Hub refused a finding");
+        }
+        Ok(Some(match summary.failed.first() {
+            None => format!("imported {}", summary.imported),
+            Some(first) => format!(
+                "imported {}, refused {}: {}",
+                summary.imported,
+                summary.failed.len(),
+                first.message
+            ),
+        }))
+    }
+
+    /// Publishes an outcome on the policy's bus, when it has one.
+    async fn publish(
+        &self,
+        policy: &Policy,
+        region: &str,
+        resource_arn: &str,
+        e: &Execution,
+        detail: serde_json::Value,
+    ) -> Result<(), AwsError> {
+        match &policy.remediation.event_bus {
+            Some(bus) => {
+                debug_assert!(Mutation::PublishOutcome.permission() == "events:PutEvents");
+                self.bus(region).publish(bus, resource_arn, e, detail).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a resource stood when it was looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    /// Read and judged.
+    Present,
+    /// It does not exist (any more): its findings were archived.
+    Gone,
+    /// Outside the policy's scope: not read further, let alone acted on.
+    OutOfScope,
+    /// No enabled control judges its kind.
+    NotJudged,
+    /// A recreate the guard started is under way: its intent is followed, the notebook is not
+    /// judged until it settles.
+    Recreating,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Present => "present",
+            Standing::Gone => "gone",
+            Standing::OutOfScope => "out-of-scope",
+            Standing::NotJudged => "not-judged",
+            Standing::Recreating => "recreating",
+        }
+    }
+}
+
+/// What following a recreate intent did in a look.
+#[derive(Clone, Debug)]
+pub struct IntentLook {
+    pub execution: Execution,
+    pub state: IntentState,
+}
+
+/// What one look found and did.
+#[derive(Clone, Debug)]
+pub struct Look {
+    pub standing: Standing,
+    /// The resource's ARN, once read (or the intent's).
+    pub resource_arn: Option<String>,
+    /// The verdicts and the plan, when the resource was judged.
+    pub assessment: Option<Assessment>,
+    /// What carrying the plan out did, when there was anything to carry out.
+    pub execution: Option<Execution>,
+    /// What following the intent did, when one was handed in.
+    pub intent: Option<IntentLook>,
+    /// What filing the findings did (`imported 3`), when anything was filed.
+    pub findings: Option<String>,
+    /// Look again after this long; `None`: only a change brings the guard back.
+    pub requeue_after: Option<Duration>,
+}
+
+impl Look {
+    fn new(standing: Standing) -> Self {
+        Look {
+            standing,
+            resource_arn: None,
+            assessment: None,
+            execution: None,
+            intent: None,
+            findings: None,
+            requeue_after: None,
+        }
+    }
+
+    /// The recreate intent stored by this look's delete, to be followed from now on.
+    pub fn stored_intent(&self) -> Option<&RecreateIntent> {
+        self.execution.as_ref().and_then(|e| e.intent.as_deref())
+    }
+}
+
+/// One look at `key`: follow `intent` (if given), then observe -> evaluate -> plan -> act ->
+/// file findings -> publish the outcome. `dry_run` is the command's: the resource is judged and
+/// its plan printed, nothing changes and no finding is filed.
+///
+/// A recreate intent is followed first: once the guard has deleted a notebook, finishing the
+/// recreate comes before anything else, whatever the scope, the policy or dry-run say now,
+/// because stopping there would lose the notebook.
+pub async fn converge(
+    edge: &Edge,
+    policy: &Policy,
+    key: &ResourceRef,
+    default_region: &str,
+    intent: Option<&RecreateIntent>,
+    dry_run: bool,
+) -> Result<Look, AwsError> {
+    let mut intent_look = None;
+    if let Some(intent) = intent {
+        let observer = edge.observer(&intent.region);
+        let fx = edge.effects(&observer, policy, false);
+        let (execution, state) = continue_intent(&observer, &fx, intent).await?;
+        let detail = serde_json::json!({
+            "resourceArn": intent.arn,
+            "resourceType": ResourceKind::NotebookInstance.cfn_type(),
+            "resourceName": intent.name,
+            "account": intent.account,
+            "region": intent.region,
+            "controls": intent.controls,
+            "intent": intent.id,
+            "execution": execution,
+            "policy": intent.policy,
+        });
+        edge.publish(policy, &intent.region, &intent.arn, &execution, detail)
+            .await?;
+        tracing::info!(
+            notebook = %intent.name,
+            intent = %intent.id,
+            result = %execution.result,
+            done = %execution.done.join("; "),
+            notes = %execution.notes.join("; "),
+            "recreate intent"
+        );
+        if let IntentState::Pending(d) = state {
+            let mut look = Look::new(Standing::Recreating);
+            look.resource_arn = Some(intent.arn.clone());
+            look.requeue_after = Some(d);
+            look.intent = Some(IntentLook { execution, state });
+            return Ok(look);
+        }
+        intent_look = Some(IntentLook { execution, state });
+    }
+    let mut look = judge_and_act(edge, policy, key, default_region, dry_run).await?;
+    look.intent = intent_look;
+    Ok(look)
+}
+
+/// Observe -> evaluate -> plan -> act -> file findings -> publish, for one key.
+async fn judge_and_act(
+    edge: &Edge,
+    policy: &Policy,
+    key: &ResourceRef,
+    default_region: &str,
+    dry_run: bool,
+) -> Result<Look, AwsError> {
+    let region = key.region.as_deref().unwrap_or(default_region);
+    let in_scope = policy.scope.includes_region(region)
+        && key
+            .account
+            .as_deref()
+            .is_none_or(|a| policy.scope.includes_account(a));
+    if !in_scope {
+        return Ok(Look::new(Standing::OutOfScope));
+    }
+    if !policy.judges(key.kind) {
+        return Ok(Look::new(Standing::NotJudged));
+    }
+    let observer = edge.observer(region);
+    let Some(observed) = observer.observe_ref(key, policy).await? else {
+        let mut look = Look::new(Standing::Gone);
+        if let (false, Some(account)) = (dry_run, key.account.as_deref()) {
+            let arn = resource::arn("aws", region, account, key.kind, &key.name);
+            let ctx = FindingContext::new(account, region, "aws", &policy.name, Timestamp::now());
+            let archived = policy
+                .controls_for(key.kind)
+                .map(|(id, _)| finding::archived_for_gone(&arn, key.kind, id, &ctx))
+                .collect();
+            look.findings = edge.file_findings(archived, region).await?;
+            look.resource_arn = Some(arn);
+        }
+        return Ok(look);
+    };
+    if !policy.scope.includes_account(&observed.account) {
+        let mut look = Look::new(Standing::OutOfScope);
+        look.resource_arn = Some(observed.arn);
+        return Ok(look);
+    }
+    // A notebook in a transition is looked at again once it has settled.
+    let mut requeue = settling(&observed).then_some(edge.settle * 2);
+    let a = assess(observed, policy, Timestamp::now(), dry_run);
+    let mut look = Look::new(Standing::Present);
+    look.resource_arn = Some(a.resource.arn.clone());
+    let restart_pending = a
+        .resource
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.contains_key(RESTART_TAG));
+    if a.plan.is_some() || restart_pending {
+        let observer = edge.observer(region);
+        let fx = edge.effects(&observer, policy, dry_run);
+        let e = carry_out(&fx, &a).await?;
+        if let Some(d) = e.requeue_after {
+            requeue = Some(requeue.map_or(d, |r| r.min(d)));
+        }
+        if let Some(plan) = &a.plan {
+            let detail = serde_json::json!({
+                "resourceArn": a.resource.arn,
+                "resourceType": a.resource.kind.cfn_type(),
+                "resourceName": a.resource.name,
+                "account": a.resource.account,
+                "region": a.resource.region,
+                "controls": plan.controls,
+                "plan": plan,
+                "execution": e,
+                "policy": policy.name,
+            });
+            edge.publish(policy, region, &a.resource.arn, &e, detail)
+                .await?;
+        }
+        look.execution = Some(e);
+    }
+    if !(dry_run || policy.dry_run) {
+        let mut ctx = FindingContext::new(
+            &a.resource.account,
+            region,
+            "aws",
+            &policy.name,
+            Timestamp::now(),
+        );
+        ctx.outcome = look.execution.as_ref().map(Execution::summary);
+        let findings = finding::to_file(&a, policy, &ctx);
+        look.findings = edge.file_findings(findings, region).await?;
+    }
+    look.requeue_after = requeue;
+    look.assessment = Some(a);
+    Ok(look)
 }
 
 /// What `--apply` did to one resource.
@@ -46,165 +442,93 @@ pub struct Applied {
     pub resource_arn: String,
     pub resource_name: String,
     /// Each step taken, in order, until the resource settled or the time ran out.
-    pub executions: Vec<crate::domain::execution::Execution>,
+    pub executions: Vec<Execution>,
     /// The verdicts after the last step, by control.
-    pub final_statuses: std::collections::BTreeMap<crate::domain::catalogue::ControlId, Status>,
-    /// The Security Hub findings filed for it afterwards (`imported`), or why they were not.
+    pub final_statuses: BTreeMap<ControlId, Status>,
+    /// The Security Hub findings filed for it last (`imported 3`), or why they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<String>,
 }
 
-/// Drives one resource's plan to its end (`--apply`): read, judge, do the next step, and again
-/// while a transition is under way, until nothing is left to do or `deadline` passes. Each pass
-/// reads the resource afresh, so scope and exemptions are checked again before every step.
-///
-/// Once a recreate has deleted the notebook, its intent drives the rest, as in the service; if
-/// the time runs out first, the service finishes it from the intent queue.
-pub async fn converge(
-    observer: &Observer,
-    first: Assessment,
+/// `--apply` for one resource: [`converge`] again and again, while a transition the guard began
+/// is under way, until nothing is left to do or `deadline` passes. A grace period or a user's
+/// stop is not waited for here: the service does that. Once a recreate has deleted the notebook,
+/// its intent drives the rest; if the time runs out first, the service finishes it from the
+/// intent queue.
+pub async fn converge_until_settled(
+    edge: &Edge,
     policy: &Policy,
-    shared: &Shared,
-    findings: Option<&crate::aws::finding::FindingsImporter>,
-    deadline: std::time::Instant,
-    poll: std::time::Duration,
+    key: &ResourceRef,
+    default_region: &str,
+    deadline: Instant,
+    poll: Duration,
 ) -> Applied {
-    let (mut applied, last) = drive(observer, first, policy, shared, deadline, poll).await;
-    // Its findings say where the resource ended up, and what the guard did (dry-run files none).
-    if let (Some(importer), Some(a)) = (findings, last) {
-        if a.plan.as_ref().is_none_or(|p| !p.dry_run) {
-            let mut ctx = crate::aws::finding::FindingContext::new(
-                &a.resource.account,
-                observer.region(),
-                "aws",
-                &policy.name,
-                Timestamp::now(),
-            );
-            ctx.outcome = applied
-                .executions
-                .last()
-                .map(|e| format!("{}: {}", e.result, e.done.join("; ")));
-            let findings = crate::aws::finding::to_file(&a, policy, &ctx);
-            applied.findings = Some(match importer.import(findings).await {
-                Ok(summary) if summary.failed.is_empty() => {
-                    format!("imported {}", summary.imported)
-                }
-                Ok(summary) => format!(
-                    "imported {}, refused {}: {}",
-                    summary.imported,
-                    summary.failed.len(),
-                    summary.failed[0].message
-                ),
-                Err(e) => format!("not imported: {e}"),
-            });
-        }
-    }
-    applied
-}
-
-/// The loop of [`converge`]; also returns the last assessment of the resource, if it exists.
-async fn drive(
-    observer: &Observer,
-    first: Assessment,
-    policy: &Policy,
-    shared: &Shared,
-    deadline: std::time::Instant,
-    poll: std::time::Duration,
-) -> (Applied, Option<Assessment>) {
-    let key = ResourceRef {
-        kind: first.resource.kind,
-        name: first.resource.name.clone(),
-        account: Some(first.resource.account.clone()),
-        region: Some(first.resource.region.clone()),
-    };
     let mut applied = Applied {
-        resource_arn: first.resource.arn.clone(),
-        resource_name: first.resource.name.clone(),
+        resource_arn: String::new(),
+        resource_name: key.name.clone(),
         executions: Vec::new(),
-        final_statuses: first
-            .verdicts
-            .iter()
-            .map(|v| (v.control, v.status))
-            .collect(),
+        final_statuses: BTreeMap::new(),
         findings: None,
     };
-    let fx = crate::aws::gate::Effects {
-        pacer: &shared.pacer,
-        mutations_per_second: policy.remediation.mutations_per_second,
-        client: observer.client(),
-        settle: poll,
-        intents: shared.intents.as_ref(),
-        policy: &policy.name,
-    };
-    let mut current = first;
-    let mut intent: Option<Box<crate::domain::intent::RecreateIntent>> = None;
+    let mut intent: Option<Box<RecreateIntent>> = None;
     loop {
-        let result = match &intent {
-            Some(i) => crate::aws::recreate::continue_intent(observer, &fx, i)
-                .await
-                .map(|(e, state)| {
-                    if state == crate::aws::recreate::IntentState::Settled {
-                        intent = None;
-                    }
-                    e
-                }),
-            None => {
-                let account = current.resource.account.clone();
-                let limit = policy.remediation.max_remediations_per_hour;
-                crate::aws::remediate::carry_out(&fx, &current, || {
-                    shared.blast.allow(&account, limit, Timestamp::now())
-                })
-                .await
-            }
-        };
-        let mut execution = match result {
-            Ok(e) => e,
-            Err(e) => {
-                let mut failed = crate::domain::execution::Execution::new(ExecutionResult::Error);
-                failed.notes.push(e.to_string());
+        let look = match converge(edge, policy, key, default_region, intent.as_deref(), false).await
+        {
+            Ok(look) => look,
+            Err(err) => {
+                let mut failed = Execution::new(ExecutionResult::Error);
+                failed.notes.push(err.to_string());
                 applied.executions.push(failed);
-                return (applied, Some(current));
+                return applied;
             }
         };
-        if let Some(i) = execution.intent.take() {
-            intent = Some(i);
+        if let Some(arn) = &look.resource_arn {
+            applied.resource_arn.clone_from(arn);
         }
-        // A grace period or a user's stop is not waited for here: the service does that.
-        let again = intent.is_some()
-            || ((execution.requeue_after.is_some()
-                || execution.result == ExecutionResult::Applied)
-                && !execution.result.waits_for_someone());
-        let recreated = execution.result == ExecutionResult::Recreated;
-        if execution.result != ExecutionResult::NothingToDo {
-            applied.executions.push(execution);
+        let mut again = false;
+        if let Some(i) = &look.intent {
+            applied.executions.push(i.execution.clone());
+            if i.state == IntentState::Settled {
+                intent = None;
+            } else {
+                again = true;
+            }
         }
-        if (!again && !recreated) || std::time::Instant::now() >= deadline {
+        if let Some(stored) = look.stored_intent() {
+            intent = Some(Box::new(stored.clone()));
+            again = true;
+        }
+        if let Some(e) = &look.execution {
+            again |= (e.requeue_after.is_some() || e.result == ExecutionResult::Applied)
+                && !e.result.waits_for_someone();
+            if e.result != ExecutionResult::NothingToDo {
+                applied.executions.push(e.clone());
+            }
+        }
+        if let Some(a) = &look.assessment {
+            applied.final_statuses = statuses(a);
+        }
+        if look.findings.is_some() {
+            applied.findings = look.findings.clone();
+        }
+        if look.standing == Standing::Gone && intent.is_none() {
+            return applied;
+        }
+        if !again || Instant::now() >= deadline {
             if let Some(i) = &intent {
-                let mut left =
-                    crate::domain::execution::Execution::new(ExecutionResult::InProgress);
+                let mut left = Execution::new(ExecutionResult::InProgress);
                 left.notes.push(format!(
                     "out of time: the recreate of {} is finished by the service from the intent queue",
                     i.name
                 ));
                 applied.executions.push(left);
             }
-            return (applied, Some(current).filter(|_| intent.is_none()));
+            return applied;
         }
         tokio::time::sleep(poll).await;
-        if intent.is_some() {
-            // The intent reads the notebook itself: it may well be gone for now.
-            continue;
-        }
-        match observer.observe_ref(&key, policy).await {
-            Ok(Some(observed)) => {
-                current = assess(observed, policy, Timestamp::now(), false);
-                applied.final_statuses = current
-                    .verdicts
-                    .iter()
-                    .map(|v| (v.control, v.status))
-                    .collect();
-            }
-            Ok(None) | Err(_) => return (applied, None),
-        }
     }
+}
+
+fn statuses(a: &Assessment) -> BTreeMap<ControlId, Status> {
+    a.verdicts.iter().map(|v| (v.control, v.status)).collect()
 }

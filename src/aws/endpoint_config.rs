@@ -11,31 +11,22 @@
 
 use aws_sdk_sagemaker::types::{EndpointStatus, Tag};
 
-use crate::aws::gate::Effects;
+use crate::aws::gate::{Effects, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::assess::Assessment;
 use crate::domain::execution::{Execution, ExecutionResult};
 use crate::domain::marks::REPLACED_BY_TAG;
-use crate::domain::plan::{Plan, Step};
+use crate::domain::plan::Step;
 
 /// The next step of the replacement the live state allows.
 pub async fn replace(
     fx: &Effects<'_>,
     a: &Assessment,
-    plan: &Plan,
-    allow_remediation: impl FnOnce() -> bool,
+    new_name: &str,
+    min: i32,
     e: &mut Execution,
 ) -> Result<(), AwsError> {
-    let Some((new_name, min)) = plan.steps.iter().find_map(|s| match s {
-        Step::CreateEndpointConfig {
-            name,
-            instance_count,
-            ..
-        } => Some((name.clone(), *instance_count)),
-        _ => None,
-    }) else {
-        return Ok(());
-    };
+    let new_name = new_name.to_string();
     let client = fx.client;
     let old_name = a.resource.name.as_str();
 
@@ -55,7 +46,7 @@ pub async fn replace(
         }
     };
     if !exists {
-        if !allow_remediation() {
+        if !fx.admit_fix(&a.resource.account) {
             e.result = ExecutionResult::RateLimited;
             e.notes
                 .push("over maxRemediationsPerHour: a finding instead".into());
@@ -87,8 +78,7 @@ pub async fn replace(
             .filter(|(k, _)| *k != REPLACED_BY_TAG)
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        fx.pace(&a.resource.account, &a.resource.region).await;
-        client
+        let create = client
             .create_endpoint_config()
             .endpoint_config_name(&new_name)
             .set_production_variants(Some(variants))
@@ -105,16 +95,21 @@ pub async fn replace(
             .set_enable_network_isolation(old.enable_network_isolation())
             .set_metrics_config(old.metrics_config().cloned())
             .set_tags((!tags.is_empty()).then_some(tags))
-            .send()
-            .await
-            .map_err(|err| AwsError::from_sdk("CreateEndpointConfig", err))?;
-        e.done.push(
-            plan.steps
-                .iter()
-                .find(|s| matches!(s, Step::CreateEndpointConfig { .. }))
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-        );
+            .send();
+        fx.mutate(
+            Mutation::CreateEndpointConfig,
+            &a.resource.account,
+            &a.resource.region,
+            create,
+        )
+        .await?;
+        let planned = a
+            .plan
+            .iter()
+            .flat_map(|p| &p.steps)
+            .find(|s| matches!(s, Step::CreateEndpointConfig { .. }));
+        e.done
+            .push(planned.map(|s| s.to_string()).unwrap_or_default());
         e.result = ExecutionResult::Applied;
     }
 
@@ -149,14 +144,17 @@ pub async fn replace(
     let mut waiting = Vec::new();
     for (endpoint, status) in users {
         if status == Some(EndpointStatus::InService) {
-            fx.pace(&a.resource.account, &a.resource.region).await;
-            client
-                .update_endpoint()
-                .endpoint_name(&endpoint)
-                .endpoint_config_name(&new_name)
-                .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("UpdateEndpoint", err))?;
+            fx.mutate(
+                Mutation::UpdateEndpoint,
+                &a.resource.account,
+                &a.resource.region,
+                client
+                    .update_endpoint()
+                    .endpoint_name(&endpoint)
+                    .endpoint_config_name(&new_name)
+                    .send(),
+            )
+            .await?;
             e.done
                 .push(format!("update endpoint {endpoint} to {new_name}"));
             e.result = ExecutionResult::Applied;
@@ -183,14 +181,17 @@ pub async fn replace(
         .as_ref()
         .is_some_and(|t| t.get(REPLACED_BY_TAG) == Some(new_name.as_str()));
     if !marked {
-        fx.pace(&a.resource.account, &a.resource.region).await;
-        client
-            .add_tags()
-            .resource_arn(&a.resource.arn)
-            .tags(Tag::builder().key(REPLACED_BY_TAG).value(&new_name).build())
-            .send()
-            .await
-            .map_err(|err| AwsError::from_sdk("AddTags", err))?;
+        fx.mutate(
+            Mutation::AddTags,
+            &a.resource.account,
+            &a.resource.region,
+            client
+                .add_tags()
+                .resource_arn(&a.resource.arn)
+                .tags(Tag::builder().key(REPLACED_BY_TAG).value(&new_name).build())
+                .send(),
+        )
+        .await?;
         e.done
             .push(format!("add tags {REPLACED_BY_TAG}={new_name}"));
         if e.result == ExecutionResult::NothingToDo {

@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_securityhub::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, Compliance, ComplianceStatus, FindingProviderFields,
     FindingProviderSeverity, Partition, Recommendation, RecordState, Remediation, Resource,
@@ -189,7 +188,7 @@ pub fn build(a: &Assessment, verdict: &Verdict, ctx: &FindingContext) -> AwsSecu
     if let Some(plan) = a.plan.as_ref().filter(|_| verdict.status == Status::Failed) {
         fields.insert(PLAN_FIELD.to_string(), plan.kind.as_str().to_string());
         for step in &plan.steps {
-            if let crate::domain::plan::Step::WaitUntil(t) = step {
+            if let crate::domain::plan::Step::WaitUntil { time: t } = step {
                 fields.insert(RECREATE_AFTER_FIELD.to_string(), t.to_string());
             }
         }
@@ -435,7 +434,7 @@ impl FindingsImporter {
                 .set_findings(Some(batch))
                 .send()
                 .await
-                .map_err(|e| aws_error("BatchImportFindings", e))?;
+                .map_err(|e| AwsError::from_sdk("BatchImportFindings", e))?;
             summary.calls += 1;
             summary.imported += usize::try_from(out.success_count().unwrap_or(0)).unwrap_or(0);
             summary
@@ -447,22 +446,6 @@ impl FindingsImporter {
                 }));
         }
         Ok(summary)
-    }
-}
-
-/// A failed Security Hub call as the guard's [`AwsError`].
-fn aws_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    AwsError {
-        operation,
-        code: err.code().unwrap_or("Unknown").to_string(),
-        message: match err.message() {
-            Some(m) => m.to_string(),
-            None => aws_sdk_securityhub::error::DisplayErrorContext(&err).to_string(),
-        },
     }
 }
 

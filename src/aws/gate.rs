@@ -5,57 +5,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::future::Future;
+
 use aws_sdk_sagemaker::Client;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use jiff::Timestamp;
 
+use crate::aws::error::AwsError;
 use crate::aws::intent_store::IntentQueue;
-
-/// A change the guard makes, with the IAM action it needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mutation {
-    AddTags,
-    DeleteTags,
-    StopNotebookInstance,
-    UpdateNotebookInstance,
-    StartNotebookInstance,
-    DeleteNotebookInstance,
-    CreateNotebookInstance,
-    CreateEndpointConfig,
-    UpdateEndpoint,
-}
-
-impl Mutation {
-    pub const ALL: [Mutation; 9] = [
-        Mutation::AddTags,
-        Mutation::DeleteTags,
-        Mutation::StopNotebookInstance,
-        Mutation::UpdateNotebookInstance,
-        Mutation::StartNotebookInstance,
-        Mutation::DeleteNotebookInstance,
-        Mutation::CreateNotebookInstance,
-        Mutation::CreateEndpointConfig,
-        Mutation::UpdateEndpoint,
-    ];
-
-    pub fn permission(self) -> &'static str {
-        match self {
-            Mutation::AddTags => "sagemaker:AddTags",
-            Mutation::DeleteTags => "sagemaker:DeleteTags",
-            Mutation::StopNotebookInstance => "sagemaker:StopNotebookInstance",
-            Mutation::UpdateNotebookInstance => "sagemaker:UpdateNotebookInstance",
-            Mutation::StartNotebookInstance => "sagemaker:StartNotebookInstance",
-            Mutation::DeleteNotebookInstance => "sagemaker:DeleteNotebookInstance",
-            Mutation::CreateNotebookInstance => "sagemaker:CreateNotebookInstance",
-            Mutation::CreateEndpointConfig => "sagemaker:CreateEndpointConfig",
-            Mutation::UpdateEndpoint => "sagemaker:UpdateEndpoint",
-        }
-    }
-}
+pub use crate::domain::mutation::Mutation;
 
 /// Spaces mutating calls per account and region, so that fixing many resources at once never
 /// crowds out the account's own use of the API. Shared by every fix of a process.
 #[derive(Default)]
-pub struct Pacer(Mutex<HashMap<(String, String), tokio::time::Instant>>);
+struct Pacer(Mutex<HashMap<(String, String), tokio::time::Instant>>);
 
 impl Pacer {
     /// Waits for the next free slot of `account` in `region`, at `per_second` calls a second.
@@ -75,13 +39,21 @@ impl Pacer {
     }
 }
 
-/// What carrying a plan out may touch.
+/// What every fix of a process (a `run` service, one `--apply` command) shares: the pacing of
+/// mutating calls and the blast radius.
+#[derive(Default)]
+pub struct Gate {
+    pacer: Pacer,
+    blast_radius: BlastRadius,
+}
+
+/// One look's way to change AWS: every mutating call goes through [`Effects::mutate`], which
+/// knows the call's IAM action ([`Mutation`]), refuses it in dry-run and paces it; a fix that
+/// starts asks [`Effects::admit_fix`] (the blast radius) first.
 #[derive(Clone, Copy)]
 pub struct Effects<'a> {
-    /// Spaces the mutating calls.
-    pub pacer: &'a Pacer,
-    /// Mutating calls per second per account and region.
-    pub mutations_per_second: u32,
+    pub gate: &'a Gate,
+    /// The SageMaker client of the resource's region.
     pub client: &'a Client,
     /// How soon a resource in a transition is looked at again.
     pub settle: Duration,
@@ -90,21 +62,57 @@ pub struct Effects<'a> {
     pub intents: Option<&'a IntentQueue>,
     /// The guard policy's name, recorded in intents.
     pub policy: &'a str,
+    /// Mutating calls per second per account and region (`mutationsPerSecond`).
+    pub mutations_per_second: u32,
+    /// Fixes started per account and hour (`maxRemediationsPerHour`).
+    pub max_remediations_per_hour: u32,
+    /// Nothing may change: every mutation is refused.
+    pub dry_run: bool,
 }
 
 impl Effects<'_> {
-    /// Waits until a mutating call on a resource of `account` in `region` may go.
-    pub async fn pace(&self, account: &str, region: &str) {
-        self.pacer
-            .wait(account, region, self.mutations_per_second)
-            .await;
+    /// Whether a new fix of a resource of `account` may start now; counts it if so.
+    pub fn admit_fix(&self, account: &str) -> bool {
+        self.gate
+            .blast_radius
+            .allow(account, self.max_remediations_per_hour, Timestamp::now())
+    }
+
+    /// Performs one mutating call on a resource of `account` in `region`: refused in dry-run,
+    /// spaced per account and region, and its error named by the mutation's operation.
+    pub async fn mutate<T, E, R>(
+        &self,
+        m: Mutation,
+        account: &str,
+        region: &str,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        if self.dry_run {
+            return Err(AwsError::refused(
+                m.operation(),
+                "dry-run: nothing may change",
+            ));
+        }
+        if m.is_paced() {
+            self.gate
+                .pacer
+                .wait(account, region, self.mutations_per_second)
+                .await;
+        }
+        tracing::debug!(operation = m.operation(), account, region, "mutating call");
+        call.await
+            .map_err(|err| AwsError::from_sdk(m.operation(), err))
     }
 }
 
 /// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a
 /// fix becomes a finding. Per process: with several replicas, each counts its own.
 #[derive(Default)]
-pub struct BlastRadius(Mutex<HashMap<String, Vec<Timestamp>>>);
+struct BlastRadius(Mutex<HashMap<String, Vec<Timestamp>>>);
 
 impl BlastRadius {
     /// Records a remediation of `account` at `now` if the limit allows it.

@@ -2,10 +2,12 @@
 //! fixes ([`remediate`], [`recreate`], [`endpoint_config`]) and by [`finding`].
 
 pub mod endpoint_config;
+pub mod error;
 pub mod finding;
 pub mod gate;
 pub mod iam;
 pub mod intent_store;
 pub mod observe;
+pub mod outcome;
 pub mod recreate;
 pub mod remediate;

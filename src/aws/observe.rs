@@ -5,56 +5,14 @@
 //! ListTags where no control or exemption looks at tags. Pagination, and the SDK's retry with
 //! back-off for throttling, are the SDK's.
 
-use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::Client;
 
+pub use crate::aws::error::AwsError;
 use crate::domain::policy::Policy;
 use crate::domain::resource::{
     Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed, ProductionVariant,
     ResourceKind, ResourceRef, Tags,
 };
-
-/// A failed AWS call, named by its operation, with AWS's error code when there is one.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation} failed: {code}: {message}")]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub code: String,
-    pub message: String,
-}
-
-impl AwsError {
-    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let code = err.code().unwrap_or("Unknown").to_string();
-        let message = match err.message() {
-            Some(m) => m.to_string(),
-            None => aws_sdk_sagemaker::error::DisplayErrorContext(&err).to_string(),
-        };
-        AwsError {
-            operation,
-            code,
-            message,
-        }
-    }
-
-    /// SageMaker says "not found" in several ways: `ResourceNotFound`, or a `ValidationException`
-    /// whose message says the record could not be found.
-    pub fn is_not_found(&self) -> bool {
-        if self.code == "ResourceNotFound" || self.code == "ResourceNotFoundException" {
-            return true;
-        }
-        let m = self.message.to_ascii_lowercase();
-        self.code == "ValidationException"
-            && (m.contains("recordnotfound")
-                || m.contains("could not find")
-                || m.contains("not found")
-                || m.contains("does not exist"))
-    }
-}
 
 /// What the list call of a kind returns: enough to know the resource exists and to name it.
 #[derive(Clone, Debug)]
@@ -360,11 +318,10 @@ impl Observer {
         };
         match result {
             Ok((Some(arn), details)) => Ok(Some((arn, details))),
-            Ok((None, _)) => Err(AwsError {
-                operation: "Describe",
-                code: "MissingArn".into(),
-                message: format!("SageMaker returned no ARN for {kind} {name}"),
-            }),
+            Ok((None, _)) => Err(AwsError::invalid_answer(
+                "Describe",
+                format!("SageMaker returned no ARN for {kind} {name}"),
+            )),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }

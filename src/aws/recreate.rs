@@ -11,10 +11,11 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{
     DirectInternetAccess, InstanceMetadataServiceConfiguration, IpAddressType, RootAccess, Tag,
 };
-use aws_sdk_sagemaker::Client;
 use jiff::Timestamp;
 
-use crate::aws::observe::{AwsError, Observer};
+use crate::aws::error::{AwsError, ErrorKind};
+use crate::aws::gate::{Effects, Mutation};
+use crate::aws::observe::Observer;
 use crate::domain::execution::{Execution, ExecutionResult};
 use crate::domain::intent::{next_step, IntentStep, RecreateIntent};
 
@@ -30,10 +31,9 @@ pub enum IntentState {
 /// Reads the live notebook and takes the intent's next step.
 pub async fn continue_intent(
     observer: &Observer,
-    fx: &crate::aws::gate::Effects<'_>,
+    fx: &Effects<'_>,
     intent: &RecreateIntent,
 ) -> Result<(Execution, IntentState), AwsError> {
-    let client = observer.client();
     let settle = fx.settle;
     let live = observer.notebook_with_tags(&intent.name).await?;
     let step = next_step(
@@ -44,8 +44,7 @@ pub async fn continue_intent(
     let mut e = Execution::new(ExecutionResult::InProgress);
     let state = match step {
         IntentStep::Create => {
-            fx.pace(&intent.account, &intent.region).await;
-            match create(client, intent).await {
+            match create(fx, intent).await {
                 Ok(()) => {
                     e.result = ExecutionResult::Applied;
                     e.done.push(format!(
@@ -54,7 +53,7 @@ pub async fn continue_intent(
                         fixed_settings(intent)
                     ));
                 }
-                Err(err) if err.code == "ResourceInUse" || err.message.contains("already") => {
+                Err(err) if err.kind == ErrorKind::Conflict => {
                     e.notes
                         .push("a notebook of this name exists again: looking at it".into());
                 }
@@ -80,13 +79,16 @@ pub async fn continue_intent(
             IntentState::Pending(settle)
         }
         IntentStep::Stop => {
-            fx.pace(&intent.account, &intent.region).await;
-            client
-                .stop_notebook_instance()
-                .notebook_instance_name(&intent.name)
-                .send()
-                .await
-                .map_err(|err| AwsError::from_sdk("StopNotebookInstance", err))?;
+            fx.mutate(
+                Mutation::StopNotebookInstance,
+                &intent.account,
+                &intent.region,
+                fx.client
+                    .stop_notebook_instance()
+                    .notebook_instance_name(&intent.name)
+                    .send(),
+            )
+            .await?;
             e.result = ExecutionResult::Applied;
             e.done
                 .push("stop (it was stopped before the recreate)".into());
@@ -130,14 +132,15 @@ fn fixed_settings(intent: &RecreateIntent) -> String {
 }
 
 /// `CreateNotebookInstance` from an intent, with its tags.
-async fn create(client: &Client, intent: &RecreateIntent) -> Result<(), AwsError> {
+async fn create(fx: &Effects<'_>, intent: &RecreateIntent) -> Result<(), AwsError> {
     let s = &intent.spec;
     let tags: Vec<Tag> = intent
         .tags
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let mut req = client
+    let mut req = fx
+        .client
         .create_notebook_instance()
         .notebook_instance_name(&intent.name)
         .instance_type(s.instance_type.as_str().into())
@@ -176,8 +179,12 @@ async fn create(client: &Client, intent: &RecreateIntent) -> Result<(), AwsError
                 .build(),
         );
     }
-    req.send()
-        .await
-        .map_err(|err| AwsError::from_sdk("CreateNotebookInstance", err))?;
+    fx.mutate(
+        Mutation::CreateNotebookInstance,
+        &intent.account,
+        &intent.region,
+        req.send(),
+    )
+    .await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Read-only runs: the sweep of everything in scope (`audit`), and the look at what one event
-//! names (`evaluate`). Both observe live, assess, and report; neither changes anything.
+//! The commands that judge: the sweep of everything in scope (`audit`), and the look at what one
+//! event names (`evaluate`). Both observe live, assess and report; with `--apply` they then hand
+//! each resource with something to do to the convergence the service uses as well
+//! ([`crate::converge`]).
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use crate::aws::observe::{AwsError, Listed, Observer};
 use crate::cli::report::{Report, ResultRow, SweepError};
-use crate::converge::{converge, Applied, Shared};
+use crate::converge::{converge_until_settled, Applied, Edge};
 use crate::domain::assess::{assess, Assessment};
 use crate::domain::evaluate::Status;
 use crate::domain::event::{Decoded, Trigger, TriggerSource};
@@ -64,8 +66,8 @@ pub async fn sweep(
     let mut error_results = Vec::new();
     let mut errors = Vec::new();
     let mut applied = Vec::new();
-    let shared = match apply {
-        Some(options) => Some(Shared::new(options.intent_queue_url.as_deref()).await),
+    let edge = match apply {
+        Some(options) => Some(options.edge().await),
         None => None,
     };
     for region in regions {
@@ -110,17 +112,13 @@ pub async fn sweep(
             }
         }
         drop(reads);
-        if let (Some(options), Some(shared)) = (apply, &shared) {
-            applied.extend(
-                apply_all(
-                    observer,
-                    &assessments[first_of_region..],
-                    policy,
-                    options,
-                    shared,
-                )
-                .await,
-            );
+        if let (Some(options), Some(edge)) = (apply, &edge) {
+            let pending: Vec<ResourceRef> = assessments[first_of_region..]
+                .iter()
+                .filter(|a| a.plan.is_some() || restart_pending(a))
+                .map(|a| a.resource.key())
+                .collect();
+            applied.extend(apply_all(edge, policy, pending, region, options).await);
         }
     }
     let mut report = Report::new(&policy.name, &assessments, error_results, errors);
@@ -141,45 +139,48 @@ pub struct ApplyOptions {
     pub intent_queue_url: Option<String>,
 }
 
-/// Converges every assessed resource that has something to do.
+impl ApplyOptions {
+    /// What one `--apply` command shares across its regions and resources: one AWS
+    /// configuration, one gate (pacing, blast radius), the intent store, the findings filed.
+    pub async fn edge(&self) -> Edge {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let intents =
+            self.intent_queue_url
+                .as_ref()
+                .map(|url| crate::aws::intent_store::IntentQueue {
+                    sqs: aws_sdk_sqs::Client::new(&config),
+                    url: url.clone(),
+                });
+        Edge::new(config, None, intents, self.poll)
+    }
+}
+
+/// Whether a fix the guard began still owes the notebook its start.
+fn restart_pending(a: &Assessment) -> bool {
+    a.resource
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.contains_key(crate::domain::marks::RESTART_TAG))
+}
+
+/// Converges each resource, at most `options.concurrency` at once, and reports those the guard
+/// did something about.
 async fn apply_all(
-    observer: &Observer,
-    assessments: &[Assessment],
+    edge: &Edge,
     policy: &Policy,
+    keys: Vec<ResourceRef>,
+    region: &str,
     options: &ApplyOptions,
-    shared: &Shared,
 ) -> Vec<Applied> {
     let deadline = std::time::Instant::now() + options.timeout;
-    let importer =
-        crate::aws::finding::FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(
-            aws_sdk_securityhub::config::Builder::from(&shared.config)
-                .region(aws_sdk_securityhub::config::Region::new(
-                    observer.region().to_string(),
-                ))
-                .build(),
-        ));
-    let importer = &importer;
-    let pending = assessments.iter().filter(|a| {
-        a.plan.is_some()
-            || a.resource
-                .tags
-                .as_ref()
-                .is_some_and(|t| t.contains_key(crate::domain::marks::RESTART_TAG))
-    });
-    stream::iter(pending)
-        .map(|a| {
-            converge(
-                observer,
-                a.clone(),
-                policy,
-                shared,
-                Some(importer),
-                deadline,
-                options.poll,
-            )
+    stream::iter(keys)
+        .map(|key| async move {
+            converge_until_settled(edge, policy, &key, region, deadline, options.poll).await
         })
         .buffered(options.concurrency.max(1))
-        .filter(|applied| std::future::ready(!applied.executions.is_empty()))
+        .filter(|applied| {
+            std::future::ready(!applied.executions.is_empty() || applied.findings.is_some())
+        })
         .collect()
         .await
 }
@@ -252,6 +253,7 @@ pub async fn evaluate_event(
     let now = Timestamp::now();
     let mut observers: HashMap<String, Observer> = HashMap::new();
     let mut outcomes = Vec::new();
+    let mut keys = Vec::new();
     let mut assessments = Vec::new();
     for Trigger {
         resource, source, ..
@@ -300,15 +302,25 @@ pub async fn evaluate_event(
             }
         }
         outcomes.push(outcome);
+        keys.push(ResourceRef {
+            region: Some(region),
+            ..resource
+        });
     }
     let mut report = Report::new(&policy.name, &assessments, Vec::new(), Vec::new());
     if let Some(options) = apply {
-        let shared = Shared::new(options.intent_queue_url.as_deref()).await;
-        for a in &assessments {
-            if let Some(observer) = observers.get(&a.resource.region) {
-                let applied =
-                    apply_all(observer, std::slice::from_ref(a), policy, options, &shared).await;
-                report.applied.extend(applied);
+        // Every resource the event names that may be acted on: present ones are fixed, gone
+        // ones have their findings archived, as the service does.
+        let edge = options.edge().await;
+        for (t, key) in outcomes.iter().zip(keys) {
+            if matches!(t.state, "present" | "gone") {
+                let region = key
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| default_region.to_string());
+                report
+                    .applied
+                    .extend(apply_all(&edge, policy, vec![key], &region, options).await);
             }
         }
     }

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::mutation::Mutation;
 use crate::domain::resource::ResourceKind;
 
 /// One of the Security Hub controls this tool enforces.
@@ -137,6 +138,57 @@ pub enum Fix {
 }
 
 impl Fix {
+    /// The changes the fix may make, from which `iam-policy` derives its permissions.
+    pub fn mutations(self) -> &'static [Mutation] {
+        match self {
+            // The schedule and restart marks come and go; a recreate cancelled after the stop
+            // starts the notebook again; the intent is stored before the delete.
+            Fix::Recreate => &[
+                Mutation::AddTags,
+                Mutation::DeleteTags,
+                Mutation::StopNotebookInstance,
+                Mutation::StartNotebookInstance,
+                Mutation::StoreRecreateIntent,
+                Mutation::DeleteNotebookInstance,
+                Mutation::CreateNotebookInstance,
+            ],
+            Fix::UpdateInPlace => &[
+                Mutation::AddTags,
+                Mutation::DeleteTags,
+                Mutation::StopNotebookInstance,
+                Mutation::UpdateNotebookInstance,
+                Mutation::StartNotebookInstance,
+            ],
+            Fix::ReplaceEndpointConfig => &[
+                Mutation::AddTags,
+                Mutation::CreateEndpointConfig,
+                Mutation::UpdateEndpoint,
+            ],
+            Fix::AddTags => &[Mutation::AddTags, Mutation::DeleteTags],
+            Fix::None => &[],
+        }
+    }
+
+    /// The reads the fix makes beyond observing the resource, as IAM actions.
+    pub fn reads(self) -> &'static [&'static str] {
+        match self {
+            // The replacement is looked up; the endpoints on the old config are found.
+            Fix::ReplaceEndpointConfig => &[
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:ListEndpoints",
+                "sagemaker:DescribeEndpoint",
+            ],
+            // The notebook is read with its tags while its intent is followed.
+            Fix::Recreate => &["sagemaker:DescribeNotebookInstance", "sagemaker:ListTags"],
+            _ => &[],
+        }
+    }
+
+    /// Whether carrying it out creates a resource that is given an IAM role (`iam:PassRole`).
+    pub fn passes_a_role(self) -> bool {
+        self == Fix::Recreate
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Fix::Recreate => "recreate",

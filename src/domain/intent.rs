@@ -23,7 +23,7 @@ use crate::domain::catalogue::ControlId;
 use crate::domain::marks::{
     INTENT_DETAIL_TYPE, NONCOMPLIANT_TAG, RECREATED_AT_TAG, RECREATE_AFTER_TAG, RESTART_TAG, SOURCE,
 };
-use crate::domain::plan::{Plan, Step};
+use crate::domain::plan::{Plan, Setting, Step};
 use crate::domain::resource::{NotebookInstance, NotebookStatus, ResourceKind, ResourceRef, Tags};
 
 /// An intent whose notebook was never deleted is dropped after this long: the process that
@@ -113,6 +113,17 @@ impl RecreateIntent {
     }
 }
 
+/// Why a notebook could not be captured: nothing is deleted then.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{0} was not read")]
+    NotRead(&'static str),
+    #[error("the notebook's {0} is unknown")]
+    Unknown(&'static str),
+    #[error("the plan creates nothing")]
+    NothingToCreate,
+}
+
 /// Captures a notebook for its recreate. Refuses (nothing is deleted then) when anything needed
 /// to create it again was not read.
 pub fn capture(
@@ -120,29 +131,29 @@ pub fn capture(
     plan: &Plan,
     policy: &str,
     now: Timestamp,
-) -> Result<RecreateIntent, String> {
+) -> Result<RecreateIntent, CaptureError> {
     let r = &a.resource;
     let nb = r
         .notebook()
-        .ok_or("the notebook's configuration was not read")?;
-    let tags = r.tags.as_ref().ok_or("the notebook's tags were not read")?;
+        .ok_or(CaptureError::NotRead("the notebook's configuration"))?;
+    let tags = r
+        .tags
+        .as_ref()
+        .ok_or(CaptureError::NotRead("the notebook's tags"))?;
     let fixes = plan
         .steps
         .iter()
         .find_map(|s| match s {
-            Step::Create(settings) => Some(settings),
+            Step::Create { settings } => Some(settings),
             _ => None,
         })
-        .ok_or("the plan creates nothing")?;
+        .ok_or(CaptureError::NothingToCreate)?;
     let mut spec = NotebookSpec {
         instance_type: nb
             .instance_type
             .clone()
-            .ok_or("the notebook's instance type is unknown")?,
-        role_arn: nb
-            .role_arn
-            .clone()
-            .ok_or("the notebook's role is unknown")?,
+            .ok_or(CaptureError::Unknown("instance type"))?,
+        role_arn: nb.role_arn.clone().ok_or(CaptureError::Unknown("role"))?,
         subnet_id: nb.subnet_id.clone().filter(|s| !s.is_empty()),
         security_group_ids: nb.security_groups.clone(),
         kms_key_id: nb.kms_key_id.clone(),
@@ -158,20 +169,13 @@ pub fn capture(
         ip_address_type: nb.ip_address_type.clone(),
     };
     for s in fixes {
-        match s.name {
-            "DirectInternetAccess" => spec.direct_internet_access = Some(s.value.clone()),
-            "SubnetId" => spec.subnet_id = Some(s.value.clone()),
-            "SecurityGroupIds" => {
-                spec.security_group_ids = s.value.split_whitespace().map(str::to_string).collect()
-            }
-            "RootAccess" => spec.root_access = Some(s.value.clone()),
-            "PlatformIdentifier" => spec.platform_identifier = Some(s.value.clone()),
-            "InstanceType" => spec.instance_type = s.value.clone(),
-            other => {
-                return Err(format!(
-                    "{other} is not a setting of CreateNotebookInstance"
-                ))
-            }
+        match s {
+            Setting::DirectInternetAccess(v) => spec.direct_internet_access = Some(v.clone()),
+            Setting::SubnetId(v) => spec.subnet_id = Some(v.clone()),
+            Setting::SecurityGroupIds(groups) => spec.security_group_ids = groups.clone(),
+            Setting::RootAccess(v) => spec.root_access = Some(v.clone()),
+            Setting::PlatformIdentifier(v) => spec.platform_identifier = Some(v.clone()),
+            Setting::InstanceType(v) => spec.instance_type = v.clone(),
         }
     }
     let id = now.to_string();

@@ -8,6 +8,8 @@ pub mod event;
 pub mod execution;
 pub mod intent;
 pub mod marks;
+pub mod mutation;
+pub mod next;
 pub mod plan;
 pub mod policy;
 pub mod resource;

@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::domain::catalogue::{ControlId, Fix, AL2023_UNSUPPORTED_INSTANCE_FAMILIES};
 use crate::domain::evaluate::{Status, Verdict};
@@ -19,7 +19,7 @@ use crate::domain::policy::{Action, Policy};
 use crate::domain::resource::{NotebookInstance, NotebookStatus, Observed, ResourceKind};
 
 /// The strongest effect of a plan, in increasing order of what it changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanKind {
     /// Nothing can be done now (e.g. the resource is being deleted).
@@ -49,39 +49,89 @@ impl PlanKind {
     }
 }
 
-/// A setting a fix gives a resource, in the API's own names.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Setting {
-    pub name: &'static str,
-    pub value: String,
+/// A setting a fix gives a notebook, named as the API names it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "name", content = "value")]
+pub enum Setting {
+    /// `Disabled`: only at creation.
+    DirectInternetAccess(String),
+    /// Only at creation.
+    SubnetId(String),
+    /// Only at creation, with the subnet.
+    SecurityGroupIds(Vec<String>),
+    /// `Disabled`: in place (stopped) or at creation.
+    RootAccess(String),
+    /// In place (stopped) or at creation.
+    PlatformIdentifier(String),
+    /// In place (stopped) or at creation: an instance type the new platform runs on.
+    InstanceType(String),
 }
 
 impl Setting {
-    fn new(name: &'static str, value: impl Into<String>) -> Self {
-        Setting {
-            name,
-            value: value.into(),
+    /// The API's name of the setting.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Setting::DirectInternetAccess(_) => "DirectInternetAccess",
+            Setting::SubnetId(_) => "SubnetId",
+            Setting::SecurityGroupIds(_) => "SecurityGroupIds",
+            Setting::RootAccess(_) => "RootAccess",
+            Setting::PlatformIdentifier(_) => "PlatformIdentifier",
+            Setting::InstanceType(_) => "InstanceType",
         }
+    }
+
+    /// The value, as people read it (security groups separated by spaces).
+    pub fn value(&self) -> String {
+        match self {
+            Setting::DirectInternetAccess(v)
+            | Setting::SubnetId(v)
+            | Setting::RootAccess(v)
+            | Setting::PlatformIdentifier(v)
+            | Setting::InstanceType(v) => v.clone(),
+            Setting::SecurityGroupIds(groups) => groups.join(" "),
+        }
+    }
+
+    /// Whether `UpdateNotebookInstance` can change it (the notebook stopped).
+    pub fn updatable_in_place(&self) -> bool {
+        matches!(
+            self,
+            Setting::RootAccess(_) | Setting::PlatformIdentifier(_) | Setting::InstanceType(_)
+        )
     }
 }
 
-/// One step of a plan, in the order it is carried out.
-#[derive(Clone, Debug, PartialEq)]
+/// One step of a plan, in the order it is carried out. Serialised as JSON tagged by `step`
+/// (`{"step": "update", "settings": [...]}`), which the executor can read back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
-    FileFinding(ControlId),
-    AddTags(BTreeMap<String, String>),
-    RemoveTags(Vec<String>),
+    FileFinding {
+        control: ControlId,
+    },
+    AddTags {
+        tags: BTreeMap<String, String>,
+    },
+    RemoveTags {
+        keys: Vec<String>,
+    },
     /// Wait until a time (a grace period) before going on; an exemption in the meantime cancels.
-    WaitUntil(Timestamp),
+    WaitUntil {
+        time: Timestamp,
+    },
     /// Go on only once the notebook's users have stopped it (`onlyWhenStopped`).
     WaitForUserStop,
     Stop,
-    Update(Vec<Setting>),
+    Update {
+        settings: Vec<Setting>,
+    },
     Start,
     /// Store the whole configuration durably before anything is deleted.
     CaptureConfiguration,
     Delete,
-    Create(Vec<Setting>),
+    Create {
+        settings: Vec<Setting>,
+    },
     RestoreTags,
     CreateEndpointConfig {
         name: String,
@@ -97,7 +147,7 @@ pub enum Step {
 fn settings_list(settings: &[Setting]) -> String {
     settings
         .iter()
-        .map(|s| format!("{}={}", s.name, s.value))
+        .map(|s| format!("{}={}", s.name(), s.value()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -105,8 +155,8 @@ fn settings_list(settings: &[Setting]) -> String {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::FileFinding(c) => write!(f, "file finding {c}"),
-            Step::AddTags(tags) => write!(
+            Step::FileFinding { control } => write!(f, "file finding {control}"),
+            Step::AddTags { tags } => write!(
                 f,
                 "add tags {}",
                 tags.iter()
@@ -114,15 +164,17 @@ impl fmt::Display for Step {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Step::RemoveTags(keys) => write!(f, "remove tags {}", keys.join(", ")),
-            Step::WaitUntil(t) => write!(f, "wait until {t} (grace period; an exemption cancels)"),
+            Step::RemoveTags { keys } => write!(f, "remove tags {}", keys.join(", ")),
+            Step::WaitUntil { time } => {
+                write!(f, "wait until {time} (grace period; an exemption cancels)")
+            }
             Step::WaitForUserStop => f.write_str("wait until its users stop it (onlyWhenStopped)"),
             Step::Stop => f.write_str("stop"),
-            Step::Update(s) => write!(f, "update {}", settings_list(s)),
+            Step::Update { settings } => write!(f, "update {}", settings_list(settings)),
             Step::Start => f.write_str("start"),
             Step::CaptureConfiguration => f.write_str("capture configuration"),
             Step::Delete => f.write_str("delete"),
-            Step::Create(s) => write!(f, "create {}", settings_list(s)),
+            Step::Create { settings } => write!(f, "create {}", settings_list(settings)),
             Step::RestoreTags => write!(f, "restore tags + {RECREATED_AT_TAG}"),
             Step::CreateEndpointConfig {
                 name,
@@ -143,25 +195,49 @@ impl fmt::Display for Step {
     }
 }
 
-impl Serialize for Step {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// What the policy would do about one resource.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// In JSON, `steps` are the steps in words, for people, and `structuredSteps` the same steps as
+/// data, which [`Plan`]'s `Deserialize` reads back: a plan printed by dry-run is the plan the
+/// executor consumes.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub kind: PlanKind,
     /// True when nothing will be changed: dry-run by command, policy or control.
     pub dry_run: bool,
+    #[serde(rename = "structuredSteps")]
     pub steps: Vec<Step>,
     /// The failed controls this plan answers.
     pub controls: Vec<ControlId>,
     /// Why a fix the policy asks for is not (yet) possible, and what the operator can do.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+impl Serialize for Plan {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Written<'a> {
+            kind: PlanKind,
+            dry_run: bool,
+            steps: Vec<String>,
+            structured_steps: &'a [Step],
+            controls: &'a [ControlId],
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            notes: &'a [String],
+        }
+        Written {
+            kind: self.kind,
+            dry_run: self.dry_run,
+            steps: self.steps.iter().map(Step::to_string).collect(),
+            structured_steps: &self.steps,
+            controls: &self.controls,
+            notes: &self.notes,
+        }
+        .serialize(s)
+    }
 }
 
 /// Plans the response to a resource's failed verdicts; `None` when nothing failed.
@@ -365,18 +441,23 @@ impl Builder {
             remove.push(NONCOMPLIANT_TAG.to_string());
         }
         if !remove.is_empty() {
-            steps.insert(0, Step::RemoveTags(remove));
+            steps.insert(0, Step::RemoveTags { keys: remove });
             kind = kind.max(PlanKind::Tag);
         }
         if !self.add_tags.is_empty() {
             // Tags go first: they are cheap, and a long fix may wait for a grace period.
-            steps.insert(0, Step::AddTags(self.add_tags));
+            steps.insert(
+                0,
+                Step::AddTags {
+                    tags: self.add_tags,
+                },
+            );
             kind = kind.max(PlanKind::Tag);
         }
         self.findings.sort();
         self.findings.dedup();
         for (i, c) in self.findings.iter().enumerate() {
-            steps.insert(i, Step::FileFinding(*c));
+            steps.insert(i, Step::FileFinding { control: *c });
         }
         let deleting = resource
             .notebook()
@@ -426,7 +507,7 @@ impl Builder {
             if status != NotebookStatus::Stopped {
                 steps.push(Step::Stop);
             }
-            steps.push(Step::Update(in_place));
+            steps.push(Step::Update { settings: in_place });
             if running {
                 steps.push(Step::Start);
             }
@@ -455,10 +536,10 @@ impl Builder {
         };
         let mut create = Vec::new();
         if self.recreate.contains(&ControlId::SageMaker1) {
-            create.push(Setting::new("DirectInternetAccess", "Disabled"));
+            create.push(Setting::DirectInternetAccess("Disabled".into()));
         }
-        create.push(Setting::new("SubnetId", subnet));
-        create.push(Setting::new("SecurityGroupIds", groups.join(" ")));
+        create.push(Setting::SubnetId(subnet));
+        create.push(Setting::SecurityGroupIds(groups));
         create.extend(in_place);
         self.recreate.append(&mut self.in_place);
 
@@ -478,7 +559,7 @@ impl Builder {
                 self.add_tags
                     .insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
             }
-            steps.push(Step::WaitUntil(after));
+            steps.push(Step::WaitUntil { time: after });
             self.notes.push(format!(
                 "the notebook is older than freshWindow ({}): its storage volume may hold work, so it is \
                  recreated only after {after}, if it still fails then; to opt out, make it comply or \
@@ -498,7 +579,7 @@ impl Builder {
         }
         steps.push(Step::CaptureConfiguration);
         steps.push(Step::Delete);
-        steps.push(Step::Create(create));
+        steps.push(Step::Create { settings: create });
         steps.push(Step::RestoreTags);
         if !running {
             // A new notebook starts InService: restore the stopped state it had.
@@ -513,7 +594,7 @@ impl Builder {
         let mut unfixable = Vec::new();
         for &c in &self.in_place {
             match c {
-                ControlId::SageMaker3 => settings.push(Setting::new("RootAccess", "Disabled")),
+                ControlId::SageMaker3 => settings.push(Setting::RootAccess("Disabled".into())),
                 ControlId::SageMaker8 => {
                     let Some(target) = policy
                         .control(c)
@@ -528,7 +609,7 @@ impl Builder {
                         let current = nb.instance_type.clone().unwrap_or_default();
                         match policy.remediation.instance_type_substitutions.get(&current) {
                             Some(new_type) => {
-                                settings.push(Setting::new("InstanceType", new_type.clone()))
+                                settings.push(Setting::InstanceType(new_type.clone()))
                             }
                             None => {
                                 self.notes.push(format!(
@@ -540,7 +621,7 @@ impl Builder {
                             }
                         }
                     }
-                    settings.push(Setting::new("PlatformIdentifier", target.clone()));
+                    settings.push(Setting::PlatformIdentifier(target.clone()));
                 }
                 _ => unfixable.push(c),
             }

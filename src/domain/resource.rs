@@ -264,8 +264,25 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The work-queue key of the resource.
+    pub fn key(&self) -> ResourceRef {
+        ResourceRef {
+            kind: self.kind,
+            name: self.name.clone(),
+            account: Some(self.account.clone()),
+            region: Some(self.region.clone()),
+        }
+    }
+
     pub fn notebook(&self) -> Option<&NotebookInstance> {
         match &self.details {
+            Some(Details::NotebookInstance(nb)) => Some(nb),
+            _ => None,
+        }
+    }
+
+    pub fn notebook_mut(&mut self) -> Option<&mut NotebookInstance> {
+        match &mut self.details {
             Some(Details::NotebookInstance(nb)) => Some(nb),
             _ => None,
         }

@@ -23,8 +23,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::domain::event::{self, Decoded};
 use crate::domain::resource::ResourceRef;
-use crate::service::controller::{Context, Outcome, Waiter};
 use crate::service::metrics::{Metrics, SourceLabel};
+use crate::service::runtime::{Outcome, Service, Waiter};
 use crate::service::workqueue::WorkQueue;
 
 /// The message attributes a dead-lettered message carries.
@@ -41,7 +41,7 @@ pub struct Intake {
     pub dead_letter_queue_url: String,
     /// The queue's visibility timeout: how long a received message stays hidden.
     pub visibility_timeout: Duration,
-    pub ctx: Arc<Context>,
+    pub ctx: Arc<Service>,
     pub queue: WorkQueue<ResourceRef>,
     /// Fires to stop receiving.
     pub stop: CancellationToken,
@@ -64,7 +64,7 @@ impl Intake {
         queue_url: String,
         dead_letter_queue_url: String,
         visibility_timeout: Duration,
-        ctx: Arc<Context>,
+        ctx: Arc<Service>,
         queue: WorkQueue<ResourceRef>,
         stop: CancellationToken,
         abandon: CancellationToken,

@@ -7,4 +7,5 @@ pub mod intake;
 pub mod metrics;
 pub mod resync;
 pub mod run;
+pub mod runtime;
 pub mod workqueue;

@@ -9,13 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::event::TriggerSource;
 use crate::domain::resource::{ResourceKind, ResourceRef};
-use crate::service::controller::{Context, Waiter};
 use crate::service::metrics::SourceLabel;
+use crate::service::runtime::{Service, Waiter};
 use crate::service::workqueue::WorkQueue;
 
 /// Sweeps every `interval` (and once at start when `initial`) until `stop` fires.
 pub async fn resync_loop(
-    ctx: Arc<Context>,
+    ctx: Arc<Service>,
     queue: WorkQueue<ResourceRef>,
     interval: Duration,
     initial: bool,
@@ -35,7 +35,7 @@ pub async fn resync_loop(
 }
 
 /// Lists everything in scope and queues it. Returns how many resources were queued.
-pub async fn sweep(ctx: &Context, queue: &WorkQueue<ResourceRef>) -> usize {
+pub async fn sweep(ctx: &Service, queue: &WorkQueue<ResourceRef>) -> usize {
     let policy = ctx.policy.get();
     let regions = if policy.scope.regions.is_empty() {
         vec![ctx.default_region.clone()]
@@ -52,7 +52,7 @@ pub async fn sweep(ctx: &Context, queue: &WorkQueue<ResourceRef>) -> usize {
         .clone();
     let mut failed = false;
     for region in &regions {
-        let observer = ctx.observer(region);
+        let observer = ctx.edge.observer(region);
         for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
             let listed = match observer.list(kind).await {
                 Ok(l) => l,

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::converge::Edge;
 use crate::domain::policy::PolicyErrors;
-use crate::service::controller::{self, Context, PolicyHolder};
+use crate::service::controller::{Context, PolicyHolder};
 use crate::service::http::{self, Probe};
 use crate::service::intake::Intake;
 use crate::service::metrics::{ApiCallCounter, Metrics};
 use crate::service::resync;
+use crate::service::runtime::{run_reconcile, Service, Waiters};
 use crate::service::workqueue::WorkQueue;
 
 /// What `run` is told on its command line.
@@ -141,21 +144,30 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         .ok_or(RunError::NoDeadLetterQueue)?;
 
     let dry_run = cfg.dry_run;
-    let mut ctx = Context::new(
-        policy,
-        Arc::clone(&metrics),
-        sdk_config,
-        default_region,
-        dry_run,
-    );
-    ctx.settle = cfg.settle_interval.max(Duration::from_millis(10));
     // Recreate intents go on the queue the service reads: whichever replica receives one
     // finishes the recreate.
-    ctx.intents = Some(crate::aws::intent_store::IntentQueue {
+    let intents = crate::aws::intent_store::IntentQueue {
         sqs: sqs.clone(),
         url: cfg.queue_url.clone(),
+    };
+    let edge = Edge::new(
+        sdk_config,
+        Some(SharedInterceptor::new(ApiCallCounter::new(Arc::clone(
+            &metrics,
+        )))),
+        Some(intents),
+        cfg.settle_interval.max(Duration::from_millis(10)),
+    );
+    let ctx = Arc::new(Service {
+        ctx: Context {
+            policy,
+            metrics: Arc::clone(&metrics),
+            edge,
+            dry_run,
+            default_region,
+        },
+        waiters: Waiters::default(),
     });
-    let ctx = Arc::new(ctx);
     let queue: WorkQueue<crate::domain::resource::ResourceRef> = WorkQueue::new(cfg.concurrency);
     let stop = CancellationToken::new();
     let abandon = CancellationToken::new();
@@ -210,7 +222,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         tokio::spawn(async move {
             queue
                 .run(
-                    move |key| controller::reconcile(key, Arc::clone(&worker_ctx)),
+                    move |key| run_reconcile(key, Arc::clone(&worker_ctx)),
                     stop.cancelled_owned(),
                 )
                 .await
@@ -239,7 +251,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
 }
 
 /// SIGTERM or SIGINT: stop gracefully; a second one: exit at once. SIGHUP: reload the policy.
-fn spawn_signal_handlers(ctx: Arc<Context>, stop: CancellationToken) {
+fn spawn_signal_handlers(ctx: Arc<Service>, stop: CancellationToken) {
     tokio::spawn(async move {
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT can be handled");

@@ -38,24 +38,14 @@ fn assessment(nb: NotebookInstance, pairs: &[(&str, &str)]) -> (Assessment, Plan
         steps: vec![
             Step::CaptureConfiguration,
             Step::Delete,
-            Step::Create(vec![
-                Setting {
-                    name: "DirectInternetAccess",
-                    value: "Disabled".into(),
-                },
-                Setting {
-                    name: "SubnetId",
-                    value: "subnet-1".into(),
-                },
-                Setting {
-                    name: "SecurityGroupIds",
-                    value: "sg-1 sg-2".into(),
-                },
-                Setting {
-                    name: "RootAccess",
-                    value: "Disabled".into(),
-                },
-            ]),
+            Step::Create {
+                settings: vec![
+                    Setting::DirectInternetAccess("Disabled".into()),
+                    Setting::SubnetId("subnet-1".into()),
+                    Setting::SecurityGroupIds(vec!["sg-1".into(), "sg-2".into()]),
+                    Setting::RootAccess("Disabled".into()),
+                ],
+            },
         ],
         controls: vec![ControlId::SageMaker1, ControlId::SageMaker3],
         notes: Vec::new(),

@@ -58,7 +58,7 @@ fn create_settings(plan: &Plan) -> Vec<Setting> {
         .steps
         .iter()
         .filter_map(|s| match s {
-            Step::Create(settings) => Some(settings),
+            Step::Create { settings } => Some(settings),
             _ => None,
         })
         .collect();
@@ -71,11 +71,11 @@ fn create_settings(plan: &Plan) -> Vec<Setting> {
     creates[0].clone()
 }
 
-fn setting<'a>(settings: &'a [Setting], name: &str) -> Option<&'a str> {
+fn setting(settings: &[Setting], name: &str) -> Option<String> {
     settings
         .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.value.as_str())
+        .find(|s| s.name() == name)
+        .map(|s| s.value())
 }
 
 fn count_steps(plan: &Plan, pred: impl Fn(&Step) -> bool) -> usize {
@@ -183,7 +183,7 @@ fn sagemaker3_in_place_by_notebook_status() {
         assert!(p.notes.is_empty(), "{status:?}: {:?}", p.notes);
         // The storage volume is kept: never a delete or a create.
         assert_eq!(
-            count_steps(&p, |s| matches!(s, Step::Delete | Step::Create(_))),
+            count_steps(&p, |s| matches!(s, Step::Delete | Step::Create { .. })),
             0
         );
     }
@@ -246,7 +246,7 @@ fn sagemaker3_and_8_merge_into_one_update() {
             "start"
         ]
     );
-    assert_eq!(count_steps(&p, |s| matches!(s, Step::Update(_))), 1);
+    assert_eq!(count_steps(&p, |s| matches!(s, Step::Update { .. })), 1);
     assert_eq!(p.controls, vec![S3, S8]);
 }
 
@@ -378,9 +378,15 @@ fn sagemaker1_fresh_notebook_is_recreated_at_once_in_its_own_subnet() {
     let p = plan_for(&notebook(fresh(nb())), &[S1], &policy);
     assert_eq!(p.kind, PlanKind::Recreate);
     let create = create_settings(&p);
-    assert_eq!(setting(&create, "DirectInternetAccess"), Some("Disabled"));
-    assert_eq!(setting(&create, "SubnetId"), Some("subnet-nb"));
-    assert_eq!(setting(&create, "SecurityGroupIds"), Some("sg-1 sg-2"));
+    assert_eq!(
+        setting(&create, "DirectInternetAccess").as_deref(),
+        Some("Disabled")
+    );
+    assert_eq!(setting(&create, "SubnetId").as_deref(), Some("subnet-nb"));
+    assert_eq!(
+        setting(&create, "SecurityGroupIds").as_deref(),
+        Some("sg-1 sg-2")
+    );
     assert_eq!(
         steps(&p),
         [
@@ -393,7 +399,10 @@ fn sagemaker1_fresh_notebook_is_recreated_at_once_in_its_own_subnet() {
     );
     // No grace period.
     assert_eq!(
-        count_steps(&p, |s| matches!(s, Step::AddTags(_) | Step::WaitUntil(_))),
+        count_steps(&p, |s| matches!(
+            s,
+            Step::AddTags { .. } | Step::WaitUntil { .. }
+        )),
         0
     );
     // The configuration is captured before anything is deleted.
@@ -430,7 +439,7 @@ remediation: {notebook: {freshWindow: 1h, gracePeriod: 24h}}
         let p = plan_for(&r, &[S1], &policy);
         assert_eq!(p.kind, PlanKind::Recreate, "age {age:?}");
         assert_eq!(
-            matches!(p.steps[0], Step::AddTags(_)),
+            matches!(p.steps[0], Step::AddTags { .. }),
             graced,
             "age {age:?}: {:?}",
             steps(&p)
@@ -446,8 +455,8 @@ fn sagemaker1_old_notebook_is_marked_and_waits_for_the_grace_period() {
     let after: Timestamp = "2026-12-02T00:00:00Z".parse().unwrap(); // now + 72h, the default
     let mut mark = BTreeMap::new();
     mark.insert(RECREATE_AFTER_TAG.to_string(), after.to_string());
-    assert_eq!(p.steps[0], Step::AddTags(mark));
-    assert_eq!(p.steps[1], Step::WaitUntil(after));
+    assert_eq!(p.steps[0], Step::AddTags { tags: mark });
+    assert_eq!(p.steps[1], Step::WaitUntil { time: after });
     assert!(
         steps(&p)[0].starts_with("add tags sagemaker-guard/recreate-after="),
         "{:?}",
@@ -473,7 +482,7 @@ fn sagemaker1_keeps_an_existing_mark() {
     r.tags = Some(tags(&[(RECREATE_AFTER_TAG, &marked.to_string())]));
     let p = plan_for(&r, &[S1], &policy);
     // The mark is there already: not written again.
-    assert_eq!(p.steps[0], Step::WaitUntil(marked));
+    assert_eq!(p.steps[0], Step::WaitUntil { time: marked });
 }
 
 #[test]
@@ -533,21 +542,24 @@ fn sagemaker1_3_8_merge_into_one_recreate() {
     let p = plan_for(&notebook(fresh(nb())), &[S1, S3, S8], &policy);
     assert_eq!(p.kind, PlanKind::Recreate);
     let create = create_settings(&p);
-    assert_eq!(setting(&create, "DirectInternetAccess"), Some("Disabled"));
-    assert_eq!(setting(&create, "RootAccess"), Some("Disabled"));
     assert_eq!(
-        setting(&create, "PlatformIdentifier"),
+        setting(&create, "DirectInternetAccess").as_deref(),
+        Some("Disabled")
+    );
+    assert_eq!(setting(&create, "RootAccess").as_deref(), Some("Disabled"));
+    assert_eq!(
+        setting(&create, "PlatformIdentifier").as_deref(),
         Some("notebook-al2023-v1")
     );
-    assert_eq!(setting(&create, "SubnetId"), Some("subnet-nb"));
+    assert_eq!(setting(&create, "SubnetId").as_deref(), Some("subnet-nb"));
     assert_eq!(
-        count_steps(&p, |s| matches!(s, Step::Update(_))),
+        count_steps(&p, |s| matches!(s, Step::Update { .. })),
         0,
         "{:?}",
         steps(&p)
     );
     assert_eq!(
-        count_steps(&p, |s| matches!(s, Step::FileFinding(_))),
+        count_steps(&p, |s| matches!(s, Step::FileFinding { .. })),
         0,
         "{:?}",
         steps(&p)
@@ -615,10 +627,22 @@ fn sagemaker2_uses_the_most_specific_policy_network() {
         let p = plan_for(&no_subnet, &[S2], &policy);
         assert_eq!(p.kind, PlanKind::Recreate, "{what}");
         let create = create_settings(&p);
-        assert_eq!(setting(&create, "SubnetId"), Some(subnet), "{what}");
-        assert_eq!(setting(&create, "SecurityGroupIds"), Some(groups), "{what}");
+        assert_eq!(
+            setting(&create, "SubnetId").as_deref(),
+            Some(subnet),
+            "{what}"
+        );
+        assert_eq!(
+            setting(&create, "SecurityGroupIds").as_deref(),
+            Some(groups),
+            "{what}"
+        );
         // Only SageMaker.1 turns direct internet access off.
-        assert_eq!(setting(&create, "DirectInternetAccess"), None, "{what}");
+        assert_eq!(
+            setting(&create, "DirectInternetAccess").as_deref(),
+            None,
+            "{what}"
+        );
     }
 }
 
@@ -726,7 +750,7 @@ fn tag_action_marks_the_resource() {
         assert_eq!(p.kind, PlanKind::Tag, "{what}");
         let mut expected = BTreeMap::new();
         expected.insert(NONCOMPLIANT_TAG.to_string(), value.to_string());
-        assert_eq!(p.steps, vec![Step::AddTags(expected)], "{what}");
+        assert_eq!(p.steps, vec![Step::AddTags { tags: expected }], "{what}");
         assert_eq!(
             steps(&p),
             [format!("add tags sagemaker-guard/noncompliant={value}")],
@@ -826,7 +850,7 @@ remediation: {tagValues: {owner: team-a, CostCenter: cc-42}}
     for (what, existing, expected) in cases {
         let p = plan_for(&app_image_config(existing), &[S6], &policy);
         assert_eq!(steps(&p), [*expected], "{what}");
-        let Step::AddTags(added) = &p.steps[0] else {
+        let Step::AddTags { tags: added } = &p.steps[0] else {
             panic!("{what}: {:?}", p.steps)
         };
         for (k, _) in existing.iter() {
@@ -1024,7 +1048,7 @@ fn findings_only() {
 }
 
 #[test]
-fn plan_serializes_steps_as_strings() {
+fn plan_serializes_steps_as_strings_and_as_data() {
     let policy = load_policy("controls: {SageMaker.5: {action: finding}}");
     let r = observed(
         ResourceKind::Model,
@@ -1041,6 +1065,7 @@ fn plan_serializes_steps_as_strings() {
             "kind": "finding",
             "dryRun": true,
             "steps": ["file finding SageMaker.5"],
+            "structuredSteps": [{"step": "file-finding", "control": "SageMaker.5"}],
             "controls": ["SageMaker.5"],
         })
     );
