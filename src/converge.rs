@@ -448,6 +448,16 @@ pub struct Applied {
     /// The Security Hub findings filed for it last (`imported 3`), or why they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<String>,
+    /// It was gone when looked at: only its findings were archived.
+    #[serde(skip)]
+    pub gone: bool,
+}
+
+impl Applied {
+    /// Whether the guard did anything about the resource: a step, or archiving its findings.
+    pub fn did_something(&self) -> bool {
+        !self.executions.is_empty() || (self.gone && self.findings.is_some())
+    }
 }
 
 /// `--apply` for one resource: [`converge`] again and again, while a transition the guard began
@@ -469,6 +479,7 @@ pub async fn converge_until_settled(
         executions: Vec::new(),
         final_statuses: BTreeMap::new(),
         findings: None,
+        gone: false,
     };
     let mut intent: Option<Box<RecreateIntent>> = None;
     loop {
@@ -512,6 +523,7 @@ pub async fn converge_until_settled(
             applied.findings = look.findings.clone();
         }
         if look.standing == Standing::Gone && intent.is_none() {
+            applied.gone = true;
             return applied;
         }
         if !again || Instant::now() >= deadline {

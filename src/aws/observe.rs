@@ -1,5 +1,6 @@
-//! Observation: reading SageMaker resources from the live account, the one place that calls AWS
-//! for reading.
+//! Observation: reading the SageMaker resources the controls judge from the live account. (The
+//! fixes make a few reads of their own: the endpoints on a config being replaced, and a
+//! notebook's state while its recreate intent is followed, through [`Observer::notebook_with_tags`].)
 //!
 //! It reads only what the enabled controls need: no Describe where the list result answers, no
 //! ListTags where no control or exemption looks at tags. Pagination, and the SDK's retry with

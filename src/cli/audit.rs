@@ -178,9 +178,7 @@ async fn apply_all(
             converge_until_settled(edge, policy, &key, region, deadline, options.poll).await
         })
         .buffered(options.concurrency.max(1))
-        .filter(|applied| {
-            std::future::ready(!applied.executions.is_empty() || applied.findings.is_some())
-        })
+        .filter(|applied| std::future::ready(applied.did_something()))
         .collect()
         .await
 }

@@ -2,7 +2,7 @@
 //!
 //! JSON shape (a contract: keep it): `results[]` with `control`, `resourceType`, `resourceArn`,
 //! `resourceName`, `account`, `region`, `status`, `reason`, `action` (null unless FAILED:
-//! `kind`, `dryRun`, `steps`), and `summary` with a count for each of the five statuses.
+//! `kind`, `dryRun`, `steps` in words, `structuredSteps` as data), and `summary` with a count for each of the five statuses.
 
 use serde::Serialize;
 

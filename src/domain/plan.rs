@@ -104,7 +104,11 @@ impl Setting {
 /// One step of a plan, in the order it is carried out. Serialised as JSON tagged by `step`
 /// (`{"step": "update", "settings": [...]}`), which the executor can read back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
+#[serde(
+    tag = "step",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Step {
     FileFinding {
         control: ControlId,
