@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::error::AwsError;
 use crate::converge::Edge;
 use crate::domain::policy::PolicyErrors;
 use crate::service::controller::{Context, PolicyHolder};
@@ -40,12 +41,23 @@ pub struct RunConfig {
 /// Why `run` could not start or stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
+    #[error(transparent)]
     Policy(PolicyErrors),
     #[error("no AWS region is configured: set AWS_REGION")]
     NoRegion,
-    #[error("the queue {url} cannot be reached: {cause}")]
-    Queue { url: String, cause: String },
+    #[error("the queue {url} cannot be reached: {source}")]
+    Queue {
+        url: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("the dead-letter queue {arn} of the queue {url} cannot be reached: {source}")]
+    DeadLetterQueue {
+        url: String,
+        arn: String,
+        #[source]
+        source: AwsError,
+    },
     #[error(
         "no dead-letter queue: pass --dead-letter-queue-url or give the queue a redrive policy"
     )]
@@ -53,6 +65,7 @@ pub enum RunError {
     #[error("cannot listen on {addr}: {cause}")]
     Listen {
         addr: SocketAddr,
+        #[source]
         cause: std::io::Error,
     },
 }
@@ -61,7 +74,7 @@ impl RunError {
     /// 2 for what the operator must fix in the configuration, 3 for what could not be reached.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Queue { .. } => 3,
+            RunError::Queue { .. } | RunError::DeadLetterQueue { .. } => 3,
             _ => 2,
         }
     }
@@ -72,10 +85,6 @@ async fn queue_settings(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
 ) -> Result<(Duration, Option<String>), RunError> {
-    let unreachable = |cause: String| RunError::Queue {
-        url: url.to_string(),
-        cause,
-    };
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -83,7 +92,10 @@ async fn queue_settings(
         .attribute_names(QueueAttributeName::RedrivePolicy)
         .send()
         .await
-        .map_err(|e| unreachable(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| RunError::Queue {
+            url: url.to_string(),
+            source: AwsError::from_sdk("GetQueueAttributes", e),
+        })?;
     let attrs = attrs.attributes.unwrap_or_default();
     let visibility = attrs
         .get(&QueueAttributeName::VisibilityTimeout)
@@ -106,11 +118,10 @@ async fn queue_settings(
                         .set_queue_owner_aws_account_id(account.map(str::to_string))
                         .send()
                         .await
-                        .map_err(|e| {
-                            unreachable(format!(
-                                "its dead-letter queue {arn}: {}",
-                                aws_sdk_sqs::error::DisplayErrorContext(&e)
-                            ))
+                        .map_err(|e| RunError::DeadLetterQueue {
+                            url: url.to_string(),
+                            arn: arn.clone(),
+                            source: AwsError::from_sdk("GetQueueUrl", e),
                         })?;
                     out.queue_url
                 }
