@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::aws::error::AwsError;
 use crate::aws::finding::{self, FindingContext, FindingsImporter};
-use crate::aws::gate::{Effects, Gate, Mutation};
+use crate::aws::gate::{Effects, Gate};
 use crate::aws::intent_store::IntentQueue;
 use crate::aws::observe::Observer;
 use crate::aws::outcome::OutcomeBus;
@@ -175,7 +175,7 @@ impl Edge {
             .iter()
             .map(|f| (f.id().unwrap_or_default().to_string(), signature(f)))
             .collect();
-        let summary = self.importer(region).import(changed).await?;
+        let summary = self.importer(region).import(&self.gate, changed).await?;
         let refused: Vec<&str> = summary.failed.iter().map(|f| f.id.as_str()).collect();
         let mut filed = self.filed.lock().expect("never poisoned");
         for (id, sig) in signatures {
@@ -208,8 +208,9 @@ impl Edge {
     ) -> Result<(), AwsError> {
         match &policy.remediation.event_bus {
             Some(bus) => {
-                debug_assert!(Mutation::PublishOutcome.permission() == "events:PutEvents");
-                self.bus(region).publish(bus, resource_arn, e, detail).await
+                self.bus(region)
+                    .publish(&self.gate, bus, resource_arn, e, detail)
+                    .await
             }
             None => Ok(()),
         }

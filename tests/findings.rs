@@ -78,19 +78,20 @@ async fn a_failed_finding_is_updated_in_place_then_archived() {
         .await
         .expect("EnableSecurityHub");
     let importer = FindingsImporter::new(client.clone());
+    let gate = sagemaker_guard::aws::gate::Gate::default();
     let t0: Timestamp = Timestamp::now();
     let later = |secs| t0.checked_add(SignedDuration::from_secs(secs)).unwrap();
 
     let failed = s3_finding(&account, "Enabled", t0);
     let id = failed.id().unwrap().to_string();
-    let summary = importer.import(vec![failed]).await.unwrap();
+    let summary = importer.import(&gate, vec![failed]).await.unwrap();
     assert_eq!((summary.calls, summary.imported), (1, 1));
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
 
     // The same Id again, later: still one finding, updated.
     let again = s3_finding(&account, "Enabled", later(60));
     let updated_at = again.updated_at().unwrap().to_string();
-    importer.import(vec![again]).await.unwrap();
+    importer.import(&gate, vec![again]).await.unwrap();
     let found = findings_with_id(&client, &id).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].updated_at(), Some(updated_at.as_str()));
@@ -103,7 +104,7 @@ async fn a_failed_finding_is_updated_in_place_then_archived() {
     // The notebook passes: the same finding is archived, PASSED.
     let passed = s3_finding(&account, "Disabled", later(120));
     assert_eq!(passed.id(), Some(id.as_str()));
-    importer.import(vec![passed]).await.unwrap();
+    importer.import(&gate, vec![passed]).await.unwrap();
     let found = findings_with_id(&client, &id).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].record_state(), Some(&RecordState::Archived));
@@ -139,7 +140,11 @@ async fn imports_in_batches_and_collects_refused_findings() {
     batch[149].resources = Some(Vec::new());
     let refused = batch[149].id().unwrap().to_string();
 
-    let summary = FindingsImporter::new(client).import(batch).await.unwrap();
+    let gate = sagemaker_guard::aws::gate::Gate::default();
+    let summary = FindingsImporter::new(client)
+        .import(&gate, batch)
+        .await
+        .unwrap();
     assert_eq!(summary.calls, 2);
     assert_eq!(summary.imported, 149);
     assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);

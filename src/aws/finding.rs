@@ -25,6 +25,7 @@ use aws_sdk_securityhub::types::{
 };
 use jiff::Timestamp;
 
+use crate::aws::gate::{Gate, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::assess::Assessment;
 use crate::domain::catalogue::{ControlId, Severity};
@@ -408,7 +409,7 @@ pub struct ImportSummary {
     pub failed: Vec<FailedFinding>,
 }
 
-/// Imports findings into Security Hub: the one place this module calls AWS.
+/// Imports findings into Security Hub, through the gate: the one place this module calls AWS.
 #[derive(Clone, Debug)]
 pub struct FindingsImporter {
     client: aws_sdk_securityhub::Client,
@@ -424,17 +425,19 @@ impl FindingsImporter {
     /// were imported, and importing them again (with a later `UpdatedAt`) is harmless.
     pub async fn import(
         &self,
+        gate: &Gate,
         findings: Vec<AwsSecurityFinding>,
     ) -> Result<ImportSummary, AwsError> {
         let mut summary = ImportSummary::default();
         for batch in batches(findings) {
-            let out = self
+            let call = self
                 .client
                 .batch_import_findings()
                 .set_findings(Some(batch))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("BatchImportFindings", e))?;
+                .send();
+            let out = gate
+                .mutate(Mutation::ImportFindings, false, None, call)
+                .await?;
             summary.calls += 1;
             summary.imported += usize::try_from(out.success_count().unwrap_or(0)).unwrap_or(0);
             summary

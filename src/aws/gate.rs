@@ -78,8 +78,7 @@ impl Effects<'_> {
             .allow(account, self.max_remediations_per_hour, Timestamp::now())
     }
 
-    /// Performs one mutating call on a resource of `account` in `region`: refused in dry-run,
-    /// spaced per account and region, and its error named by the mutation's operation.
+    /// Performs one mutating call on a resource of `account` in `region` through the gate.
     pub async fn mutate<T, E, R>(
         &self,
         m: Mutation,
@@ -91,19 +90,49 @@ impl Effects<'_> {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        if self.dry_run {
+        let pace = Pace {
+            account,
+            region,
+            per_second: self.mutations_per_second,
+        };
+        self.gate.mutate(m, self.dry_run, Some(pace), call).await
+    }
+}
+
+/// How calls on one account and region are spaced.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub per_second: u32,
+}
+
+impl Gate {
+    /// The one way the guard changes AWS: a mutating call is refused in dry-run, spaced per
+    /// account and region when it changes a SageMaker resource ([`Mutation::is_paced`]), logged,
+    /// and its error named by the mutation's operation. `call` is not polled before the gate lets
+    /// it go.
+    pub async fn mutate<T, E, R>(
+        &self,
+        m: Mutation,
+        dry_run: bool,
+        pace: Option<Pace<'_>>,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        if dry_run {
             return Err(AwsError::refused(
                 m.operation(),
                 "dry-run: nothing may change",
             ));
         }
-        if m.is_paced() {
-            self.gate
-                .pacer
-                .wait(account, region, self.mutations_per_second)
-                .await;
+        if let (true, Some(p)) = (m.is_paced(), pace) {
+            self.pacer.wait(p.account, p.region, p.per_second).await;
         }
-        tracing::debug!(operation = m.operation(), account, region, "mutating call");
+        tracing::debug!(operation = m.operation(), "mutating call");
         call.await
             .map_err(|err| AwsError::from_sdk(m.operation(), err))
     }
@@ -149,6 +178,23 @@ pub(crate) fn failpoint(name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sagemaker::operation::stop_notebook_instance::StopNotebookInstanceError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+    #[tokio::test]
+    async fn in_dry_run_the_gate_refuses_and_never_makes_the_call() {
+        let made = std::sync::atomic::AtomicBool::new(false);
+        let call = async {
+            made.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<(), SdkError<StopNotebookInstanceError, HttpResponse>>(())
+        };
+        let refused = Gate::default()
+            .mutate(Mutation::StopNotebookInstance, true, None, call)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.operation, "StopNotebookInstance");
+        assert!(!made.load(std::sync::atomic::Ordering::SeqCst));
+    }
 
     #[test]
     fn blast_radius_allows_the_limit_per_account_per_hour() {

@@ -3,6 +3,7 @@
 //! their own way.
 
 use crate::aws::error::AwsError;
+use crate::aws::gate::{Gate, Mutation};
 use crate::domain::execution::{Execution, ExecutionResult};
 use crate::domain::marks::SOURCE;
 
@@ -21,6 +22,7 @@ impl OutcomeBus {
     /// schedule is said once, when the mark goes on; the looks until its time say nothing.
     pub async fn publish(
         &self,
+        gate: &Gate,
         bus: &str,
         resource_arn: &str,
         e: &Execution,
@@ -39,13 +41,10 @@ impl OutcomeBus {
             .resources(resource_arn)
             .detail(detail.to_string())
             .build();
-        let out = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|err| AwsError::from_sdk("PutEvents", err))?;
+        let call = self.client.put_events().entries(entry).send();
+        let out = gate
+            .mutate(Mutation::PublishOutcome, false, None, call)
+            .await?;
         if out.failed_entry_count() > 0 {
             tracing::warn!(bus, detail_type, "EventBridge refused a remediation event");
         }
