@@ -59,7 +59,7 @@ pub fn observed(
 }
 
 /// Notebook `nb-1` with these settings and no tags.
-pub fn notebook(nb: NotebookInstance) -> Observed {
+pub fn observed_notebook(nb: NotebookInstance) -> Observed {
     observed(
         ResourceKind::NotebookInstance,
         "nb-1",

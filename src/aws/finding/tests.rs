@@ -11,8 +11,8 @@ fn ctx() -> FindingContext {
 }
 
 /// A stopped notebook with root access as given.
-fn notebook(root_access: &str) -> Observed {
-    crate::domain::testing::notebook(NotebookInstance {
+fn stopped_notebook_with_root_access(root_access: &str) -> Observed {
+    crate::domain::testing::observed_notebook(NotebookInstance {
         status: Some(NotebookStatus::Stopped),
         root_access: Some(root_access.into()),
         platform_identifier: Some("notebook-al2023-v1".into()),
@@ -33,7 +33,12 @@ fn verdict(status: Status) -> Verdict {
 /// The SageMaker.3 finding of a notebook, with the policy's plan.
 fn s3_finding(root_access: &str) -> (AwsSecurityFinding, Assessment) {
     let policy = load_policy("controls: {SageMaker.3: {action: remediate}}");
-    let a = assess(notebook(root_access), &policy, now(), true);
+    let a = assess(
+        stopped_notebook_with_root_access(root_access),
+        &policy,
+        now(),
+        true,
+    );
     let v = a.verdicts.iter().find(|v| v.control == S3).unwrap().clone();
     let id = finding_id(&a.resource.arn, S3);
     let found: Vec<_> = findings(&a, &policy, &ctx())
@@ -150,7 +155,7 @@ fn which_verdicts_become_findings() {
 #[test]
 fn error_verdict_gives_no_finding() {
     let policy = load_policy("controls: {SageMaker.3: {action: remediate}}");
-    let mut r = notebook("Enabled");
+    let mut r = stopped_notebook_with_root_access("Enabled");
     r.details = None;
     let a = assess(r, &policy, now(), true);
     assert!(a.verdicts.iter().all(|v| v.status == Status::Error));
@@ -217,7 +222,7 @@ fn a_scheduled_recreate_says_when_and_how_to_opt_out() {
     let policy = load_policy(
         "controls: {SageMaker.1: {action: remediate}}\nremediation:\n  networks:\n    - {subnetId: subnet-1, securityGroupIds: [sg-1]}",
     );
-    let mut r = notebook("Disabled");
+    let mut r = stopped_notebook_with_root_access("Disabled");
     if let Some(Details::NotebookInstance(nb)) = &mut r.details {
         nb.direct_internet_access = Some("Enabled".into());
         nb.creation_time = Some(now().as_second() - 7 * 24 * 3600);

@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::domain::testing::{load_policy, notebook, now, observed, tags};
+use crate::domain::testing::{load_policy, now, observed, observed_notebook, tags};
 
 use crate::domain::resource::{
     EndpointConfig, Model, NotebookInstance, ProductionVariant, ResourceKind,
@@ -117,7 +117,7 @@ fn sagemaker1_direct_internet_access() {
             direct_internet_access: value.map(str::to_string),
             ..compliant_nb()
         };
-        let v = verdict_of(&notebook(nb), &policy, S1);
+        let v = verdict_of(&observed_notebook(nb), &policy, S1);
         assert_eq!(v.status, *status, "DirectInternetAccess {value:?}: {v:?}");
         assert!(
             v.reason.contains(reason),
@@ -141,7 +141,7 @@ fn sagemaker2_subnet() {
             subnet_id: subnet.map(str::to_string),
             ..compliant_nb()
         };
-        let v = verdict_of(&notebook(nb), &policy, S2);
+        let v = verdict_of(&observed_notebook(nb), &policy, S2);
         assert_eq!(v.status, *status, "SubnetId {subnet:?}: {v:?}");
         assert!(
             v.reason.contains(reason),
@@ -164,7 +164,7 @@ fn sagemaker3_root_access() {
             root_access: value.map(str::to_string),
             ..compliant_nb()
         };
-        let v = verdict_of(&notebook(nb), &policy, S3);
+        let v = verdict_of(&observed_notebook(nb), &policy, S3);
         assert_eq!(v.status, *status, "RootAccess {value:?}: {v:?}");
         assert!(
             v.reason.contains(reason),
@@ -184,7 +184,7 @@ fn notebook_settings_are_judged_independently() {
         ..compliant_nb()
     };
     let policy = all_on();
-    let r = notebook(nb);
+    let r = observed_notebook(nb);
     assert_eq!(verdict_of(&r, &policy, S1).status, Status::Failed);
     assert_eq!(verdict_of(&r, &policy, S3).status, Status::Passed);
 
@@ -193,7 +193,7 @@ fn notebook_settings_are_judged_independently() {
         root_access: Some("Enabled".into()),
         ..compliant_nb()
     };
-    let r = notebook(nb);
+    let r = observed_notebook(nb);
     assert_eq!(verdict_of(&r, &policy, S1).status, Status::Passed);
     assert_eq!(verdict_of(&r, &policy, S3).status, Status::Failed);
 }
@@ -547,7 +547,7 @@ controls:
             platform_identifier: platform.map(str::to_string),
             ..compliant_nb()
         };
-        let v = verdict_of(&notebook(nb), policy, S8);
+        let v = verdict_of(&observed_notebook(nb), policy, S8);
         assert_eq!(v.status, *status, "{what}: {v:?}");
         if *status == Status::Failed {
             // A failure names the supported list so the reader knows the target.
@@ -568,7 +568,7 @@ controls:
 fn only_controls_of_the_resources_kind_are_evaluated_in_control_order() {
     let policy = all_on();
     let cases = [
-        (notebook(compliant_nb()), vec![S1, S2, S3, S8]),
+        (observed_notebook(compliant_nb()), vec![S1, S2, S3, S8]),
         (
             endpoint_config(vec![instance_variant("a", Some(2))]),
             vec![S4],
@@ -611,7 +611,7 @@ controls:
         platform_identifier: Some("notebook-al1-v1".into()),
         ..compliant_nb()
     };
-    let verdicts = evaluate(&notebook(failing), &policy, now());
+    let verdicts = evaluate(&observed_notebook(failing), &policy, now());
     assert_eq!(controls_of(&verdicts), vec![S2, S3]);
     assert!(
         verdicts.iter().all(|v| v.status == Status::Failed),
@@ -626,7 +626,7 @@ controls:
   SageMaker.5: {action: finding}
 "#,
     );
-    assert!(evaluate(&notebook(compliant_nb()), &policy, now()).is_empty());
+    assert!(evaluate(&observed_notebook(compliant_nb()), &policy, now()).is_empty());
     assert!(evaluate(
         &endpoint_config(vec![instance_variant("a", Some(1))]),
         &policy,

@@ -3,7 +3,7 @@ use crate::domain::plan::{PlanKind, Setting};
 use crate::domain::resource::Details;
 use crate::domain::testing::{now, observed, tags};
 
-fn notebook(status: NotebookStatus) -> NotebookInstance {
+fn observed_notebook(status: NotebookStatus) -> NotebookInstance {
     NotebookInstance {
         status: Some(status),
         instance_type: Some("ml.t3.medium".into()),
@@ -63,7 +63,7 @@ fn assessment(nb: NotebookInstance, pairs: &[(&str, &str)]) -> (Assessment, Plan
 #[test]
 fn capture_keeps_everything_but_the_fixes() {
     let (a, plan) = assessment(
-        notebook(NotebookStatus::Stopped),
+        observed_notebook(NotebookStatus::Stopped),
         &[
             ("owner", "ana"),
             ("aws:cloudformation:stack-name", "s"),
@@ -98,10 +98,10 @@ fn capture_keeps_everything_but_the_fixes() {
 
 #[test]
 fn capture_refuses_what_was_not_read() {
-    let (mut a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    let (mut a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     a.resource.tags = None;
     assert!(capture(&a, &plan, "p", now()).is_err());
-    let mut nb = notebook(NotebookStatus::Stopped);
+    let mut nb = observed_notebook(NotebookStatus::Stopped);
     nb.role_arn = None;
     let (a, plan) = assessment(nb, &[]);
     assert!(capture(&a, &plan, "p", now()).is_err());
@@ -109,13 +109,16 @@ fn capture_refuses_what_was_not_read() {
 
 #[test]
 fn a_stopped_notebook_is_not_running() {
-    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     assert!(!capture(&a, &plan, "p", now()).unwrap().was_running);
 }
 
 #[test]
 fn the_intent_message_decodes_back() {
-    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[("owner", "ana")]);
+    let (a, plan) = assessment(
+        observed_notebook(NotebookStatus::Stopped),
+        &[("owner", "ana")],
+    );
     let i = capture(&a, &plan, "p", now()).unwrap();
     match crate::domain::event::decode(&i.to_message()).unwrap() {
         crate::domain::event::Decoded::Intent(back) => assert_eq!(*back, i),
@@ -124,7 +127,7 @@ fn the_intent_message_decodes_back() {
 }
 
 fn intent(was_running: bool) -> RecreateIntent {
-    let (a, plan) = assessment(notebook(NotebookStatus::Stopped), &[]);
+    let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     let mut i = capture(&a, &plan, "p", now()).unwrap();
     i.was_running = was_running;
     i
@@ -137,18 +140,18 @@ fn next_steps_follow_the_live_notebook() {
     assert_eq!(next_step(&i, None, later), IntentStep::Create);
 
     // The old notebook: being deleted, or not yet seen deleted.
-    let old = notebook(NotebookStatus::Deleting);
+    let old = observed_notebook(NotebookStatus::Deleting);
     let none = Tags::default();
     assert!(matches!(
         next_step(&i, Some((&old, &none)), later),
         IntentStep::Wait(_)
     ));
-    let old = notebook(NotebookStatus::Stopped);
+    let old = observed_notebook(NotebookStatus::Stopped);
     assert!(matches!(
         next_step(&i, Some((&old, &none)), later),
         IntentStep::Wait(_)
     ));
-    let mut changed = notebook(NotebookStatus::Stopped);
+    let mut changed = observed_notebook(NotebookStatus::Stopped);
     changed.volume_size_in_gb = Some(80);
     assert!(matches!(
         next_step(&i, Some((&changed, &none)), later),
@@ -162,7 +165,7 @@ fn next_steps_follow_the_live_notebook() {
 
     // The new one.
     let ours: Tags = [(RECREATED_AT_TAG, i.id.as_str())].into_iter().collect();
-    let mut new = notebook(NotebookStatus::Pending);
+    let mut new = observed_notebook(NotebookStatus::Pending);
     new.creation_time = Some(2_000);
     assert!(matches!(
         next_step(&i, Some((&new, &ours)), later),

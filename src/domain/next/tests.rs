@@ -3,12 +3,12 @@ use crate::domain::catalogue::ControlId;
 use crate::domain::marks::{NONCOMPLIANT_TAG, RECREATE_AFTER_TAG};
 use crate::domain::plan::plan;
 use crate::domain::resource::NotebookInstance;
-use crate::domain::testing::{load_policy, notebook, now, tags};
+use crate::domain::testing::{load_policy, now, observed_notebook, tags};
 
 const STORE: Capabilities = Capabilities { intent_store: true };
 
 fn nb(status: NotebookStatus) -> Observed {
-    let mut r = notebook(NotebookInstance {
+    let mut r = observed_notebook(NotebookInstance {
         status: Some(status),
         root_access: Some("Enabled".into()),
         instance_type: Some("ml.t3.medium".into()),

@@ -1,6 +1,8 @@
 use super::*;
 
-use crate::domain::testing::{load_policy, notebook, now, observed, tags, ACCOUNT, REGION};
+use crate::domain::testing::{
+    load_policy, now, observed, observed_notebook, tags, ACCOUNT, REGION,
+};
 
 use crate::domain::resource::{Details, EndpointConfig, ProductionVariant, Tags};
 
@@ -88,7 +90,7 @@ fn count_steps(plan: &Plan, pred: impl Fn(&Step) -> bool) -> usize {
 #[test]
 fn nothing_failed_gives_no_plan() {
     let policy = load_policy("controls: {SageMaker.3: {action: remediate}}");
-    let r = notebook(nb());
+    let r = observed_notebook(nb());
     let other = |status| Verdict {
         control: S3,
         status,
@@ -137,16 +139,30 @@ fn only_failed_verdicts_are_planned() {
         reason: "x".into(),
         exemption: Some("e".into()),
     });
-    let p = plan(&notebook(nb()), &verdicts[..1], &policy, now(), false).unwrap();
+    let p = plan(
+        &observed_notebook(nb()),
+        &verdicts[..1],
+        &policy,
+        now(),
+        false,
+    )
+    .unwrap();
     assert_eq!(steps(&p), ["stop", "update RootAccess=Disabled", "start"]);
     let mut with_exempt = failed(&[S3]);
     with_exempt.push(verdicts[2].clone());
-    let p = plan(&notebook(nb()), &with_exempt, &policy, now(), false).unwrap();
+    let p = plan(
+        &observed_notebook(nb()),
+        &with_exempt,
+        &policy,
+        now(),
+        false,
+    )
+    .unwrap();
     assert_eq!(p.controls, vec![S3]);
     assert_eq!(steps(&p), ["stop", "update RootAccess=Disabled", "start"]);
 
     // Fail closed: a control that could not be judged stops anything destructive.
-    let p = plan(&notebook(nb()), &verdicts, &policy, now(), false).unwrap();
+    let p = plan(&observed_notebook(nb()), &verdicts, &policy, now(), false).unwrap();
     assert_eq!(p.controls, vec![S3]);
     assert_eq!(steps(&p), ["file finding SageMaker.3"]);
     assert!(
@@ -172,7 +188,7 @@ fn sagemaker3_in_place_by_notebook_status() {
         (NotebookStatus::Stopped, &["update RootAccess=Disabled"]),
     ];
     for (status, expected) in cases {
-        let r = notebook(NotebookInstance {
+        let r = observed_notebook(NotebookInstance {
             status: Some(status.clone()),
             ..nb()
         });
@@ -216,7 +232,7 @@ fn dry_run_follows_command_policy_and_control() {
             false,
         ),
     ];
-    let r = notebook(nb());
+    let r = observed_notebook(nb());
     for (what, spec, force, expected) in cases {
         let policy = load_policy(spec);
         let p = plan(&r, &failed(&[S3]), &policy, now(), force).unwrap();
@@ -236,7 +252,7 @@ fn sagemaker3_and_8_merge_into_one_update() {
     let policy = load_policy(
         "controls: {SageMaker.3: {action: remediate}, SageMaker.8: {action: remediate}}",
     );
-    let p = plan_for(&notebook(nb()), &[S3, S8], &policy);
+    let p = plan_for(&observed_notebook(nb()), &[S3, S8], &policy);
     assert_eq!(p.kind, PlanKind::UpdateInPlace);
     assert_eq!(
         steps(&p),
@@ -261,7 +277,7 @@ remediation:
 "#,
     );
     let without = load_policy("controls: {SageMaker.8: {action: remediate}}");
-    let on_p3 = notebook(NotebookInstance {
+    let on_p3 = observed_notebook(NotebookInstance {
         instance_type: Some("ml.p3.2xlarge".into()),
         ..nb()
     });
@@ -305,7 +321,7 @@ fn sagemaker8_without_substitute_leaves_the_other_in_place_fix() {
     let policy = load_policy(
         "controls: {SageMaker.3: {action: remediate}, SageMaker.8: {action: remediate}}",
     );
-    let r = notebook(NotebookInstance {
+    let r = observed_notebook(NotebookInstance {
         instance_type: Some("ml.p2.xlarge".into()),
         ..nb()
     });
@@ -348,7 +364,7 @@ fn sagemaker8_needs_no_new_type_where_al2023_runs_or_the_target_is_not_al2023() 
         let policy = load_policy(&format!(
             "controls: {{SageMaker.8: {{action: remediate, parameters: {{supportedPlatformIdentifierVersions: {list}}}}}}}"
         ));
-        let r = notebook(NotebookInstance {
+        let r = observed_notebook(NotebookInstance {
             instance_type: Some(instance_type.into()),
             platform_identifier: Some("notebook-al1-v1".into()),
             ..nb()
@@ -375,7 +391,7 @@ fn fresh(n: NotebookInstance) -> NotebookInstance {
 #[test]
 fn sagemaker1_fresh_notebook_is_recreated_at_once_in_its_own_subnet() {
     let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
-    let p = plan_for(&notebook(fresh(nb())), &[S1], &policy);
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S1], &policy);
     assert_eq!(p.kind, PlanKind::Recreate);
     let create = create_settings(&p);
     assert_eq!(
@@ -432,7 +448,7 @@ remediation: {notebook: {freshWindow: 1h, gracePeriod: 24h}}
         (None, true),
     ];
     for (age, graced) in cases {
-        let r = notebook(NotebookInstance {
+        let r = observed_notebook(NotebookInstance {
             creation_time: age.map(|a| now().as_second() - a),
             ..nb()
         });
@@ -450,7 +466,7 @@ remediation: {notebook: {freshWindow: 1h, gracePeriod: 24h}}
 #[test]
 fn sagemaker1_old_notebook_is_marked_and_waits_for_the_grace_period() {
     let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
-    let p = plan_for(&notebook(nb()), &[S1], &policy);
+    let p = plan_for(&observed_notebook(nb()), &[S1], &policy);
     assert_eq!(p.kind, PlanKind::Recreate);
     let after: Timestamp = "2026-12-02T00:00:00Z".parse().unwrap(); // now + 72h, the default
     let mut mark = BTreeMap::new();
@@ -478,7 +494,7 @@ fn sagemaker1_old_notebook_is_marked_and_waits_for_the_grace_period() {
 fn sagemaker1_keeps_an_existing_mark() {
     let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
     let marked: Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
-    let mut r = notebook(nb());
+    let mut r = observed_notebook(nb());
     r.tags = Some(tags(&[(RECREATE_AFTER_TAG, &marked.to_string())]));
     let p = plan_for(&r, &[S1], &policy);
     // The mark is there already: not written again.
@@ -488,7 +504,7 @@ fn sagemaker1_keeps_an_existing_mark() {
 #[test]
 fn a_recreate_no_longer_planned_drops_its_mark() {
     let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
-    let mut r = notebook(nb());
+    let mut r = observed_notebook(nb());
     r.tags = Some(tags(&[(RECREATE_AFTER_TAG, "2026-11-30T12:00:00Z")]));
     // Exempt (or fixed) during the grace period: the schedule is cancelled.
     let exempt = vec![Verdict {
@@ -510,14 +526,14 @@ controls: {SageMaker.1: {action: remediate}}
 remediation: {notebook: {onlyWhenStopped: true}}
 "#,
     );
-    let p = plan_for(&notebook(fresh(nb())), &[S1], &policy);
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S1], &policy);
     assert_eq!(
         steps(&p)[0..2],
         ["wait until its users stop it (onlyWhenStopped)", "stop"]
     );
 
     // A Stopped notebook needs no wait, no stop first, and is stopped again after creation.
-    let stopped = notebook(fresh(NotebookInstance {
+    let stopped = observed_notebook(fresh(NotebookInstance {
         status: Some(NotebookStatus::Stopped),
         ..nb()
     }));
@@ -539,7 +555,7 @@ fn sagemaker1_3_8_merge_into_one_recreate() {
     let policy = load_policy(
         "controls: {SageMaker.1: {action: remediate}, SageMaker.3: {action: remediate}, SageMaker.8: {action: remediate}}",
     );
-    let p = plan_for(&notebook(fresh(nb())), &[S1, S3, S8], &policy);
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S1, S3, S8], &policy);
     assert_eq!(p.kind, PlanKind::Recreate);
     let create = create_settings(&p);
     assert_eq!(
@@ -617,7 +633,7 @@ fn sagemaker2_uses_the_most_specific_policy_network() {
             "sg-b1 sg-b2",
         ),
     ];
-    let no_subnet = notebook(fresh(NotebookInstance {
+    let no_subnet = observed_notebook(fresh(NotebookInstance {
         subnet_id: None,
         security_groups: vec![],
         ..nb()
@@ -651,7 +667,7 @@ fn sagemaker2_without_a_matching_network_falls_back_to_a_finding() {
     let policy = load_policy(&format!(
         "{NETWORKS}  - {{account: \"222222222222\", subnetId: subnet-other, securityGroupIds: [sg-other]}}\n"
     ));
-    let r = notebook(NotebookInstance {
+    let r = observed_notebook(NotebookInstance {
         subnet_id: None,
         security_groups: vec![],
         ..nb()
@@ -681,7 +697,7 @@ remediation:
   networks: [{region: eu-west-1, subnetId: subnet-eu, securityGroupIds: [sg-eu]}]
 "#,
     );
-    let r = notebook(NotebookInstance {
+    let r = observed_notebook(NotebookInstance {
         subnet_id: None,
         security_groups: vec![],
         ..nb()
@@ -707,7 +723,7 @@ remediation:
 fn finding_and_remediate_mix() {
     let policy =
         load_policy("controls: {SageMaker.1: {action: finding}, SageMaker.3: {action: remediate}}");
-    let p = plan_for(&notebook(nb()), &[S1, S3], &policy);
+    let p = plan_for(&observed_notebook(nb()), &[S1, S3], &policy);
     assert_eq!(p.kind, PlanKind::UpdateInPlace);
     assert!(
         steps(&p).contains(&"file finding SageMaker.1".to_string()),
@@ -746,7 +762,7 @@ fn tag_action_marks_the_resource() {
         ),
     ];
     for (what, spec, failing, value) in cases {
-        let p = plan_for(&notebook(nb()), failing, &load_policy(spec));
+        let p = plan_for(&observed_notebook(nb()), failing, &load_policy(spec));
         assert_eq!(p.kind, PlanKind::Tag, "{what}");
         let mut expected = BTreeMap::new();
         expected.insert(NONCOMPLIANT_TAG.to_string(), value.to_string());
@@ -763,7 +779,7 @@ fn tag_action_marks_the_resource() {
 fn tag_and_in_place_fix_combine() {
     let policy =
         load_policy("controls: {SageMaker.1: {action: tag}, SageMaker.3: {action: remediate}}");
-    let p = plan_for(&notebook(nb()), &[S1, S3], &policy);
+    let p = plan_for(&observed_notebook(nb()), &[S1, S3], &policy);
     assert_eq!(p.kind, PlanKind::UpdateInPlace);
     assert_eq!(
         steps(&p),
@@ -1077,7 +1093,7 @@ fn plan_serializes_steps_as_strings_and_as_data() {
 #[test]
 fn failed_notebook_gets_a_finding_and_a_note() {
     let policy = load_policy("controls: {SageMaker.3: {action: remediate}}");
-    let r = notebook(NotebookInstance {
+    let r = observed_notebook(NotebookInstance {
         status: Some(NotebookStatus::Failed),
         ..nb()
     });
@@ -1093,7 +1109,7 @@ fn deleting_notebook_gets_nothing() {
     let policy = load_policy(
         "controls: {SageMaker.1: {action: finding}, SageMaker.3: {action: remediate}, SageMaker.8: {action: tag}}",
     );
-    let r = notebook(NotebookInstance {
+    let r = observed_notebook(NotebookInstance {
         status: Some(NotebookStatus::Deleting),
         ..nb()
     });
