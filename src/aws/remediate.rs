@@ -32,6 +32,12 @@ const MAX_STEPS_PER_LOOK: usize = 8;
 pub async fn carry_out(fx: &Effects<'_>, a: &Assessment) -> Result<Execution, AwsError> {
     let mut live = a.resource.clone();
     let mut e = Execution::new(ExecutionResult::NothingToDo);
+    if fx.dry_run {
+        // The command's dry-run: not even a fix the guard began is finished.
+        e.result = ExecutionResult::DryRun;
+        e.notes.push("dry-run: nothing changed".into());
+        return Ok(e);
+    }
     let can = Capabilities {
         intent_store: fx.intents.is_some(),
     };
