@@ -39,6 +39,31 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
         &q.url,
         &["--no-initial-resync", "--concurrency", "4"],
     );
+    // The faults last until every message has met them and both kinds have been retried, then
+    // stop. They are random: under them a message now and then fails again and again, and its
+    // back-off (5 s, doubling) would outgrow any deadline.
+    service.wait_for(
+        "both kinds of fault, retried, and every message received",
+        Duration::from_secs(120),
+        |m| {
+            let errors = |code: &str| {
+                metric(
+                    m,
+                    "sagemaker_guard_aws_api_errors_total",
+                    &[&format!("code=\"{code}\"")],
+                )
+            };
+            metric(m, "sagemaker_guard_messages_received_total", &[]) >= 100.0
+                && errors("ThrottlingException") > 0.0
+                && errors("InternalFailure") > 0.0
+                && metric(
+                    m,
+                    "sagemaker_guard_messages_released_total",
+                    &["reason=\"retry\""],
+                ) > 0.0
+        },
+    );
+    set_faults(&account, serde_json::json!({}));
     service.wait_for("every message handled", Duration::from_secs(300), |m| {
         metric(
             m,
