@@ -89,7 +89,7 @@ def notebook_name(i):
 
 
 def cloudtrail(account, notebook):
-    """The shape of tests/common/service.rs `cloudtrail()`."""
+    """The shape of tests/it/common/service.rs `cloudtrail()`."""
     return json.dumps({
         "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.sagemaker", "account": account, "time": "2026-11-29T00:00:00Z",

@@ -139,6 +139,17 @@ class EmulatorState:
             self.transition_seconds = self.default_transition_seconds
             self.calls: Counter[CallKey] = Counter()
             self.faults: FaultPlan | None = None
+            # Per-account settings win over the global ones above, so tests that run in
+            # parallel, each in an account of its own, can set them without affecting
+            # each other.
+            self.account_transition_seconds: dict[str, float] = {}
+            self.account_faults: dict[str, FaultPlan] = {}
+
+    def transition_seconds_for(self, account: str) -> float:
+        return self.account_transition_seconds.get(account, self.transition_seconds)
+
+    def faults_for(self, account: str) -> FaultPlan | None:
+        return self.account_faults.get(account, self.faults)
 
 
 STATE = EmulatorState()
@@ -146,10 +157,12 @@ STATE = EmulatorState()
 
 class LazyStatus:
     """A status that moves from a transient value to a settled one once the
-    transition time T (read from STATE when the transition begins) has passed.
-    Nothing runs in the background: the status is worked out when read."""
+    transition time T of its account (read from STATE when the transition
+    begins) has passed.  Nothing runs in the background: the status is worked
+    out when read."""
 
-    def __init__(self, status: str, settles_to: str | None = None):
+    def __init__(self, account: str, status: str, settles_to: str | None = None):
+        self.account = account
         self.force(status)
         if settles_to is not None:
             self.begin(status, settles_to)
@@ -157,7 +170,7 @@ class LazyStatus:
     def begin(self, transient: str, settles_to: str) -> None:
         now = utcnow()
         self._status, self._settles_to = transient, settles_to
-        self._due = now + timedelta(seconds=STATE.transition_seconds)
+        self._due = now + timedelta(seconds=STATE.transition_seconds_for(self.account))
         self.changed_at = now
 
     def force(self, status: str) -> None:
@@ -278,7 +291,7 @@ class SageMakerImage:
         self.display_name = display_name
         self.description = description
         self.tags = list(tags or [])
-        self.lifecycle = LazyStatus("CREATING", settles_to="CREATED")
+        self.lifecycle = LazyStatus(backend.account_id, "CREATING", settles_to="CREATED")
         self.creation_time = self.lifecycle.changed_at
 
     @property
@@ -404,7 +417,8 @@ class NotebookPatches:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # moto's constructor assigns `status` and calls start(); both go through
         # the lifecycle, so it must exist first.
-        self.lifecycle = LazyStatus("Pending")
+        account = kwargs["account_id"] if "account_id" in kwargs else args[0]
+        self.lifecycle = LazyStatus(account, "Pending")
         self.failure_reason = None
         _moto["notebook.__init__"](self, *args, **kwargs)
 
@@ -577,7 +591,7 @@ class BackendPatches:
         config = self.describe_endpoint_config(endpoint_config_name)  # raises if missing
         if endpoint.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
-        lifecycle = LazyStatus("Updating", settles_to="InService")
+        lifecycle = LazyStatus(self.account_id, "Updating", settles_to="InService")
         endpoint.pending_deployment_summary = {
             "EndpointConfigName": endpoint_config_name,
             "StartTime": lifecycle.changed_at,
@@ -878,6 +892,28 @@ class ControlError(Exception):
         self.status = status
 
 
+def _account_arg(source: Any) -> str | None:
+    """The optional `account` of a control request (query string or body): 12 digits."""
+    account = source.get("account")
+    if account is not None and not (isinstance(account, str) and _TWELVE_DIGITS.fullmatch(account)):
+        raise ControlError("account must be a 12-digit account id")
+    return account
+
+
+def _config_view(account: str | None) -> dict[str, Any]:
+    """The global config, or the one that applies to `account`."""
+    if account is None:
+        return {"transitionSeconds": STATE.transition_seconds}
+    return {"account": account, "transitionSeconds": STATE.transition_seconds_for(account)}
+
+
+def _faults_view(account: str | None) -> dict[str, Any]:
+    """The global fault plan, or the one that applies to `account`."""
+    faults = STATE.faults if account is None else STATE.faults_for(account)
+    view = {"faults": faults.to_json() if faults else None}
+    return view if account is None else {"account": account, **view}
+
+
 def _notebook_from(body: dict[str, Any]) -> FakeSagemakerNotebookInstance:
     try:
         account, region, name = body["account"], body["region"], body["name"]
@@ -923,7 +959,8 @@ class EmulatorApp(DomainDispatcherApplication):
         with STATE.lock:
             if call:
                 STATE.calls[call] += 1
-            fault = STATE.faults.draw(call.action) if STATE.faults and is_sagemaker_api else None
+            faults = STATE.faults_for(call.account) if call and is_sagemaker_api else None
+            fault = faults.draw(call.action) if faults else None
         # A faulted request never reaches moto, so it changes no state.
         if fault == "throttle":
             return _aws_error(400, "ThrottlingException", "Rate exceeded")(environ, start_response)
@@ -962,26 +999,40 @@ class EmulatorApp(DomainDispatcherApplication):
         STATE.calls.clear()
         return {"status": "ok"}
 
-    def get_config(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
-        return {"transitionSeconds": STATE.transition_seconds}
+    def get_config(self, request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        return _config_view(_account_arg(request.args))
 
     def set_config(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        account = _account_arg(body)
         if "transitionSeconds" in body:
             seconds = body["transitionSeconds"]
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            if account is not None and seconds is None:  # the account follows the global T again
+                STATE.account_transition_seconds.pop(account, None)
+            elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
                 raise ControlError("transitionSeconds must be a number >= 0")
-            STATE.transition_seconds = float(seconds)
-        return self.get_config(request, body)
+            elif account is None:
+                STATE.transition_seconds = float(seconds)
+            else:
+                STATE.account_transition_seconds[account] = float(seconds)
+        return _config_view(account)
 
-    def get_faults(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
-        return {"faults": STATE.faults.to_json() if STATE.faults else None}
+    def get_faults(self, request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        return _faults_view(_account_arg(request.args))
 
-    def set_faults(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    def set_faults(self, _request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        account = _account_arg(body)
+        spec = {key: value for key, value in body.items() if key != "account"}
         try:
-            STATE.faults = FaultPlan(body) if body else None
+            plan = FaultPlan(spec) if spec else None
         except ValueError as error:
             raise ControlError(str(error)) from None
-        return self.get_faults(request, body)
+        if account is None:
+            STATE.faults = plan
+        elif plan is None:  # the account follows the global faults again
+            STATE.account_faults.pop(account, None)
+        else:
+            STATE.account_faults[account] = plan
+        return _faults_view(account)
 
     def force_notebook_status(self, _request: Request, body: dict[str, Any]) -> dict[str, Any]:
         notebook = _notebook_from(body)

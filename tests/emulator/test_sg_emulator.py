@@ -680,6 +680,41 @@ class ConfigTest(EmulatorTest):
         self.assertEqual(control("POST", "config", {"transitionSeconds": -1})[0], 400)
         self.assertEqual(control("POST", "config", {"transitionSeconds": "x"})[0], 400)
 
+    def test_transition_time_per_account(self) -> None:
+        self.set_transition(1.5)
+        self.assertEqual(control("POST", "config", {"account": ACCOUNT, "transitionSeconds": T}),
+                         (200, {"account": ACCOUNT, "transitionSeconds": T}))
+        # The account's T wins over the global one; other accounts keep the global one.
+        self.assertEqual(control("GET", f"config?account={ACCOUNT}"),
+                         (200, {"account": ACCOUNT, "transitionSeconds": T}))
+        self.assertEqual(control("GET", f"config?account={OTHER_ACCOUNT}"),
+                         (200, {"account": OTHER_ACCOUNT, "transitionSeconds": 1.5}))
+        self.assertEqual(control("GET", "config"), (200, {"transitionSeconds": 1.5}))
+        self.set_transition(0)
+        self.create_notebook()
+        other = client(account=OTHER_ACCOUNT)
+        other.create_notebook_instance(NotebookInstanceName="nb", InstanceType="ml.t3.medium", RoleArn=ROLE)
+        self.assertEqual(self.status(), "Pending")
+        self.assertEqual(other.describe_notebook_instance(NotebookInstanceName="nb")["NotebookInstanceStatus"],
+                         "InService")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.status(), "InService")
+        # null: the account follows the global T again.
+        self.assertEqual(control("POST", "config", {"account": ACCOUNT, "transitionSeconds": None}),
+                         (200, {"account": ACCOUNT, "transitionSeconds": 0.0}))
+        self.sm.stop_notebook_instance(NotebookInstanceName="nb")
+        self.assertEqual(self.status(), "Stopped")
+        for bad in ({"account": "1234", "transitionSeconds": 1}, {"account": 111111111111, "transitionSeconds": 1},
+                    {"account": ACCOUNT, "transitionSeconds": -1}):
+            self.assertEqual(control("POST", "config", bad)[0], 400, bad)
+        self.assertEqual(control("GET", "config?account=x")[0], 400)
+
+    def test_reset_clears_account_transition_times(self) -> None:
+        control("POST", "config", {"account": ACCOUNT, "transitionSeconds": T})
+        control("POST", "reset")
+        self.assertEqual(control("GET", f"config?account={ACCOUNT}"),
+                         (200, {"account": ACCOUNT, "transitionSeconds": 0.0}))
+
 
 class FaultTest(EmulatorTest):
     def test_throttling(self) -> None:
@@ -737,6 +772,26 @@ class FaultTest(EmulatorTest):
         for bad in ({"throttleRate": 2}, {"throttleRate": 0.6, "errorRate": 0.6}, {"actions": "ListImages"},
                     {"bogus": 1}):
             self.assertEqual(control("POST", "faults", bad)[0], 400, bad)
+
+    def test_faults_per_account(self) -> None:
+        other = client(account=OTHER_ACCOUNT)
+        plan = {"throttleRate": 1.0, "errorRate": 0.0, "actions": None, "seed": None}
+        self.assertEqual(control("POST", "faults", {"account": OTHER_ACCOUNT, "throttleRate": 1.0}),
+                         (200, {"account": OTHER_ACCOUNT, "faults": plan}))
+        self.assertEqual(control("GET", "faults"), (200, {"faults": None}))
+        self.assertEqual(control("GET", f"faults?account={ACCOUNT}"), (200, {"account": ACCOUNT, "faults": None}))
+        self.assert_error("ThrottlingException", other.list_images)
+        self.sm.list_images()  # the other account is healthy
+        # The account's plan wins over the global one.
+        control("POST", "faults", {"errorRate": 1.0})
+        self.assert_error("ThrottlingException", other.list_images)
+        self.assert_error("InternalFailure", self.sm.list_images)
+        # Only the account: it follows the global plan again.
+        control("POST", "faults", {"account": OTHER_ACCOUNT})
+        self.assert_error("InternalFailure", other.list_images)
+        control("POST", "reset")
+        self.assertEqual(control("GET", f"faults?account={OTHER_ACCOUNT}")[1]["faults"], None)
+        self.assertEqual(control("POST", "faults", {"account": "x", "throttleRate": 1.0})[0], 400)
 
 
 class NotebookControlTest(EmulatorTest):

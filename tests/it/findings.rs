@@ -5,8 +5,6 @@
 //! checks `UpdatedAt` ordering or that Security Hub is enabled. Each test uses an account of its
 //! own, so the unfiltered result is this test's findings alone.
 
-mod common;
-
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingFilters, ComplianceStatus, RecordState, StringFilter,
     StringFilterComparison,
@@ -17,7 +15,7 @@ use sagemaker_guard::domain::assess::assess;
 use sagemaker_guard::domain::catalogue::ControlId;
 use sagemaker_guard::domain::resource::{self, Details, NotebookInstance, Observed, ResourceKind};
 
-use common::{account, securityhub, REGION};
+use crate::common::{account, securityhub, REGION};
 
 /// A Security Hub client for one account on the emulator.
 fn notebook(account: &str, name: &str, root_access: &str) -> Observed {
@@ -70,7 +68,7 @@ async fn findings_with_id(
 
 #[tokio::test]
 async fn a_failed_finding_is_updated_in_place_then_archived() {
-    let account = account(40);
+    let account = account(10);
     let client = securityhub(&account);
     client
         .enable_security_hub()
@@ -116,7 +114,7 @@ async fn a_failed_finding_is_updated_in_place_then_archived() {
 
 #[tokio::test]
 async fn imports_in_batches_and_collects_refused_findings() {
-    let account = account(41);
+    let account = account(11);
     let client = securityhub(&account);
     client
         .enable_security_hub()

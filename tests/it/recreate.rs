@@ -1,9 +1,6 @@
 //! Stop-and-recreate (SageMaker.1, with .3 and .8 riding along) on `audit --apply` and `run`,
 //! crash safety (SIGKILL between delete and create), and the grace period. Against the emulator
-//! with realistic notebook transitions; a test binary of its own, because the emulator's
-//! transition time applies to every account.
-
-mod common;
+//! with realistic notebook transitions (0.2 s, set for each test's own account).
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +10,9 @@ use aws_sdk_sagemaker::types::{
     NotebookInstanceStatus, RootAccess, Tag,
 };
 use aws_sdk_sagemaker::Client;
-use common::service::*;
-use common::*;
+
+use crate::common::service::*;
+use crate::common::*;
 
 fn policy(extra_remediation: &str) -> String {
     format!(
@@ -168,38 +166,9 @@ fn count(account: &str, action: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn recreate_paths() {
-    let _t = Transitions::on();
-    type Case = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-    let cases: [(&str, Case); 7] = [
-        ("apply recreates once with all fixes", || {
-            Box::pin(apply_recreates_once_with_every_fix())
-        }),
-        ("sigkill between delete and create", || {
-            Box::pin(sigkill_between_delete_and_create_then_restart())
-        }),
-        ("grace period", || Box::pin(grace_period())),
-        ("the service moves a notebook into a VPC", || {
-            Box::pin(the_service_moves_a_notebook_into_the_policy_network())
-        }),
-        ("only when stopped", || {
-            Box::pin(only_when_its_users_stopped_it())
-        }),
-        ("an intent is never dropped on an error", || {
-            Box::pin(an_intent_that_fails_is_kept())
-        }),
-        ("the service schedules and tells", || {
-            Box::pin(the_service_schedules_an_old_notebook_and_tells())
-        }),
-    ];
-    for (name, case) in cases {
-        eprintln!("--- {name}");
-        case().await;
-    }
-}
-
 async fn apply_recreates_once_with_every_fix() {
     let account = account(60);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     rich_notebook(&c, "nb-all", true).await;
@@ -263,8 +232,10 @@ async fn apply_recreates_once_with_every_fix() {
     assert_eq!(bodies[0]["detail"]["captured"]["volumeSizeInGb"], 37);
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn sigkill_between_delete_and_create_then_restart() {
     let account = account(61);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     // A stopped notebook: it must come back stopped.
@@ -332,8 +303,10 @@ async fn sigkill_between_delete_and_create_then_restart() {
     assert_eq!(count(&account, "DeleteNotebookInstance"), 1, "deleted once");
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn grace_period() {
     let account = account(62);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     rich_notebook(&c, "nb-old", true).await;
@@ -407,8 +380,10 @@ async fn grace_period() {
     assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn the_service_moves_a_notebook_into_the_policy_network() {
     let account = account(63);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     // Only SageMaker.2 fails: no VPC (and so direct internet access, which .1 would judge).
@@ -475,8 +450,10 @@ spec:
     });
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn only_when_its_users_stopped_it() {
     let account = account(64);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     rich_notebook(&c, "nb-busy", true).await;
@@ -508,8 +485,10 @@ async fn only_when_its_users_stopped_it() {
 
 /// An intent whose create fails (here: an instance type SageMaker refuses) is retried with
 /// back-off and never deleted: it is the only record of the notebook's configuration.
+#[tokio::test(flavor = "multi_thread")]
 async fn an_intent_that_fails_is_kept() {
     let account = account(65);
+    slow_transitions(&account);
     let q = queues(&account, 30).await;
     let now = jiff::Timestamp::now().to_string();
     let arn = format!("arn:aws:sagemaker:{REGION}:{account}:notebook-instance/nb-lost");
@@ -553,8 +532,10 @@ async fn an_intent_that_fails_is_kept() {
 
 /// An old notebook under the service: marked, a finding and an event say when it will be
 /// recreated and how to opt out; nothing else happens.
+#[tokio::test(flavor = "multi_thread")]
 async fn the_service_schedules_an_old_notebook_and_tells() {
     let account = account(66);
+    slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     let outcomes = outcomes_queue(&q, &account, "guard-events").await;

@@ -1,25 +1,16 @@
 //! `run` under injected emulator faults: throttling and HTTP 5xx on a share of SageMaker calls.
-//! A test binary of its own: the emulator's faults apply to every account, and cargo runs test
-//! binaries one after another.
-
-mod common;
+//! The faults are set for the test's own account, so the tests running beside it see a healthy
+//! emulator.
 
 use std::time::Duration;
 
-use common::service::*;
-use common::*;
+use crate::common::service::*;
+use crate::common::*;
 
-fn set_faults(body: &str) {
-    emulator_post("/sg-emulator/faults", body);
-}
-
-/// Clears the faults even when the test fails, so later test binaries see a healthy emulator.
-struct Faults;
-
-impl Drop for Faults {
-    fn drop(&mut self) {
-        set_faults("{}");
-    }
+/// Faults for the SageMaker calls of `account` alone (`faults` is the emulator's fault plan).
+fn set_faults(account: &str, mut faults: serde_json::Value) {
+    faults["account"] = account.into();
+    emulator_post("/sg-emulator/faults", &faults.to_string());
 }
 
 #[tokio::test]
@@ -28,9 +19,9 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
     notebooks(&sm, 20, |i| format!("nb-{i}"), |i| i % 2 == 0).await;
-    let _faults = Faults;
     set_faults(
-        r#"{"throttleRate": 0.15, "errorRate": 0.05, "actions": ["DescribeNotebookInstance"], "seed": 7}"#,
+        &account,
+        serde_json::json!({"throttleRate": 0.15, "errorRate": 0.05, "actions": ["DescribeNotebookInstance"], "seed": 7}),
     );
     let bodies: Vec<String> = (0..100)
         .map(|i| {
@@ -48,6 +39,31 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
         &q.url,
         &["--no-initial-resync", "--concurrency", "4"],
     );
+    // The faults last until every message has met them and both kinds have been retried, then
+    // stop. They are random: under them a message now and then fails again and again, and its
+    // back-off (5 s, doubling) would outgrow any deadline.
+    service.wait_for(
+        "both kinds of fault, retried, and every message received",
+        Duration::from_secs(120),
+        |m| {
+            let errors = |code: &str| {
+                metric(
+                    m,
+                    "sagemaker_guard_aws_api_errors_total",
+                    &[&format!("code=\"{code}\"")],
+                )
+            };
+            metric(m, "sagemaker_guard_messages_received_total", &[]) >= 100.0
+                && errors("ThrottlingException") > 0.0
+                && errors("InternalFailure") > 0.0
+                && metric(
+                    m,
+                    "sagemaker_guard_messages_released_total",
+                    &["reason=\"retry\""],
+                ) > 0.0
+        },
+    );
+    set_faults(&account, serde_json::json!({}));
     service.wait_for("every message handled", Duration::from_secs(300), |m| {
         metric(
             m,

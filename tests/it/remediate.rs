@@ -1,15 +1,13 @@
 //! Remediation on every path (`audit --apply`, `evaluate --apply`, `run`), against the emulator
-//! with realistic notebook transitions. A test binary of its own: the emulator's transition time
-//! applies to every account.
-
-mod common;
+//! with realistic notebook transitions (0.2 s, set for each test's own account).
 
 use std::time::Duration;
 
 use aws_sdk_sagemaker::types::{InstanceType, NotebookInstanceStatus, RootAccess, Tag};
 use aws_sdk_sagemaker::Client;
-use common::service::*;
-use common::*;
+
+use crate::common::service::*;
+use crate::common::*;
 
 const FIX_POLICY: &str = r#"
 apiVersion: sagemaker-guard/v1
@@ -77,23 +75,9 @@ async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn remediation_paths() {
-    // One test function runs the cases in turn: they share the emulator's transition setting.
-    // Each case's future is boxed: together they are too large for a test thread's stack.
-    let _t = Transitions::on();
-    Box::pin(in_place_fix_converges_and_preserves_everything_else()).await;
-    Box::pin(a_stopped_notebook_is_fixed_and_stays_stopped()).await;
-    Box::pin(dry_run_at_each_level_changes_nothing()).await;
-    Box::pin(blast_radius_turns_the_third_fix_into_a_finding()).await;
-    Box::pin(evaluate_apply_fixes_the_notebook_an_event_names()).await;
-    Box::pin(the_service_fixes_in_place()).await;
-    Box::pin(a_notebook_stuck_in_stopping_is_reported()).await;
-    Box::pin(an_endpoint_config_is_replaced_and_its_endpoints_moved()).await;
-    Box::pin(required_tags_are_added_and_other_controls_marked()).await;
-}
-
 async fn in_place_fix_converges_and_preserves_everything_else() {
     let account = account(41);
+    slow_transitions(&account);
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-fix").await;
     let before = snapshot(&c, "nb-fix").await;
@@ -136,8 +120,10 @@ async fn in_place_fix_converges_and_preserves_everything_else() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_notebook_is_fixed_and_stays_stopped() {
     let account = account(42);
+    slow_transitions(&account);
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-stopped").await;
     c.stop_notebook_instance()
@@ -156,8 +142,10 @@ async fn a_stopped_notebook_is_fixed_and_stays_stopped() {
     assert_eq!(after["status"], "Stopped");
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn dry_run_at_each_level_changes_nothing() {
     let account = account(43);
+    slow_transitions(&account);
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-dry").await;
     let before = snapshot(&c, "nb-dry").await;
@@ -204,8 +192,10 @@ async fn dry_run_at_each_level_changes_nothing() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn blast_radius_turns_the_third_fix_into_a_finding() {
     let account = account(44);
+    slow_transitions(&account);
     let c = client(&account).await;
     for i in 0..3 {
         noncompliant_notebook(&c, &format!("nb-{i}")).await;
@@ -238,8 +228,10 @@ async fn blast_radius_turns_the_third_fix_into_a_finding() {
     assert_eq!(fixed, 2);
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn evaluate_apply_fixes_the_notebook_an_event_names() {
     let account = account(45);
+    slow_transitions(&account);
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-event").await;
     let dir = tempfile::tempdir().unwrap();
@@ -267,8 +259,10 @@ async fn evaluate_apply_fixes_the_notebook_an_event_names() {
     assert_eq!(snapshot(&c, "nb-event").await["rootAccess"], "Disabled");
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn the_service_fixes_in_place() {
     let account = account(46);
+    slow_transitions(&account);
     let q = queues(&account, 30).await;
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-svc").await;
@@ -349,8 +343,10 @@ async fn the_service_fixes_in_place() {
     let _ = RootAccess::Disabled;
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn a_notebook_stuck_in_stopping_is_reported() {
     let account = account(47);
+    slow_transitions(&account);
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-stuck").await;
     // The guard stopped it two hours ago, and it is still Stopping.
@@ -399,9 +395,11 @@ async fn a_notebook_stuck_in_stopping_is_reported() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn an_endpoint_config_is_replaced_and_its_endpoints_moved() {
     use aws_sdk_sagemaker::types::{ProductionVariant, ProductionVariantInstanceType};
     let account = account(49);
+    slow_transitions(&account);
     let c = client(&account).await;
     c.create_model()
         .model_name("m")
@@ -549,8 +547,10 @@ spec:
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
 async fn required_tags_are_added_and_other_controls_marked() {
     let account = account(48);
+    slow_transitions(&account);
     let c = client(&account).await;
     let tags_of = |arn: String| {
         let c = c.clone();

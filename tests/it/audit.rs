@@ -1,13 +1,12 @@
 //! `sagemaker-guard audit` and `evaluate`, the real binary against the emulator.
 
-mod common;
-
 use aws_sdk_sagemaker::types::{
     DirectInternetAccess, InstanceType, ProductionVariant, ProductionVariantInstanceType,
     ProductionVariantServerlessConfig, RootAccess, Tag,
 };
 use aws_sdk_sagemaker::Client;
-use common::*;
+
+use crate::common::*;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/sagemaker";
 

@@ -3,8 +3,8 @@
 //! The tests talk to the extended moto emulator over HTTP (`tests/emulator/`), started by the
 //! README's test command (`scripts/test`), which exports its URL as `SG_EMULATOR_URL`. Each test
 //! uses an account of its own (moto takes a 12-digit access key id as the account), so tests run
-//! in parallel on one emulator without seeing each other's resources.
-#![allow(dead_code)]
+//! in parallel on one emulator without seeing each other's resources; what a test changes in the
+//! emulator's behaviour (transition time, faults) it changes for its account only.
 
 pub mod service;
 
@@ -17,9 +17,18 @@ use aws_sdk_sagemaker::Client;
 pub const REGION: &str = "us-east-1";
 
 /// A fresh account for test number `n`: unique within a run (by `n`) and across runs (by process
-/// and time), so a test never sees resources an earlier run left on the same emulator.
+/// and time), so a test never sees resources an earlier run left on the same emulator. Every test
+/// of the binary shares one process: a number taken twice fails the second test, by its name.
 pub fn account(n: u32) -> String {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
     use std::time::{SystemTime, UNIX_EPOCH};
+    static TAKEN: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+    let fresh = TAKEN.lock().unwrap().insert(n);
+    assert!(
+        fresh,
+        "account({n}) is already another test's: give each test a number of its own"
+    );
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -223,20 +232,14 @@ pub fn securityhub(account: &str) -> aws_sdk_securityhub::Client {
     )
 }
 
-/// Notebook transitions take 0.2 s during the test (AWS: minutes), and are instant again after.
-pub struct Transitions;
-
-impl Transitions {
-    pub fn on() -> Self {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0.2}"#);
-        Transitions
-    }
-}
-
-impl Drop for Transitions {
-    fn drop(&mut self) {
-        emulator_post("/sg-emulator/config", r#"{"transitionSeconds": 0}"#);
-    }
+/// Notebook, endpoint and image transitions in `account` take 0.2 s (AWS: minutes), so the
+/// guard has to wait for them as it would on AWS. Only in this account: the tests running beside
+/// it keep instant transitions, and no later test reuses the account.
+pub fn slow_transitions(account: &str) {
+    emulator_post(
+        "/sg-emulator/config",
+        &serde_json::json!({"account": account, "transitionSeconds": 0.2}).to_string(),
+    );
 }
 
 /// A notebook's description; `None` once it is gone.

@@ -1,13 +1,11 @@
 //! `sagemaker-guard run`, the real binary against the emulator: EventBridge -> SQS -> reconcile.
 
-mod common;
-
-use common::service::*;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_sagemaker::types::RootAccess;
-use common::*;
+
+use crate::common::service::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn an_eventbridge_event_is_reconciled_and_counted() {

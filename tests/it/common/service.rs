@@ -1,5 +1,4 @@
 //! The `run` service as a child process, and the queues it reads, for the integration tests.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -271,6 +270,7 @@ impl Service {
         let addr = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("the service did not start: {:?}", logs.lock().unwrap()));
+        wait_signal_handlers(child.id());
         Service {
             child,
             logs,
@@ -346,6 +346,32 @@ impl Service {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Waits until the process catches SIGHUP and SIGTERM. The service says it runs (with the address
+/// the tests wait for) a moment before its signal handlers are installed, and a signal in between
+/// would kill it instead of reloading or draining. Linux shows caught signals in `/proc`; elsewhere
+/// a short pause has to do.
+fn wait_signal_handlers(pid: u32) {
+    // `SigCgt` has bit n - 1 set for each caught signal n: SIGHUP is 1, SIGTERM 15.
+    const HUP_AND_TERM: u64 = 1 | 1 << 14;
+    let caught = || -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+        u64::from_str_radix(mask.trim(), 16).ok()
+    };
+    if !std::path::Path::new("/proc/self/status").exists() {
+        std::thread::sleep(Duration::from_millis(500));
+        return;
+    }
+    let start = Instant::now();
+    while caught().is_none_or(|mask| mask & HUP_AND_TERM != HUP_AND_TERM) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the service (pid {pid}) did not install its signal handlers"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
