@@ -209,6 +209,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
             cause,
         })?;
     let policy_name = ctx.policy.get().name.clone();
+    spawn_signal_handlers(Arc::clone(&ctx), stop.clone());
     tracing::info!(
         listen = %bound, queue_url = %cfg.queue_url, dead_letter_queue_url = %dlq_url,
         visibility_timeout_s = visibility_timeout.as_secs(), policy = %policy_name, dry_run,
@@ -216,7 +217,6 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         "sagemaker-guard is running"
     );
 
-    spawn_signal_handlers(Arc::clone(&ctx), stop.clone());
     intake.start();
     let resync = tokio::spawn(resync::resync_loop(
         Arc::clone(&ctx),
@@ -262,11 +262,13 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
 }
 
 /// SIGTERM or SIGINT: stop gracefully; a second one: exit at once. SIGHUP: reload the policy.
+/// Installs the handlers at once (before the service says it runs, so that a signal sent as soon
+/// as it says so is handled), then handles signals in a task.
 fn spawn_signal_handlers(ctx: Arc<Service>, stop: CancellationToken) {
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT can be handled");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP can be handled");
     tokio::spawn(async move {
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT can be handled");
-        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP can be handled");
         loop {
             tokio::select! {
                 _ = term.recv() => {}

@@ -179,47 +179,30 @@ fn log(
 ) {
     let region = key.region.as_deref().unwrap_or(&svc.default_region);
     let json = |v: serde_json::Result<String>| v.unwrap_or_default();
-    match result {
-        Ok(r) => {
-            let look = &r.look;
-            let execution = look
-                .execution
-                .as_ref()
-                .or(look.intent.as_ref().map(|i| &i.execution));
-            tracing::info!(
-                result = label,
-                kind = %key.kind,
-                resource = %key.name,
-                account = key.account.as_deref().unwrap_or(""),
-                region = %region,
-                resource_arn = look.resource_arn.as_deref().unwrap_or(""),
-                verdicts = %look.assessment.as_ref().map_or("[]".into(), |a| json(serde_json::to_string(&a.verdicts))),
-                plan = %look.assessment.as_ref().and_then(|a| a.plan.as_ref()).map_or("null".into(), |p| json(serde_json::to_string(p))),
-                execution = %execution.map_or("null".into(), |e| json(serde_json::to_string(e))),
-                dry_run = r.dry_run,
-                trigger = %sources.join(","),
-                duration_ms = elapsed.as_secs_f64() * 1000.0,
-                error = "",
-                "reconciled"
-            );
-        }
-        Err(e) => {
-            tracing::info!(
-                result = label,
-                kind = %key.kind,
-                resource = %key.name,
-                account = key.account.as_deref().unwrap_or(""),
-                region = %region,
-                resource_arn = "",
-                verdicts = "[]",
-                plan = "null",
-                execution = "null",
-                dry_run = svc.dry_run,
-                trigger = %sources.join(","),
-                duration_ms = elapsed.as_secs_f64() * 1000.0,
-                error = %e,
-                "reconciled"
-            );
-        }
-    }
+    let (look, dry_run, error) = match result {
+        Ok(r) => (Some(&r.look), r.dry_run, String::new()),
+        Err(e) => (None, svc.dry_run, e.to_string()),
+    };
+    let assessment = look.and_then(|l| l.assessment.as_ref());
+    let execution = look.and_then(|l| {
+        l.execution
+            .as_ref()
+            .or(l.intent.as_ref().map(|i| &i.execution))
+    });
+    tracing::info!(
+        result = label,
+        kind = %key.kind,
+        resource = %key.name,
+        account = key.account.as_deref().unwrap_or(""),
+        region = %region,
+        resource_arn = look.and_then(|l| l.resource_arn.as_deref()).unwrap_or(""),
+        verdicts = %assessment.map_or("[]".into(), |a| json(serde_json::to_string(&a.verdicts))),
+        plan = %assessment.and_then(|a| a.plan.as_ref()).map_or("null".into(), |p| json(serde_json::to_string(p))),
+        execution = %execution.map_or("null".into(), |e| json(serde_json::to_string(e))),
+        dry_run,
+        trigger = %sources.join(","),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        error = %error,
+        "reconciled"
+    );
 }

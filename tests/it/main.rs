@@ -9,6 +9,7 @@
 mod common;
 
 mod audit;
+mod converge;
 mod docs;
 mod findings;
 mod recreate;

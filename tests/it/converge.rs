@@ -2,14 +2,12 @@
 //! archive the findings of a deleted resource and publish outcome events alike; a plan printed
 //! as JSON is read back and carried out step by step.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::service::*;
+use crate::common::*;
 use aws_sdk_sagemaker::types::{InstanceType, NotebookInstanceStatus, Tag};
 use aws_sdk_sagemaker::Client;
-use common::service::*;
-use common::*;
 
 /// SageMaker.3 is a finding, with the findings filed and outcomes published on `guard-events`.
 const FINDING_POLICY: &str = r#"
