@@ -14,7 +14,8 @@ fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
-async fn notebook(c: &Client, name: &str, compliant: bool) {
+/// Creates one notebook, compliant with SageMaker.1, .2, .3 and .8 or with none of them (an old platform).
+async fn create_notebook(c: &Client, name: &str, compliant: bool) {
     let mut req = c
         .create_notebook_instance()
         .notebook_instance_name(name)
@@ -100,8 +101,8 @@ async fn app_image_config(c: &Client, name: &str, tags: &[(&str, &str)]) {
 /// Compliant and noncompliant resources of all five kinds.
 async fn seed_all_kinds(account: &str) {
     let c = client(account).await;
-    notebook(&c, "nb-good", true).await;
-    notebook(&c, "nb-bad", false).await;
+    create_notebook(&c, "nb-good", true).await;
+    create_notebook(&c, "nb-bad", false).await;
     model(&c, "model-good", true).await;
     model(&c, "model-bad", false).await;
     endpoint_config(
@@ -280,8 +281,8 @@ async fn audit_table_groups_failures_first_and_ends_with_a_summary() {
 async fn compliant_account_exits_0_and_exemptions_are_named() {
     let account = &account(3);
     let c = client(account).await;
-    notebook(&c, "nb-good", true).await;
-    notebook(&c, "sandbox-1", false).await;
+    create_notebook(&c, "nb-good", true).await;
+    create_notebook(&c, "sandbox-1", false).await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(
         dir.path(),
@@ -323,7 +324,7 @@ spec:
 async fn tag_exemptions_read_tags_and_only_then() {
     let account = &account(4);
     let c = client(account).await;
-    notebook(&c, "nb-exempt", false).await;
+    create_notebook(&c, "nb-exempt", false).await;
     let arn = c
         .describe_notebook_instance()
         .notebook_instance_name("nb-exempt")
@@ -439,7 +440,7 @@ fn cloudtrail_event(account: &str, event_name: &str, params: serde_json::Value) 
 async fn evaluate_reads_the_named_resource_live() {
     let account = &account(7);
     let c = client(account).await;
-    notebook(&c, "nb-evt", false).await;
+    create_notebook(&c, "nb-evt", false).await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), AUDIT_POLICY);
     // The event claims root access is disabled: only the live read counts.

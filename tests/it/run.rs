@@ -48,8 +48,8 @@ async fn an_eventbridge_event_is_reconciled_and_counted() {
         .await
         .unwrap();
     let sm = client(&account).await;
-    notebook(&sm, "nb-bad", false).await;
-    notebook(&sm, "nb-good", true).await;
+    create_notebook(&sm, "nb-bad", false).await;
+    create_notebook(&sm, "nb-good", true).await;
 
     let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
     assert_eq!(http_get(&format!("{}/healthz", service.base)).0, 200);
@@ -154,7 +154,7 @@ async fn a_thousand_events_for_a_hundred_resources_are_all_handled() {
     let account = account(22);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    notebooks(&sm, 100, |i| format!("nb-{i:03}"), |i| i % 2 == 0).await;
+    create_notebooks(&sm, 100, |i| format!("nb-{i:03}"), |i| i % 2 == 0).await;
     // Bursts: ten events in a row for each notebook, as a busy notebook produces them.
     let bodies: Vec<String> = (0..1000)
         .map(|i| {
@@ -211,7 +211,7 @@ async fn poison_messages_go_to_the_dead_letter_queue_with_their_reason() {
     let account = account(23);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    notebook(&sm, "nb-after", true).await;
+    create_notebook(&sm, "nb-after", true).await;
     let no_name = serde_json::json!({
         "version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
         "account": account, "region": REGION, "time": "2026-11-29T00:00:00Z", "resources": [],
@@ -297,7 +297,7 @@ async fn the_initial_resync_reconciles_what_no_event_named() {
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
     for i in 0..5 {
-        notebook(&sm, &format!("quiet-{i}"), false).await;
+        create_notebook(&sm, &format!("quiet-{i}"), false).await;
     }
     let service = Service::start(&account, &q.url, &[]);
     service.wait_for("five reconciles", Duration::from_secs(30), |m| {
@@ -377,7 +377,7 @@ async fn sigterm_mid_work_exits_within_the_timeout_and_releases_unfinished_messa
     let visibility = 6;
     let q = queues(&account, visibility).await;
     let sm = client(&account).await;
-    notebooks(&sm, 20, |i| format!("nb-{i}"), |_| false).await;
+    create_notebooks(&sm, 20, |i| format!("nb-{i}"), |_| false).await;
     let bodies: Vec<String> = (0..400)
         .map(|i| {
             cloudtrail(
@@ -434,7 +434,7 @@ async fn two_replicas_on_one_queue_handle_every_event_without_errors() {
     let account = account(27);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    notebooks(&sm, 30, |i| format!("nb-{i}"), |i| i % 3 == 0).await;
+    create_notebooks(&sm, 30, |i| format!("nb-{i}"), |i| i % 3 == 0).await;
     let a = Service::start(
         &account,
         &q.url,

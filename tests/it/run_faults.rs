@@ -18,7 +18,7 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     let account = account(31);
     let q = queues(&account, 30).await;
     let sm = client(&account).await;
-    notebooks(&sm, 20, |i| format!("nb-{i}"), |i| i % 2 == 0).await;
+    create_notebooks(&sm, 20, |i| format!("nb-{i}"), |i| i % 2 == 0).await;
     set_faults(
         &account,
         serde_json::json!({"throttleRate": 0.15, "errorRate": 0.05, "actions": ["DescribeNotebookInstance"], "seed": 7}),

@@ -173,7 +173,7 @@ pub fn cloudtrail(account: &str, event_name: &str, notebook: &str) -> String {
 }
 
 /// Creates `n` notebooks at once, named by `name(i)`, compliant where `compliant(i)`.
-pub async fn notebooks(
+pub async fn create_notebooks(
     c: &aws_sdk_sagemaker::Client,
     n: usize,
     name: impl Fn(usize) -> String,
@@ -181,12 +181,13 @@ pub async fn notebooks(
 ) {
     futures::future::join_all((0..n).map(|i| {
         let (c, name, compliant) = (c.clone(), name(i), compliant(i));
-        async move { notebook(&c, &name, compliant).await }
+        async move { create_notebook(&c, &name, compliant).await }
     }))
     .await;
 }
 
-pub async fn notebook(c: &aws_sdk_sagemaker::Client, name: &str, compliant: bool) {
+/// Creates one notebook: compliant with every notebook control, or with none of the settings they judge.
+pub async fn create_notebook(c: &aws_sdk_sagemaker::Client, name: &str, compliant: bool) {
     let mut req = c
         .create_notebook_instance()
         .notebook_instance_name(name)
