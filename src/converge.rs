@@ -51,6 +51,9 @@ pub struct Edge {
     /// What was last imported for each finding id, so an unchanged finding is not imported
     /// again on every look (per process: a restart imports each once more).
     filed: Mutex<HashMap<String, String>>,
+    /// The last outcome published for each resource, so that an outcome that repeats on every
+    /// look while nothing changes (stuck, deferred) is told once (per process).
+    told: Mutex<HashMap<String, ExecutionResult>>,
 }
 
 impl Edge {
@@ -70,6 +73,7 @@ impl Edge {
             importers: Mutex::default(),
             buses: Mutex::default(),
             filed: Mutex::default(),
+            told: Mutex::default(),
         }
     }
 
@@ -206,14 +210,27 @@ impl Edge {
         e: &Execution,
         detail: serde_json::Value,
     ) -> Result<(), AwsError> {
-        match &policy.remediation.event_bus {
-            Some(bus) => {
-                self.bus(region)
-                    .publish(&self.gate, bus, resource_arn, e, detail)
-                    .await
-            }
-            None => Ok(()),
+        let Some(bus) = &policy.remediation.event_bus else {
+            return Ok(());
+        };
+        let repeats = matches!(e.result, ExecutionResult::Stuck | ExecutionResult::Deferred);
+        let last = self
+            .told
+            .lock()
+            .expect("never poisoned")
+            .get(resource_arn)
+            .copied();
+        if repeats && last == Some(e.result) {
+            return Ok(());
         }
+        self.bus(region)
+            .publish(&self.gate, bus, resource_arn, e, detail)
+            .await?;
+        self.told
+            .lock()
+            .expect("never poisoned")
+            .insert(resource_arn.to_string(), e.result);
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The AWS edge: everything that calls AWS. Reads live in [`observe`]; changes are made by the
 //! fixes ([`remediate`], [`recreate`], [`endpoint_config`]) and by [`finding`].
 
+pub mod config;
 pub mod endpoint_config;
 pub mod error;
 pub mod finding;

@@ -54,10 +54,7 @@ impl Observer {
     /// A client for one region from the standard AWS configuration (`AWS_ENDPOINT_URL`,
     /// profiles, credentials, retries), so the same binary talks to AWS or to an emulator.
     pub async fn from_env(region: &str) -> Self {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
+        let config = crate::aws::config::load(Some(region)).await;
         Observer::new(Client::new(&config), region)
     }
 

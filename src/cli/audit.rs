@@ -143,7 +143,7 @@ impl ApplyOptions {
     /// What one `--apply` command shares across its regions and resources: one AWS
     /// configuration, one gate (pacing, blast radius), the intent store, the findings filed.
     pub async fn edge(&self) -> Edge {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = crate::aws::config::load(None).await;
         let intents =
             self.intent_queue_url
                 .as_ref()

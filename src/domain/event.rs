@@ -159,7 +159,18 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
         ("aws.securityhub", "Security Hub Findings - Imported") => asff(detail),
         ("aws.securityhub", "Findings Imported V2") => ocsf(detail),
         (crate::domain::marks::SOURCE, crate::domain::marks::INTENT_DETAIL_TYPE) => {
-            parse_detail(detail, "a recreate intent").map(|i| Decoded::Intent(Box::new(i)))
+            let intent: crate::domain::intent::RecreateIntent =
+                parse_detail(detail, "a recreate intent")?;
+            // The guard names each intent by the time it stored it; one whose id is not a time
+            // was not stored by the guard, and could never be judged stale: it would be looked
+            // at, and sent again, forever.
+            if intent.id.parse::<jiff::Timestamp>().is_err() {
+                return Err(DecodeError::NotAnEvent(format!(
+                    "a recreate intent whose id `{}` is not the time it was stored: not one the guard wrote",
+                    intent.id
+                )));
+            }
+            Ok(Decoded::Intent(Box::new(intent)))
         }
         (source, detail_type) => Ok(Decoded::Ignored(format!(
             "not about SageMaker: `{detail_type}` from {source}"

@@ -657,9 +657,12 @@ fn marked_time(resource: &Observed) -> Option<Timestamp> {
         .ok()
 }
 
+/// `t + d`; past the last representable time, that time: later, never sooner.
 fn add(t: Timestamp, d: Duration) -> Timestamp {
-    t.checked_add(jiff::SignedDuration::from_secs(d.as_secs() as i64))
-        .unwrap_or(t)
+    i64::try_from(d.as_secs())
+        .ok()
+        .and_then(|secs| t.checked_add(jiff::SignedDuration::from_secs(secs)).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// The deterministic name of the endpoint config that replaces one failing SageMaker.4

@@ -22,6 +22,9 @@ use crate::domain::resource::ResourceKind;
 use document::{Located, PolicyDocument};
 
 pub const API_VERSION: &str = "sagemaker-guard/v1";
+
+/// The longest `freshWindow` or `gracePeriod`: ten years.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 pub const KIND: &str = "GuardPolicy";
 
 /// What the policy does about a control's failures. Each level includes the one before it:
@@ -549,6 +552,19 @@ impl Checker<'_> {
     fn duration(&mut self, d: &Option<Located<String>>, default: Duration) -> Duration {
         let Some(d) = d else { return default };
         match humantime::parse_duration(&d.value) {
+            // Beyond any date the guard can compute: refused rather than wrapped round to "now".
+            Ok(v) if v > MAX_DURATION => {
+                self.error(
+                    d,
+                    format!(
+                        "`{}` is longer than the guard can schedule (at most {})",
+                        d.value,
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                    Some("to never recreate, use `action: finding` or an exemption".to_string()),
+                );
+                default
+            }
             Ok(v) => v,
             Err(e) => {
                 self.error(

@@ -35,6 +35,9 @@ pub const ERROR_ATTRIBUTE: &str = "sagemaker-guard-error";
 const BATCH: usize = 10;
 const WAIT_SECONDS: i32 = 20;
 
+/// How long a receive waits for messages (SQS's longest long poll).
+pub const LONG_POLL: Duration = Duration::from_secs(WAIT_SECONDS as u64);
+
 pub struct Intake {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,

@@ -136,7 +136,7 @@ async fn queue_settings(
 /// Runs the service until SIGTERM or SIGINT; a second signal exits at once.
 pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     let policy = PolicyHolder::load(cfg.policy.clone()).map_err(RunError::Policy)?;
-    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk_config = crate::aws::config::load(None).await;
     let default_region = sdk_config
         .region()
         .map(|r| r.to_string())
@@ -144,6 +144,10 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::new());
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(&sdk_config)
+            .timeout_config(crate::aws::config::long_poll_timeouts(
+                &sdk_config,
+                crate::service::intake::LONG_POLL,
+            ))
             .interceptor(ApiCallCounter::new(Arc::clone(&metrics)))
             .build(),
     );

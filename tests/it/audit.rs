@@ -394,6 +394,49 @@ async fn aws_errors_exit_3() {
     );
 }
 
+#[test]
+fn an_endpoint_that_accepts_and_never_answers_is_an_error_not_a_hang() {
+    // A listener that takes every connection and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), AUDIT_POLICY);
+    let mut child = guard(&account(12))
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("SAGEMAKER_GUARD_AWS_ATTEMPT_TIMEOUT", "1s")
+        .args(["audit", "--output", "json", "--policy"])
+        .arg(&policy)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Five list calls of one second each; a minute means it hangs.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("audit still waits for an endpoint that never answers");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 5, "one per kind: {report}");
+}
+
 #[tokio::test]
 async fn a_bad_policy_exits_2_with_its_position() {
     let dir = tempfile::tempdir().unwrap();

@@ -317,3 +317,69 @@ spec:
         Some(&NotebookInstanceStatus::InService)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_notebook_is_reported_once_however_often_it_is_looked_at() {
+    let account = account(84);
+    let q = queues(&account, 30).await;
+    let c = client(&account).await;
+    rooted_notebook(&c, "nb-stuck").await;
+    let outcomes = outcomes_queue(&q, &account, "guard-events").await;
+    // The guard stopped it two hours ago, and it is still Stopping.
+    let arn = describe_notebook(&c, "nb-stuck")
+        .await
+        .unwrap()
+        .notebook_instance_arn()
+        .unwrap()
+        .to_string();
+    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    c.add_tags()
+        .resource_arn(&arn)
+        .tags(
+            Tag::builder()
+                .key("sagemaker-guard/restart")
+                .value(two_hours_ago.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emulator_post(
+        "/sg-emulator/notebook-status",
+        &serde_json::json!({"account": account, "region": REGION, "name": "nb-stuck", "status": "Stopping"}).to_string(),
+    );
+    let policy = FINDING_POLICY.replace("{action: finding}", "{action: remediate}");
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        &policy,
+        &["--no-initial-resync", "--settle-interval", "200ms"],
+        |_| {},
+    );
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-stuck")])
+        .await;
+    service.wait_for(
+        "five looks at the stuck notebook",
+        Duration::from_secs(60),
+        |m| {
+            metric(
+                m,
+                "sagemaker_guard_executed_actions_total",
+                &["result=\"stuck\""],
+            ) >= 5.0
+        },
+    );
+    let mut published = Vec::new();
+    for _ in 0..8 {
+        published.extend(q.receive_bodies(&outcomes).await);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut stuck: Vec<&str> = published
+        .iter()
+        .filter(|e| e["detail-type"] == "Remediation Stuck")
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    stuck.sort_unstable();
+    stuck.dedup();
+    assert_eq!(stuck.len(), 1, "{published:#?}");
+}

@@ -126,6 +126,19 @@ fn the_intent_message_decodes_back() {
     }
 }
 
+#[test]
+fn an_intent_whose_id_is_not_a_time_is_refused_by_the_decoder() {
+    let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
+    let mut i = capture(&a, &plan, "p", now()).unwrap();
+    i.id = "forever".into();
+    match crate::domain::event::decode(&i.to_message()) {
+        Err(crate::domain::event::DecodeError::NotAnEvent(why)) => {
+            assert!(why.contains("`forever`"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 fn intent(was_running: bool) -> RecreateIntent {
     let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     let mut i = capture(&a, &plan, "p", now()).unwrap();

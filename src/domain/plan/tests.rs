@@ -1196,3 +1196,12 @@ fn plan_kinds_are_ordered_by_what_they_change() {
         );
     }
 }
+
+#[test]
+fn a_time_past_the_last_representable_one_is_later_never_sooner() {
+    assert_eq!(add(now(), Duration::MAX), Timestamp::MAX);
+    assert_eq!(
+        add(now(), Duration::from_secs(60)),
+        now() + jiff::SignedDuration::from_secs(60)
+    );
+}

@@ -113,6 +113,7 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  exemptions:\n    - namePatterns: [a]\n      expires: soon\n", 8, 16, "not a date", "2027-01-31"),
         ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "SageMaker.10", ""),
         ("  remediation:\n    notebook: {gracePeriod: three days}\n", 7, 29, "not a duration", "72h"),
+        ("  remediation:\n    notebook: {gracePeriod: 9000y}\n", 7, 29, "longer than the guard can schedule", "action: finding"),
         ("  remediation:\n    networks:\n      - {subnetId: vpc-1, securityGroupIds: [sg-1]}\n", 8, 20, "not a subnet id", "subnet-"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: []}\n", 8, 48, "securityGroupIds is empty", "security group"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [x]}\n", 8, 48, "not a security group id", "sg-"),
