@@ -122,7 +122,14 @@ pub enum CaptureError {
     Unknown(&'static str),
     #[error("the plan creates nothing")]
     NothingToCreate,
+    #[error(
+        "the new notebook would need {0} tags (its own and sagemaker-guard/recreated-at), more than the 50 AWS allows: remove a tag, or exempt it"
+    )]
+    TooManyTags(usize),
 }
+
+/// The most tags `CreateNotebookInstance` accepts.
+pub const MAX_TAGS: usize = 50;
 
 /// Captures a notebook for its recreate. Refuses (nothing is deleted then) when anything needed
 /// to create it again was not read.
@@ -187,6 +194,10 @@ pub fn capture(
     // The fix answers the marked controls; the next look marks again what still fails.
     new_tags.remove(NONCOMPLIANT_TAG);
     new_tags.insert(RECREATED_AT_TAG.to_string(), id.clone());
+    // Checked before anything is deleted: a create that AWS would refuse must not follow a delete.
+    if new_tags.len() > MAX_TAGS {
+        return Err(CaptureError::TooManyTags(new_tags.len()));
+    }
     let was_running = tags.contains_key(RESTART_TAG)
         || matches!(
             nb.status,

@@ -127,6 +127,33 @@ fn the_intent_message_decodes_back() {
 }
 
 #[test]
+fn a_notebook_with_fifty_tags_of_its_own_is_not_captured_so_never_deleted() {
+    let (mut a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
+    let fifty: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+    a.resource.tags = Some(
+        fifty
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    );
+    assert_eq!(
+        capture(&a, &plan, "p", now()),
+        Err(CaptureError::TooManyTags(51))
+    );
+    let mut forty_nine = a.clone();
+    forty_nine.resource.tags = Some(
+        fifty[..49]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    );
+    assert_eq!(
+        capture(&forty_nine, &plan, "p", now()).unwrap().tags.len(),
+        50
+    );
+}
+
+#[test]
 fn an_intent_whose_id_is_not_a_time_is_refused_by_the_decoder() {
     let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     let mut i = capture(&a, &plan, "p", now()).unwrap();
