@@ -97,6 +97,29 @@ impl Effects<'_> {
         };
         self.gate.mutate(m, self.dry_run, Some(pace), call).await
     }
+
+    /// Takes the next pacing slot of `account` in `region` now, for a mutation that must follow
+    /// another step without a wait in between ([`Effects::mutate_now`]).
+    pub async fn take_slot(&self, account: &str, region: &str) {
+        self.gate
+            .pacer
+            .wait(account, region, self.mutations_per_second)
+            .await;
+    }
+
+    /// A mutating call whose pacing slot was taken already ([`Effects::take_slot`]): refused in
+    /// dry-run, not spaced again.
+    pub async fn mutate_now<T, E, R>(
+        &self,
+        m: Mutation,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        self.gate.mutate(m, self.dry_run, None, call).await
+    }
 }
 
 /// How calls on one account and region are spaced.

@@ -17,7 +17,7 @@ use crate::aws::gate::{failpoint, Effects, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::assess::Assessment;
 use crate::domain::execution::{Execution, ExecutionResult, STUCK_AFTER};
-use crate::domain::intent::capture;
+use crate::domain::intent::{capture, DELETE_WITHIN};
 use crate::domain::marks::RESTART_TAG;
 use crate::domain::next::{next_step, Capabilities, NextStep};
 use crate::domain::plan::{Setting, Step};
@@ -256,6 +256,9 @@ async fn capture_and_delete(
     if starts_fix && !admitted(fx, live, e) {
         return Ok(());
     }
+    // The delete's pacing slot is taken before the intent is stored, so that no pacing queue
+    // stands between the two: a replica may judge an intent stale after STALE_AFTER.
+    fx.take_slot(&live.account, &live.region).await;
     let captured = Assessment {
         resource: live.clone(),
         ..a.clone()
@@ -278,12 +281,21 @@ async fn capture_and_delete(
         store.send_request(intent.to_message(), Duration::ZERO),
     )
     .await?;
+    let stored = std::time::Instant::now();
     e.done.push(Step::CaptureConfiguration.to_string());
     failpoint("before-delete");
-    fx.mutate(
+    if stored.elapsed() > DELETE_WITHIN {
+        // Too late to trust that no replica has dropped the intent as stale: no delete.
+        e.notes.push(format!(
+            "the delete did not follow the stored intent within {}: nothing deleted; the next look captures afresh",
+            humantime::format_duration(DELETE_WITHIN)
+        ));
+        e.settle_on(ExecutionResult::InProgress);
+        e.requeue_after = Some(fx.settle);
+        return Ok(());
+    }
+    fx.mutate_now(
         Mutation::DeleteNotebookInstance,
-        &live.account,
-        &live.region,
         fx.client
             .delete_notebook_instance()
             .notebook_instance_name(&live.name)

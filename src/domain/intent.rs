@@ -26,6 +26,12 @@ use crate::domain::marks::{
 use crate::domain::plan::{Plan, Setting, Step};
 use crate::domain::resource::{NotebookInstance, NotebookStatus, ResourceKind, ResourceRef, Tags};
 
+/// The delete must follow the stored intent within this long, or is not made: far less than
+/// [`STALE_AFTER`], so that an intent is never judged stale (by another replica, against the time
+/// the storer wrote in it) while its delete may still come, unless the two clocks differ by
+/// more than the difference.
+pub const DELETE_WITHIN: Duration = Duration::from_secs(60);
+
 /// An intent whose notebook was never deleted is dropped after this long: the process that
 /// stored it died before its delete, and the next look plans afresh.
 pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
