@@ -162,7 +162,7 @@ impl Observer {
     ) -> Result<Option<Observed>, AwsError> {
         let details = if policy.needs_details(listed.kind) {
             match self.describe(listed.kind, &listed.name).await? {
-                Some((_, d)) => Some(d),
+                Some((_, _, d)) => Some(d),
                 None => return Ok(None),
             }
         } else {
@@ -184,12 +184,12 @@ impl Observer {
         r: &ResourceRef,
         policy: &Policy,
     ) -> Result<Option<Observed>, AwsError> {
-        let Some((arn, details)) = self.describe(r.kind, &r.name).await? else {
+        let Some((arn, name, details)) = self.describe(r.kind, &r.name).await? else {
             return Ok(None);
         };
         let listed = Listed {
             kind: r.kind,
-            name: r.name.clone(),
+            name,
             arn,
         };
         self.complete(listed, Some(details), r.account.as_deref(), policy)
@@ -232,12 +232,13 @@ impl Observer {
         }))
     }
 
-    /// One Describe call: the ARN and the settings the controls judge. `Ok(None)`: not found.
+    /// One Describe call: the ARN, the name as SageMaker spells it, and the settings the controls
+    /// judge. `Ok(None)`: not found.
     async fn describe(
         &self,
         kind: ResourceKind,
         name: &str,
-    ) -> Result<Option<(String, Details)>, AwsError> {
+    ) -> Result<Option<(String, String, Details)>, AwsError> {
         let result = match kind {
             ResourceKind::NotebookInstance => self
                 .client
@@ -248,6 +249,7 @@ impl Observer {
                 .map(|o| {
                     (
                         o.notebook_instance_arn().map(str::to_string),
+                        o.notebook_instance_name().map(str::to_string),
                         Details::NotebookInstance(notebook(&o)),
                     )
                 })
@@ -271,6 +273,7 @@ impl Observer {
                         .collect();
                     (
                         o.endpoint_config_arn().map(str::to_string),
+                        o.endpoint_config_name().map(str::to_string),
                         Details::EndpointConfig(EndpointConfig {
                             production_variants: variants,
                         }),
@@ -286,6 +289,7 @@ impl Observer {
                 .map(|o| {
                     (
                         o.model_arn().map(str::to_string),
+                        o.model_name().map(str::to_string),
                         Details::Model(Model {
                             enable_network_isolation: o.enable_network_isolation(),
                         }),
@@ -298,7 +302,13 @@ impl Observer {
                 .image_name(name)
                 .send()
                 .await
-                .map(|o| (o.image_arn().map(str::to_string), Details::Image))
+                .map(|o| {
+                    (
+                        o.image_arn().map(str::to_string),
+                        o.image_name().map(str::to_string),
+                        Details::Image,
+                    )
+                })
                 .map_err(|e| AwsError::from_sdk("DescribeImage", e)),
             ResourceKind::AppImageConfig => self
                 .client
@@ -309,14 +319,21 @@ impl Observer {
                 .map(|o| {
                     (
                         o.app_image_config_arn().map(str::to_string),
+                        o.app_image_config_name().map(str::to_string),
                         Details::AppImageConfig,
                     )
                 })
                 .map_err(|e| AwsError::from_sdk("DescribeAppImageConfig", e)),
         };
         match result {
-            Ok((Some(arn), details)) => Ok(Some((arn, details))),
-            Ok((None, _)) => Err(AwsError::invalid_answer(
+            // The name as SageMaker spells it: a name taken from an ARN is lower-cased, and
+            // exemptions match the real spelling.
+            Ok((Some(arn), spelled, details)) => Ok(Some((
+                arn,
+                spelled.unwrap_or_else(|| name.to_string()),
+                details,
+            ))),
+            Ok((None, _, _)) => Err(AwsError::invalid_answer(
                 "Describe",
                 format!("SageMaker returned no ARN for {kind} {name}"),
             )),
@@ -330,7 +347,7 @@ impl Observer {
         &self,
         name: &str,
     ) -> Result<Option<(NotebookInstance, Tags)>, AwsError> {
-        let Some((arn, Details::NotebookInstance(nb))) =
+        let Some((arn, _, Details::NotebookInstance(nb))) =
             self.describe(ResourceKind::NotebookInstance, name).await?
         else {
             return Ok(None);

@@ -502,7 +502,11 @@ class BackendPatches:
         return notebook
 
     def get_notebook_instance(self, notebook_instance_name: str) -> FakeSagemakerNotebookInstance:
-        _live_notebooks(self)
+        live = _live_notebooks(self)
+        if notebook_instance_name not in live:
+            # SageMaker accepts a name in any case (and lower-cases it inside ARNs).
+            wanted = notebook_instance_name.lower()
+            notebook_instance_name = next((n for n in live if n.lower() == wanted), notebook_instance_name)
         return _moto["backend.get_notebook_instance"](self, notebook_instance_name)
 
     def list_notebook_instances(self, **kwargs: Any) -> Any:

@@ -212,6 +212,10 @@ class NotebookDescribeTest(EmulatorTest):
         self.assert_error("ValidationException", self.sm.describe_notebook_instance, "RecordNotFound",
                           NotebookInstanceName="missing")
 
+    def test_a_name_in_another_case_finds_the_notebook_with_its_own_spelling(self) -> None:
+        self.create_notebook("ML-Research-7")
+        self.assertEqual(self.notebook("ml-research-7")["NotebookInstanceName"], "ML-Research-7")
+
     def test_duplicate_name_is_rejected(self) -> None:
         self.create_notebook()
         self.assert_error("ValidationException", self.create_notebook, "Cannot create a duplicate Notebook Instance")

@@ -383,3 +383,51 @@ async fn a_stuck_notebook_is_reported_once_however_often_it_is_looked_at() {
     stuck.dedup();
     assert_eq!(stuck.len(), 1, "{published:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lower_cased_arn_does_not_slip_past_a_name_exemption() {
+    let account = account(85);
+    let c = client(&account).await;
+    rooted_notebook(&c, "ML-Research-7").await;
+    let policy = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: exempt}
+spec:
+  dryRun: false
+  defaultAction: off
+  exemptions:
+    - {name: research, reason: owned by research, controls: [SageMaker.3], namePatterns: ["ML-Research-*"]}
+  controls:
+    SageMaker.3: {action: remediate}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = policy_file(dir.path(), policy);
+    // SageMaker lower-cases names inside ARNs; an AddTags event names the notebook that way.
+    let arn = format!("arn:aws:sagemaker:{REGION}:{account}:notebook-instance/ml-research-7");
+    let event = serde_json::json!({
+        "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
+        "account": account, "time": "2026-12-01T00:00:00Z", "region": REGION, "resources": [],
+        "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": "AddTags", "awsRegion": REGION,
+                   "recipientAccountId": account, "requestParameters": {"resourceArn": arn},
+                   "responseElements": null}
+    });
+    let out = run_with_input(
+        guard(&account)
+            .args(["evaluate", "--event", "-", "--apply", "--policy"])
+            .arg(&path),
+        &event.to_string(),
+    );
+    let report = json(&out);
+    assert_eq!(
+        report["results"][0]["resourceName"], "ML-Research-7",
+        "{report:#}"
+    );
+    assert_eq!(report["results"][0]["status"], "EXEMPT", "{report:#}");
+    let d = describe_notebook(&c, "ML-Research-7").await.unwrap();
+    assert_eq!(
+        d.notebook_instance_status(),
+        Some(&NotebookInstanceStatus::InService),
+        "the exempt notebook was not stopped"
+    );
+}
