@@ -45,6 +45,27 @@ pub struct Cli {
         env = "SAGEMAKER_GUARD_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+
+    /// How long one attempt of an AWS call may take before it is abandoned (and retried as the
+    /// SDK's retry settings allow); connecting may take at most 5 s of it, a call four attempts'
+    /// worth in all. The queue's long poll always gets its 20 s and 10 s more.
+    #[arg(
+        long,
+        global = true,
+        default_value = "30s",
+        value_parser = positive_duration,
+        env = "SAGEMAKER_GUARD_AWS_ATTEMPT_TIMEOUT"
+    )]
+    pub aws_attempt_timeout: std::time::Duration,
+}
+
+/// A duration such as `30s` or `2m`, more than zero.
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(e) => Err(format!("{e}: write it like 30s or 2m")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -202,6 +223,7 @@ pub enum ReportOutput {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    crate::aws::config::set_attempt_timeout(cli.aws_attempt_timeout);
     run(cli.command)
 }
 

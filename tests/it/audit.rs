@@ -437,6 +437,23 @@ fn an_endpoint_that_accepts_and_never_answers_is_an_error_not_a_hang() {
     assert_eq!(errors.len(), 5, "one per kind: {report}");
 }
 
+#[test]
+fn an_attempt_timeout_of_zero_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), AUDIT_POLICY);
+    let out = guard(&account(13))
+        .args(["audit", "--aws-attempt-timeout", "0s", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--aws-attempt-timeout") && stderr.contains("more than zero"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn a_bad_policy_exits_2_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
