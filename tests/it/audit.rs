@@ -438,6 +438,24 @@ fn an_endpoint_that_accepts_and_never_answers_is_an_error_not_a_hang() {
 }
 
 #[test]
+fn text_logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), AUDIT_POLICY);
+    // Nothing listens on port 9; at debug level the SDK logs each attempt.
+    let out = guard(&account(14))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .args(["--log-format", "text", "audit", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.is_empty(), "something was logged");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[test]
 fn an_attempt_timeout_of_zero_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), AUDIT_POLICY);
