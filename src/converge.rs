@@ -30,7 +30,6 @@ use crate::domain::catalogue::ControlId;
 use crate::domain::evaluate::Status;
 use crate::domain::execution::{Execution, ExecutionResult};
 use crate::domain::intent::RecreateIntent;
-use crate::domain::marks::RESTART_TAG;
 use crate::domain::policy::Policy;
 use crate::domain::resource::{self, ResourceKind, ResourceRef};
 
@@ -407,12 +406,7 @@ async fn judge_and_act(
     let a = assess(observed, policy, Timestamp::now(), dry_run);
     let mut look = Look::new(Standing::Present);
     look.resource_arn = Some(a.resource.arn.clone());
-    let restart_pending = a
-        .resource
-        .tags
-        .as_ref()
-        .is_some_and(|t| t.contains_key(RESTART_TAG));
-    if a.plan.is_some() || restart_pending {
+    if a.has_work() {
         let observer = edge.observer(region);
         let fx = edge.effects(&observer, policy, dry_run);
         let e = carry_out(&fx, &a).await?;

@@ -1,5 +1,7 @@
-//! The AWS edge: everything that calls AWS. Reads live in [`observe`]; changes are made by the
-//! fixes ([`remediate`], [`recreate`], [`endpoint_config`]) and by [`finding`].
+//! The AWS edge: everything that calls AWS. Reads live in [`observe`]; every change (the fixes in
+//! [`remediate`], [`recreate`], [`endpoint_config`], findings in [`finding`], events in
+//! [`outcome`], intents in [`intent_store`]) passes the one gate, [`gate`]; clients are made from
+//! [`config`], with timeouts.
 
 pub mod config;
 pub mod endpoint_config;

@@ -115,7 +115,7 @@ pub async fn sweep(
         if let (Some(options), Some(edge)) = (apply, &edge) {
             let pending: Vec<ResourceRef> = assessments[first_of_region..]
                 .iter()
-                .filter(|a| a.plan.is_some() || restart_pending(a))
+                .filter(|a| a.has_work())
                 .map(|a| a.resource.key())
                 .collect();
             applied.extend(apply_all(edge, policy, pending, region, options).await);
@@ -153,14 +153,6 @@ impl ApplyOptions {
                 });
         Edge::new(config, None, intents, self.poll)
     }
-}
-
-/// Whether a fix the guard began still owes the notebook its start.
-fn restart_pending(a: &Assessment) -> bool {
-    a.resource
-        .tags
-        .as_ref()
-        .is_some_and(|t| t.contains_key(crate::domain::marks::RESTART_TAG))
 }
 
 /// Converges each resource, at most `options.concurrency` at once, and reports those the guard

@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 
 use crate::domain::evaluate::{self, Status, Verdict};
+use crate::domain::marks::RESTART_TAG;
 use crate::domain::plan::{self, Plan};
 use crate::domain::policy::Policy;
 use crate::domain::resource::Observed;
@@ -20,6 +21,17 @@ pub struct Assessment {
 impl Assessment {
     pub fn failed(&self) -> bool {
         self.verdicts.iter().any(|v| v.status == Status::Failed)
+    }
+
+    /// Whether there is anything to carry out: a plan, or a fix the guard began that still owes
+    /// the notebook its start (the restart mark), even once the resource complies.
+    pub fn has_work(&self) -> bool {
+        self.plan.is_some()
+            || self
+                .resource
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.contains_key(RESTART_TAG))
     }
 }
 

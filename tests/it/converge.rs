@@ -163,13 +163,13 @@ spec:
     SageMaker.3: {action: tag}
 "#;
 
-/// The distinct `Remediation Applied` events about a notebook (a message may be received twice).
-fn applied_events_for(events: &[serde_json::Value], notebook: &str) -> usize {
+/// The distinct events of a detail-type about a notebook (a message may be received twice).
+fn distinct_events(events: &[serde_json::Value], detail_type: &str, notebook: &str) -> usize {
     let mut ids: Vec<&str> = events
         .iter()
         .filter(|e| {
             e["source"] == "sagemaker-guard"
-                && e["detail-type"] == "Remediation Applied"
+                && e["detail-type"] == detail_type
                 && e["detail"]["resourceArn"]
                     .as_str()
                     .is_some_and(|a| a.ends_with(&format!("notebook-instance/{notebook}")))
@@ -210,18 +210,18 @@ async fn apply_publishes_its_outcome_on_the_policys_bus_as_the_service_does() {
     let mut published = Vec::new();
     for _ in 0..80 {
         published.extend(q.receive_bodies(&outcomes).await);
-        if applied_events_for(&published, "nb-service") > 0 {
+        if distinct_events(&published, "Remediation Applied", "nb-service") > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(
-        applied_events_for(&published, "nb-apply"),
+        distinct_events(&published, "Remediation Applied", "nb-apply"),
         1,
         "{published:#?}"
     );
     assert_eq!(
-        applied_events_for(&published, "nb-service"),
+        distinct_events(&published, "Remediation Applied", "nb-service"),
         1,
         "{published:#?}"
     );
@@ -326,28 +326,7 @@ async fn a_stuck_notebook_is_reported_once_however_often_it_is_looked_at() {
     rooted_notebook(&c, "nb-stuck").await;
     let outcomes = outcomes_queue(&q, &account, "guard-events").await;
     // The guard stopped it two hours ago, and it is still Stopping.
-    let arn = describe_notebook(&c, "nb-stuck")
-        .await
-        .unwrap()
-        .notebook_instance_arn()
-        .unwrap()
-        .to_string();
-    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
-    c.add_tags()
-        .resource_arn(&arn)
-        .tags(
-            Tag::builder()
-                .key("sagemaker-guard/restart")
-                .value(two_hours_ago.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    emulator_post(
-        "/sg-emulator/notebook-status",
-        &serde_json::json!({"account": account, "region": REGION, "name": "nb-stuck", "status": "Stopping"}).to_string(),
-    );
+    stuck_in_stopping(&c, &account, "nb-stuck").await;
     let policy = FINDING_POLICY.replace("{action: finding}", "{action: remediate}");
     let service = Service::start_with_policy(
         &account,
@@ -374,14 +353,11 @@ async fn a_stuck_notebook_is_reported_once_however_often_it_is_looked_at() {
         published.extend(q.receive_bodies(&outcomes).await);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut stuck: Vec<&str> = published
-        .iter()
-        .filter(|e| e["detail-type"] == "Remediation Stuck")
-        .filter_map(|e| e["id"].as_str())
-        .collect();
-    stuck.sort_unstable();
-    stuck.dedup();
-    assert_eq!(stuck.len(), 1, "{published:#?}");
+    assert_eq!(
+        distinct_events(&published, "Remediation Stuck", "nb-stuck"),
+        1,
+        "{published:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

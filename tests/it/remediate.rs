@@ -350,31 +350,7 @@ async fn a_notebook_stuck_in_stopping_is_reported() {
     let c = client(&account).await;
     noncompliant_notebook(&c, "nb-stuck").await;
     // The guard stopped it two hours ago, and it is still Stopping.
-    let arn = c
-        .describe_notebook_instance()
-        .notebook_instance_name("nb-stuck")
-        .send()
-        .await
-        .unwrap()
-        .notebook_instance_arn()
-        .unwrap()
-        .to_string();
-    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
-    c.add_tags()
-        .resource_arn(&arn)
-        .tags(
-            Tag::builder()
-                .key("sagemaker-guard/restart")
-                .value(two_hours_ago.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    emulator_post(
-        "/sg-emulator/notebook-status",
-        &serde_json::json!({"account": account, "region": REGION, "name": "nb-stuck", "status": "Stopping"}).to_string(),
-    );
+    stuck_in_stopping(&c, &account, "nb-stuck").await;
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), FIX_POLICY);
     let (code, report) = audit_apply(&account, &policy, &[]);

@@ -282,3 +282,31 @@ pub async fn wait_status(
     }
     panic!("{name} never became {want:?}");
 }
+
+/// Makes a notebook look as if the guard stopped it two hours ago to fix it and it never got past
+/// Stopping: the restart mark of two hours ago, and the status forced to Stopping.
+pub async fn stuck_in_stopping(c: &Client, account: &str, name: &str) {
+    let arn = describe_notebook(c, name)
+        .await
+        .unwrap()
+        .notebook_instance_arn()
+        .unwrap()
+        .to_string();
+    let two_hours_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    c.add_tags()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key("sagemaker-guard/restart")
+                .value(two_hours_ago.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emulator_post(
+        "/sg-emulator/notebook-status",
+        &serde_json::json!({"account": account, "region": REGION, "name": name, "status": "Stopping"})
+            .to_string(),
+    );
+}
