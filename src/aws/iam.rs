@@ -18,6 +18,9 @@ pub const QUEUE_ACTIONS: [&str; 6] = [
     "sqs:SendMessage",
 ];
 
+/// The calls on the recreate-intent key: check it at start, sign intents, check their MACs.
+pub const INTENT_KEY_ACTIONS: [&str; 3] = ["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"];
+
 /// The list and describe actions that observe a kind.
 fn observe_actions(kind: ResourceKind) -> [&'static str; 2] {
     match kind {
@@ -90,6 +93,13 @@ pub fn iam_policy(policy: &Policy) -> serde_json::Value {
             "Sid": "SageMakerGuardPassNotebookRoles", "Effect": "Allow", "Action": "iam:PassRole",
             "Resource": "*",
             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        }));
+    }
+    if policy.recreates() {
+        // Recreate intents are signed and checked with the intent key (`--intent-key-id`).
+        statements.push(serde_json::json!({
+            "Sid": "SageMakerGuardIntentKey", "Effect": "Allow",
+            "Action": INTENT_KEY_ACTIONS, "Resource": "*"
         }));
     }
     statements.push(serde_json::json!({

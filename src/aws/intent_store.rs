@@ -7,13 +7,17 @@ use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
+use crate::aws::intent_key::IntentKey;
 use crate::aws::observe::AwsError;
 
-/// Where intents are stored: an SQS queue the `run` service reads.
+/// Where intents are stored: an SQS queue the `run` service reads, and the key that signs them.
 #[derive(Clone, Debug)]
 pub struct IntentQueue {
     pub sqs: aws_sdk_sqs::Client,
     pub url: String,
+    /// Signs each intent stored, and checks each one received; without a key, no recreate
+    /// starts and every intent received is dead-lettered.
+    pub key: Option<IntentKey>,
 }
 
 impl IntentQueue {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod finding;
 pub mod gate;
 pub mod iam;
+pub mod intent_key;
 pub mod intent_store;
 pub mod observe;
 pub mod outcome;

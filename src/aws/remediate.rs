@@ -17,10 +17,10 @@ use crate::aws::gate::{failpoint, Effects, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::assess::Assessment;
 use crate::domain::execution::{Execution, ExecutionResult, STUCK_AFTER};
-use crate::domain::intent::{capture, DELETE_WITHIN};
+use crate::domain::intent::{capture, RecreateIntent, DELETE_WITHIN};
 use crate::domain::marks::RESTART_TAG;
 use crate::domain::next::{next_step, Capabilities, NextStep};
-use crate::domain::plan::{Setting, Step};
+use crate::domain::plan::{PlanKind, Setting, Step};
 use crate::domain::resource::{NotebookStatus, Observed};
 
 /// More steps than any plan has in one look: a bound against a step whose effect the next
@@ -40,6 +40,7 @@ pub async fn carry_out(fx: &Effects<'_>, a: &Assessment) -> Result<Execution, Aw
     }
     let can = Capabilities {
         intent_store: fx.intents.is_some(),
+        intent_key: fx.intents.is_some_and(|q| q.key.is_some()),
     };
     for _ in 0..MAX_STEPS_PER_LOOK {
         let step = next_step(a.plan.as_ref(), &live, Timestamp::now(), can);
@@ -88,6 +89,30 @@ async fn perform(
             Ok(true)
         }
         NextStep::StopForFix { starts_fix } => {
+            // A recreate that could not go on after the stop does not begin with one.
+            if a.plan
+                .as_ref()
+                .is_some_and(|p| p.kind == PlanKind::Recreate)
+            {
+                let captured = Assessment {
+                    resource: live.clone(),
+                    ..a.clone()
+                };
+                let why = match capture(
+                    &captured,
+                    a.plan.as_ref().expect("checked"),
+                    fx.policy,
+                    Timestamp::now(),
+                ) {
+                    Err(why) => Some(format!("cannot capture the notebook ({why})")),
+                    Ok(intent) => preflight(fx, &intent).await?,
+                };
+                if let Some(why) = why {
+                    e.notes.push(format!("{why}: nothing changed"));
+                    e.settle_on(ExecutionResult::Unsupported);
+                    return Ok(false);
+                }
+            }
             if starts_fix && !admitted(fx, live, e) {
                 return Ok(false);
             }
@@ -253,6 +278,9 @@ async fn capture_and_delete(
     let (Some(plan), Some(store)) = (a.plan.as_ref(), fx.intents) else {
         return Ok(());
     };
+    let Some(key) = store.key.as_ref() else {
+        return Ok(());
+    };
     if starts_fix && !admitted(fx, live, e) {
         return Ok(());
     }
@@ -273,12 +301,18 @@ async fn capture_and_delete(
             return Ok(());
         }
     };
+    if let Some(why) = preflight(fx, &intent).await? {
+        e.notes.push(format!("{why}: nothing deleted"));
+        e.settle_on(ExecutionResult::Unsupported);
+        return Ok(());
+    }
+    let signature = key.sign(&intent).await?;
     // Durable first: only a stored intent lets the delete happen.
     fx.mutate(
         Mutation::StoreRecreateIntent,
         &live.account,
         &live.region,
-        store.send_request(intent.to_message(), Duration::ZERO),
+        store.send_request(intent.to_message(&signature), Duration::ZERO),
     )
     .await?;
     let stored = std::time::Instant::now();
@@ -308,6 +342,31 @@ async fn capture_and_delete(
     e.requeue_after = Some(fx.settle);
     e.intent = Some(Box::new(intent));
     Ok(())
+}
+
+/// What would make the create after the delete fail, where the API can tell before the delete:
+/// `Some(why)` refuses the delete. (The tag count and the fields a create needs are checked by
+/// the capture.)
+async fn preflight(fx: &Effects<'_>, intent: &RecreateIntent) -> Result<Option<String>, AwsError> {
+    if let Some(lc) = &intent.spec.lifecycle_config_name {
+        let found = fx
+            .client
+            .describe_notebook_instance_lifecycle_config()
+            .notebook_instance_lifecycle_config_name(lc)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeNotebookInstanceLifecycleConfig", e));
+        match found {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                return Ok(Some(format!(
+                    "its lifecycle configuration `{lc}` no longer exists, so the notebook could not be created again: restore it, or detach it from the notebook"
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 async fn add_tags(

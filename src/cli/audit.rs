@@ -67,7 +67,14 @@ pub async fn sweep(
     let mut errors = Vec::new();
     let mut applied = Vec::new();
     let edge = match apply {
-        Some(options) => Some(options.edge().await),
+        Some(options) => match options.edge().await {
+            Ok(edge) => Some(edge),
+            Err(e) => {
+                // Nothing is changed with a key that cannot sign: the sweep only reports.
+                errors.push(SweepError::intent_key(e));
+                None
+            }
+        },
         None => None,
     };
     for region in regions {
@@ -137,21 +144,33 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Where recreate intents are stored; without one, no notebook is recreated.
     pub intent_queue_url: Option<String>,
+    /// The KMS HMAC key that signs recreate intents; without one, no notebook is recreated.
+    pub intent_key_id: Option<String>,
 }
 
 impl ApplyOptions {
     /// What one `--apply` command shares across its regions and resources: one AWS
     /// configuration, one gate (pacing, blast radius), the intent store, the findings filed.
-    pub async fn edge(&self) -> Edge {
+    /// A `--intent-key-id` that is not an enabled HMAC key is an error: nothing is changed then.
+    pub async fn edge(&self) -> Result<Edge, AwsError> {
         let config = crate::aws::config::load(None).await;
+        let key = match &self.intent_key_id {
+            Some(id) => {
+                let key = crate::aws::intent_key::IntentKey::new(&config, id);
+                key.check().await?;
+                Some(key)
+            }
+            None => None,
+        };
         let intents =
             self.intent_queue_url
                 .as_ref()
                 .map(|url| crate::aws::intent_store::IntentQueue {
                     sqs: aws_sdk_sqs::Client::new(&config),
                     url: url.clone(),
+                    key,
                 });
-        Edge::new(config, None, intents, self.poll)
+        Ok(Edge::new(config, None, intents, self.poll))
     }
 }
 
@@ -235,7 +254,7 @@ pub async fn evaluate_event(
         Decoded::Triggers(t) => t,
         // The guard's own recreate intent names its notebook.
         Decoded::Intent(i) => vec![Trigger {
-            resource: i.key(),
+            resource: i.intent.key(),
             gone: false,
             source: TriggerSource::RecreateIntent,
         }],
@@ -301,7 +320,18 @@ pub async fn evaluate_event(
     if let Some(options) = apply {
         // Every resource the event names that may be acted on: present ones are fixed, gone
         // ones have their findings archived, as the service does.
-        let edge = options.edge().await;
+        let edge = match options.edge().await {
+            Ok(edge) => edge,
+            Err(e) => {
+                report.errors.push(SweepError::intent_key(e));
+                return EventReport {
+                    outcome: "evaluated",
+                    reason: None,
+                    triggers: outcomes,
+                    report,
+                };
+            }
+        };
         for (t, key) in outcomes.iter().zip(keys) {
             if matches!(t.state, "present" | "gone") {
                 let region = key

@@ -145,6 +145,11 @@ pub struct ApplyArgs {
     /// this command dies. Without it, no notebook is recreated.
     #[arg(long, env = "SAGEMAKER_GUARD_INTENT_QUEUE_URL")]
     pub intent_queue_url: Option<String>,
+    /// With --apply: the KMS HMAC key (HMAC_256; an id, alias or ARN) that signs recreate
+    /// intents; the service must be given the same key to finish them. Without it, no notebook is
+    /// recreated.
+    #[arg(long, env = "SAGEMAKER_GUARD_INTENT_KEY_ID")]
+    pub intent_key_id: Option<String>,
 }
 
 impl ApplyArgs {
@@ -154,6 +159,7 @@ impl ApplyArgs {
             poll: self.poll_interval,
             concurrency,
             intent_queue_url: self.intent_queue_url.clone(),
+            intent_key_id: self.intent_key_id.clone(),
         })
     }
 }
@@ -193,6 +199,11 @@ pub struct RunArgs {
     /// again.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, env = "SAGEMAKER_GUARD_SETTLE_INTERVAL")]
     pub settle_interval: std::time::Duration,
+    /// The KMS HMAC key (HMAC_256; an id, alias or ARN) that signs recreate intents and checks
+    /// those received: an intent without its valid MAC is dead-lettered (reason
+    /// `intent-signature`). Without it, no notebook is recreated; every other fix works.
+    #[arg(long, env = "SAGEMAKER_GUARD_INTENT_KEY_ID")]
+    pub intent_key_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,6 +315,7 @@ fn run(command: Command) -> ExitCode {
                 shutdown_timeout: args.shutdown_timeout,
                 dead_letter_queue_url: args.dead_letter_queue_url,
                 settle_interval: args.settle_interval,
+                intent_key_id: args.intent_key_id,
             };
             match runtime().block_on(crate::service::run::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -72,6 +72,17 @@ pub struct SweepError {
 }
 
 impl SweepError {
+    /// The `--intent-key-id` could not be used: `--apply` changes nothing.
+    pub fn intent_key(e: AwsError) -> Self {
+        SweepError {
+            region: String::new(),
+            resource_type: "IntentKey",
+            operation: e.operation,
+            code: e.code,
+            message: format!("{}; --apply changed nothing", e.message),
+        }
+    }
+
     pub fn new(region: &str, kind: ResourceKind, e: AwsError) -> Self {
         SweepError {
             region: region.to_string(),

@@ -178,8 +178,13 @@ impl Fix {
                 "sagemaker:ListEndpoints",
                 "sagemaker:DescribeEndpoint",
             ],
-            // The notebook is read with its tags while its intent is followed.
-            Fix::Recreate => &["sagemaker:DescribeNotebookInstance", "sagemaker:ListTags"],
+            // The notebook is read with its tags while its intent is followed; its lifecycle
+            // configuration is checked before the delete.
+            Fix::Recreate => &[
+                "sagemaker:DescribeNotebookInstance",
+                "sagemaker:ListTags",
+                "sagemaker:DescribeNotebookInstanceLifecycleConfig",
+            ],
             _ => &[],
         }
     }

@@ -66,7 +66,7 @@ pub enum Decoded {
     /// Nothing to do, and why (another service, a read-only call, a failed call, ...).
     Ignored(String),
     /// A recreate the guard started: finish it ([`crate::aws::recreate`]).
-    Intent(Box<crate::domain::intent::RecreateIntent>),
+    Intent(Box<crate::domain::intent::SignedIntent>),
 }
 
 /// An event the guard cannot use: it belongs in the dead-letter queue, with this reason.
@@ -159,8 +159,9 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
         ("aws.securityhub", "Security Hub Findings - Imported") => asff(detail),
         ("aws.securityhub", "Findings Imported V2") => ocsf(detail),
         (crate::domain::marks::SOURCE, crate::domain::marks::INTENT_DETAIL_TYPE) => {
-            let intent: crate::domain::intent::RecreateIntent =
+            let signed: crate::domain::intent::SignedIntent =
                 parse_detail(detail, "a recreate intent")?;
+            let intent = &signed.intent;
             // The guard names each intent by the time it stored it; one whose id is not a time
             // was not stored by the guard, and could never be judged stale: it would be looked
             // at, and sent again, forever.
@@ -170,7 +171,7 @@ pub fn decode(body: &str) -> Result<Decoded, DecodeError> {
                     intent.id
                 )));
             }
-            Ok(Decoded::Intent(Box::new(intent)))
+            Ok(Decoded::Intent(Box::new(signed)))
         }
         (source, detail_type) => Ok(Decoded::Ignored(format!(
             "not about SageMaker: `{detail_type}` from {source}"

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::domain::assess::Assessment;
 use crate::domain::catalogue::ControlId;
@@ -71,6 +72,9 @@ pub struct NotebookSpec {
 }
 
 /// The durable record of a recreate: what the notebook was, what it becomes, and its tags.
+///
+/// Nothing in it is taken on trust when it comes back from the queue: it must carry a valid MAC
+/// of the guard's key ([`IntentSignature`]), and pass [`check`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecreateIntent {
@@ -82,7 +86,10 @@ pub struct RecreateIntent {
     pub region: String,
     /// The notebook as it was read right before the delete.
     pub captured: NotebookInstance,
-    /// What is created: the captured configuration with the fixes.
+    /// The fixes the recreate makes, as the plan's `create` step named them.
+    pub fixes: Vec<Setting>,
+    /// What is created: the captured configuration with the fixes ([`derive_spec`]); an intent
+    /// whose spec is anything else is refused.
     pub spec: NotebookSpec,
     /// The tags the new notebook gets: the old one's, plus `sagemaker-guard/recreated-at`.
     pub tags: BTreeMap<String, String>,
@@ -103,8 +110,18 @@ impl RecreateIntent {
         }
     }
 
-    /// The message body that stores the intent: an EventBridge-shaped event.
-    pub fn to_message(&self) -> String {
+    /// What the intent's MAC covers: a SHA-256 digest of the whole intent, as the guard writes
+    /// it, after a label that says what it is (so no other message of the key can pass for
+    /// an intent). KMS MACs at most 4096 bytes; the digest keeps any intent within that.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"sagemaker-guard recreate intent v1\n");
+        h.update(serde_json::to_vec(self).expect("an intent serializes"));
+        h.finalize().into()
+    }
+
+    /// The message body that stores the intent, with its MAC: an EventBridge-shaped event.
+    pub fn to_message(&self, signature: &IntentSignature) -> String {
         serde_json::json!({
             "version": "0",
             "source": SOURCE,
@@ -113,10 +130,139 @@ impl RecreateIntent {
             "region": self.region,
             "time": self.id,
             "resources": [self.arn],
-            "detail": self,
+            "detail": SignedIntent {
+                intent: self.clone(),
+                signature: Some(signature.clone()),
+            },
         })
         .to_string()
     }
+}
+
+/// The MAC algorithm of intent signatures (the KMS key's spec is `HMAC_256`).
+pub const MAC_ALGORITHM: &str = "HMAC_SHA_256";
+
+/// An intent's MAC, made by KMS `GenerateMac` over [`RecreateIntent::digest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntentSignature {
+    /// The key that made it, for the record: a MAC is only ever verified with the guard's own
+    /// configured key, never with the key a message names.
+    pub key_id: String,
+    pub algorithm: String,
+    /// Base64.
+    pub mac: String,
+}
+
+/// An intent as it travels on the queue: the intent's fields, and its MAC beside them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIntent {
+    #[serde(flatten)]
+    pub intent: RecreateIntent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<IntentSignature>,
+}
+
+/// How far ahead of this clock an intent's id may be: clocks of replicas differ a little.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// An intent older than this is not followed: a recreate that has not finished in a day is the
+/// operator's (its configuration stays readable in the dead-letter queue), and an old signed
+/// intent replayed from a copy cannot bring back a notebook its owner deleted since.
+pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Why an intent from the queue is refused (dead-lettered, nothing done).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntentRefusal {
+    #[error(
+        "it was stored at {0}, more than 24 hours ago: a recreate that old is left to the operator"
+    )]
+    Expired(String),
+    #[error("its id `{0}` is later than now: not an intent the guard stored")]
+    FromTheFuture(String),
+    #[error("its spec is not its captured configuration with its fixes ({0}): the guard only creates what it captured")]
+    SpecNotDerived(String),
+    #[error("its tags {0}")]
+    Tags(String),
+    #[error(
+        "its ARN `{arn}` does not name notebook `{name}` in account {account}, region {region}"
+    )]
+    ArnMismatch {
+        arn: String,
+        name: String,
+        account: String,
+        region: String,
+    },
+}
+
+impl IntentRefusal {
+    /// The dead-letter reason.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            IntentRefusal::Expired(_) => "intent-expired",
+            _ => "intent-invalid",
+        }
+    }
+}
+
+/// Checks that an intent is self-consistent: what the guard could have stored, whatever the MAC
+/// says. The MAC proves who wrote it; this proves it creates nothing but what was captured.
+pub fn check(intent: &RecreateIntent, now: Timestamp) -> Result<(), IntentRefusal> {
+    let stored: Timestamp = intent
+        .id
+        .parse()
+        .map_err(|_| IntentRefusal::FromTheFuture(intent.id.clone()))?;
+    if stored.duration_since(now) > jiff::SignedDuration::from_secs(CLOCK_SKEW.as_secs() as i64) {
+        return Err(IntentRefusal::FromTheFuture(intent.id.clone()));
+    }
+    if now.duration_since(stored) > jiff::SignedDuration::from_secs(MAX_AGE.as_secs() as i64) {
+        return Err(IntentRefusal::Expired(intent.id.clone()));
+    }
+    let expected_arn = format!(
+        "arn:{}:sagemaker:{}:{}:notebook-instance/{}",
+        intent.arn.split(':').nth(1).unwrap_or("aws"),
+        intent.region,
+        intent.account,
+        intent.name.to_lowercase()
+    );
+    if !intent.arn.eq_ignore_ascii_case(&expected_arn) {
+        return Err(IntentRefusal::ArnMismatch {
+            arn: intent.arn.clone(),
+            name: intent.name.clone(),
+            account: intent.account.clone(),
+            region: intent.region.clone(),
+        });
+    }
+    match derive_spec(&intent.captured, &intent.fixes) {
+        Ok(spec) if spec == intent.spec => {}
+        Ok(_) => {
+            return Err(IntentRefusal::SpecNotDerived(
+                "a setting differs".to_string(),
+            ))
+        }
+        Err(e) => return Err(IntentRefusal::SpecNotDerived(e.to_string())),
+    }
+    if intent.tags.get(RECREATED_AT_TAG) != Some(&intent.id) {
+        return Err(IntentRefusal::Tags(format!(
+            "lack {RECREATED_AT_TAG}={}",
+            intent.id
+        )));
+    }
+    if let Some(k) = [RESTART_TAG, RECREATE_AFTER_TAG, NONCOMPLIANT_TAG]
+        .into_iter()
+        .find(|k| intent.tags.contains_key(*k))
+    {
+        return Err(IntentRefusal::Tags(format!(
+            "carry the guard's mark {k}, which a recreate never copies"
+        )));
+    }
+    if intent.tags.len() > MAX_TAGS {
+        return Err(IntentRefusal::Tags(format!(
+            "are {}, more than the {MAX_TAGS} AWS allows",
+            intent.tags.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Why a notebook could not be captured: nothing is deleted then.
@@ -161,6 +307,44 @@ pub fn capture(
             _ => None,
         })
         .ok_or(CaptureError::NothingToCreate)?;
+    let spec = derive_spec(nb, fixes)?;
+    let id = now.to_string();
+    let mut new_tags: BTreeMap<String, String> = tags
+        .user_tags()
+        .filter(|(k, _)| ![RESTART_TAG, RECREATE_AFTER_TAG, RECREATED_AT_TAG].contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // The fix answers the marked controls; the next look marks again what still fails.
+    new_tags.remove(NONCOMPLIANT_TAG);
+    new_tags.insert(RECREATED_AT_TAG.to_string(), id.clone());
+    // Checked before anything is deleted: a create that AWS would refuse must not follow a delete.
+    if new_tags.len() > MAX_TAGS {
+        return Err(CaptureError::TooManyTags(new_tags.len()));
+    }
+    let was_running = tags.contains_key(RESTART_TAG)
+        || matches!(
+            nb.status,
+            Some(NotebookStatus::InService | NotebookStatus::Pending)
+        );
+    Ok(RecreateIntent {
+        id,
+        name: r.name.clone(),
+        arn: r.arn.clone(),
+        account: r.account.clone(),
+        region: r.region.clone(),
+        captured: nb.clone(),
+        fixes: fixes.clone(),
+        spec,
+        tags: new_tags,
+        was_running,
+        controls: plan.controls.clone(),
+        policy: policy.to_string(),
+    })
+}
+
+/// What `CreateNotebookInstance` is given: the captured configuration, with the fixes. The one
+/// way a spec is made, at capture and when an intent comes back from the queue.
+pub fn derive_spec(nb: &NotebookInstance, fixes: &[Setting]) -> Result<NotebookSpec, CaptureError> {
     let mut spec = NotebookSpec {
         instance_type: nb
             .instance_type
@@ -191,37 +375,7 @@ pub fn capture(
             Setting::InstanceType(v) => spec.instance_type = v.clone(),
         }
     }
-    let id = now.to_string();
-    let mut new_tags: BTreeMap<String, String> = tags
-        .user_tags()
-        .filter(|(k, _)| ![RESTART_TAG, RECREATE_AFTER_TAG, RECREATED_AT_TAG].contains(k))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    // The fix answers the marked controls; the next look marks again what still fails.
-    new_tags.remove(NONCOMPLIANT_TAG);
-    new_tags.insert(RECREATED_AT_TAG.to_string(), id.clone());
-    // Checked before anything is deleted: a create that AWS would refuse must not follow a delete.
-    if new_tags.len() > MAX_TAGS {
-        return Err(CaptureError::TooManyTags(new_tags.len()));
-    }
-    let was_running = tags.contains_key(RESTART_TAG)
-        || matches!(
-            nb.status,
-            Some(NotebookStatus::InService | NotebookStatus::Pending)
-        );
-    Ok(RecreateIntent {
-        id,
-        name: r.name.clone(),
-        arn: r.arn.clone(),
-        account: r.account.clone(),
-        region: r.region.clone(),
-        captured: nb.clone(),
-        spec,
-        tags: new_tags,
-        was_running,
-        controls: plan.controls.clone(),
-        policy: policy.to_string(),
-    })
+    Ok(spec)
 }
 
 /// What to do next for an intent, given the live notebook of its name.

@@ -33,6 +33,8 @@ pub struct Capabilities {
     /// A durable store for recreate intents: without one, no notebook is stopped for a recreate,
     /// let alone deleted.
     pub intent_store: bool,
+    /// A key to sign recreate intents with: without one, no recreate starts either.
+    pub intent_key: bool,
 }
 
 /// The one thing to do now.
@@ -184,6 +186,12 @@ pub fn next_step(
             if !can.intent_store {
                 return NextStep::Refuse {
                     reason: "a recreate needs a durable store for the notebook's configuration: run the service, or pass --intent-queue-url; nothing changed".into(),
+                    unsupported: true,
+                };
+            }
+            if !can.intent_key {
+                return NextStep::Refuse {
+                    reason: "a recreate needs a KMS HMAC key to sign its intent: pass --intent-key-id (environment SAGEMAKER_GUARD_INTENT_KEY_ID); nothing changed".into(),
                     unsupported: true,
                 };
             }

@@ -552,8 +552,9 @@ impl Builder {
             now.as_second() - t < policy.remediation.fresh_window.as_secs() as i64
         });
         if !fresh {
-            let after =
-                marked_time(resource).unwrap_or_else(|| add(now, policy.remediation.grace_period));
+            let grace = policy.remediation.grace_period;
+            let after = marked_time(resource, nb.creation_time, now, grace)
+                .unwrap_or_else(|| add(now, grace));
             // The mark joins the plan's other tags, which go first.
             let current = resource
                 .tags
@@ -647,14 +648,27 @@ pub fn al2023_unsupported(instance_type: &str) -> bool {
     AL2023_UNSUPPORTED_INSTANCE_FAMILIES.contains(&family.as_str())
 }
 
-/// The time a notebook was marked to be recreated after, if it carries the mark.
-fn marked_time(resource: &Observed) -> Option<Timestamp> {
-    resource
+/// The time a notebook was marked to be recreated after, if it carries the mark. Anyone who
+/// may tag the notebook may write the mark, so it is clamped to what the guard could have
+/// written: no sooner than the notebook's creation plus the grace period (a mark of 1970 does
+/// not skip the grace period), no later than now plus the grace period.
+fn marked_time(
+    resource: &Observed,
+    created: Option<i64>,
+    now: Timestamp,
+    grace: Duration,
+) -> Option<Timestamp> {
+    let marked: Timestamp = resource
         .tags
         .as_ref()?
         .get(RECREATE_AFTER_TAG)?
         .parse()
-        .ok()
+        .ok()?;
+    let latest = add(now, grace);
+    let earliest = created
+        .and_then(|secs| Timestamp::from_second(secs).ok())
+        .map_or(latest, |c| add(c, grace));
+    Some(marked.clamp(earliest.min(latest), latest))
 }
 
 /// `t + d`; past the last representable time, that time: later, never sooner.

@@ -230,6 +230,14 @@ impl Policy {
             .map(|(id, s)| (*id, s))
     }
 
+    /// Whether any control's fix is a stop-and-recreate.
+    pub fn recreates(&self) -> bool {
+        self.controls.iter().any(|(id, settings)| {
+            settings.action == Action::Remediate
+                && id.control().fix == crate::domain::catalogue::Fix::Recreate
+        })
+    }
+
     /// Whether any enabled control judges this kind.
     pub fn judges(&self, kind: ResourceKind) -> bool {
         self.controls_for(kind).next().is_some()

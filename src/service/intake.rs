@@ -231,28 +231,62 @@ impl Intake {
                 self.wait_and_settle(&message_id, &receipt, receive_count, waiting, None)
                     .await;
             }
-            Ok(Decoded::Intent(intent)) => {
-                let source = crate::domain::event::TriggerSource::RecreateIntent;
-                self.metrics()
-                    .triggers
-                    .get_or_create(&SourceLabel {
-                        source: source.label().to_string(),
-                    })
-                    .inc();
-                let key = intent.key();
-                let (tx, rx) = oneshot::channel();
-                self.ctx.waiters.add(
-                    key.clone(),
-                    Waiter {
-                        source,
-                        done: Some(tx),
-                        intent: Some(intent),
-                    },
-                );
-                self.queue.enqueue(key);
-                self.wait_and_settle(&message_id, &receipt, receive_count, vec![rx], Some(body))
+            Ok(Decoded::Intent(signed)) => match self.admit_intent(&signed).await {
+                Admission::Follow => {
+                    let intent = Box::new(signed.intent);
+                    let source = crate::domain::event::TriggerSource::RecreateIntent;
+                    self.metrics()
+                        .triggers
+                        .get_or_create(&SourceLabel {
+                            source: source.label().to_string(),
+                        })
+                        .inc();
+                    let key = intent.key();
+                    let (tx, rx) = oneshot::channel();
+                    self.ctx.waiters.add(
+                        key.clone(),
+                        Waiter {
+                            source,
+                            done: Some(tx),
+                            intent: Some(intent),
+                        },
+                    );
+                    self.queue.enqueue(key);
+                    self.wait_and_settle(
+                        &message_id,
+                        &receipt,
+                        receive_count,
+                        vec![rx],
+                        Some(body),
+                    )
                     .await;
-            }
+                }
+                Admission::Refuse { reason, why } => {
+                    tracing::warn!(
+                        message_id,
+                        notebook = %signed.intent.name,
+                        intent = %signed.intent.id,
+                        reason,
+                        why,
+                        "dead-lettering a recreate intent the guard will not follow; nothing was done"
+                    );
+                    if self.dead_letter(body, reason, &why).await {
+                        Metrics::count(&self.metrics().messages_dead_lettered, reason);
+                        self.delete(&receipt, "dead-lettered").await;
+                    }
+                }
+                Admission::Later(e) => {
+                    let wait = message_backoff(receive_count);
+                    tracing::warn!(
+                        message_id,
+                        error = %e,
+                        retry_in_s = wait.as_secs(),
+                        "cannot check a recreate intent's MAC now: looking again after a back-off"
+                    );
+                    self.change_visibility(&receipt, wait).await;
+                    Metrics::count(&self.metrics().messages_released, "retry");
+                }
+            },
         }
         self.metrics()
             .message_duration
@@ -305,6 +339,7 @@ impl Intake {
             let queue = crate::aws::intent_store::IntentQueue {
                 sqs: self.sqs.clone(),
                 url: self.queue_url.clone(),
+                key: None,
             };
             match queue.send(body.to_string(), delay).await {
                 Ok(()) => self.delete(receipt, "recreate-in-progress").await,
@@ -392,6 +427,64 @@ impl Intake {
             .await
         {
             tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot change a message's visibility");
+        }
+    }
+}
+
+/// Whether an intent from the queue is followed.
+enum Admission {
+    Follow,
+    /// Dead-lettered with this reason code, and why.
+    Refuse {
+        reason: &'static str,
+        why: String,
+    },
+    /// Its MAC could not be checked now (KMS unreachable, throttled): look again later.
+    Later(crate::aws::error::AwsError),
+}
+
+impl Intake {
+    /// An intent is followed only if it is what the guard could have stored (self-consistent,
+    /// not from the future), in the policy's scope, and signed with the guard's own key. Any
+    /// doubt: nothing is done and the message goes to the dead-letter queue, where its captured
+    /// configuration stays readable.
+    async fn admit_intent(&self, signed: &crate::domain::intent::SignedIntent) -> Admission {
+        let intent = &signed.intent;
+        if let Err(e) = crate::domain::intent::check(intent, jiff::Timestamp::now()) {
+            return Admission::Refuse {
+                reason: e.reason_code(),
+                why: format!("a recreate intent for {}: {e}", intent.name),
+            };
+        }
+        let policy = self.ctx.policy.get();
+        if !policy.scope.includes_account(&intent.account)
+            || !policy.scope.includes_region(&intent.region)
+        {
+            return Admission::Refuse {
+                reason: "intent-out-of-scope",
+                why: format!(
+                    "a recreate intent for {} in account {}, region {}: outside the policy's scope",
+                    intent.name, intent.account, intent.region
+                ),
+            };
+        }
+        let Some(key) = self.ctx.edge.intents.as_ref().and_then(|q| q.key.as_ref()) else {
+            return Admission::Refuse {
+                reason: "intent-signature",
+                why: "this guard has no --intent-key-id, so it cannot check a recreate intent's MAC: give it the key the intent was signed with, and redrive".into(),
+            };
+        };
+        match key.verify(signed).await {
+            Ok(crate::aws::intent_key::Verification::Valid) => Admission::Follow,
+            Ok(crate::aws::intent_key::Verification::Invalid(why)) => Admission::Refuse {
+                reason: "intent-signature",
+                why: format!(
+                    "a recreate intent for {} is not signed by the guard's key {}: {why}",
+                    intent.name,
+                    key.key_id()
+                ),
+            },
+            Err(e) => Admission::Later(e),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub dead_letter_queue_url: Option<String>,
     /// How soon a resource in a transition is looked at again.
     pub settle_interval: Duration,
+    /// The KMS HMAC key that signs and checks recreate intents.
+    pub intent_key_id: Option<String>,
 }
 
 /// Why `run` could not start or stopped early.
@@ -62,6 +64,12 @@ pub enum RunError {
         "no dead-letter queue: pass --dead-letter-queue-url or give the queue a redrive policy"
     )]
     NoDeadLetterQueue,
+    #[error("the intent key {key} cannot be used: {source}")]
+    IntentKey {
+        key: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("cannot listen on {addr}: {cause}")]
     Listen {
         addr: SocketAddr,
@@ -74,7 +82,9 @@ impl RunError {
     /// 2 for what the operator must fix in the configuration, 3 for what could not be reached.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Queue { .. } | RunError::DeadLetterQueue { .. } => 3,
+            RunError::Queue { .. }
+            | RunError::DeadLetterQueue { .. }
+            | RunError::IntentKey { .. } => 3,
             _ => 2,
         }
     }
@@ -161,9 +171,25 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     let dry_run = cfg.dry_run;
     // Recreate intents go on the queue the service reads: whichever replica receives one
     // finishes the recreate.
+    let key = match &cfg.intent_key_id {
+        Some(id) => {
+            let key = crate::aws::intent_key::IntentKey::new(&sdk_config, id);
+            key.check().await.map_err(|source| RunError::IntentKey {
+                key: id.clone(),
+                source,
+            })?;
+            Some(key)
+        }
+        None if policy.get().recreates() => {
+            tracing::warn!("no --intent-key-id: no notebook is recreated (SageMaker.1, .2 remediate), and recreate intents received are dead-lettered");
+            None
+        }
+        None => None,
+    };
     let intents = crate::aws::intent_store::IntentQueue {
         sqs: sqs.clone(),
         url: cfg.queue_url.clone(),
+        key,
     };
     let edge = Edge::new(
         sdk_config,

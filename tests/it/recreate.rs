@@ -14,7 +14,7 @@ use aws_sdk_sagemaker::Client;
 use crate::common::service::*;
 use crate::common::*;
 
-fn policy(extra_remediation: &str) -> String {
+pub(crate) fn policy(extra_remediation: &str) -> String {
     format!(
         r#"
 apiVersion: sagemaker-guard/v1
@@ -41,7 +41,7 @@ spec:
 
 /// Waits up to a minute until the notebook exists and `cond` holds, or fails with the service's
 /// last logs.
-async fn wait_notebook(
+pub(crate) async fn wait_notebook(
     c: &Client,
     name: &str,
     what: &str,
@@ -61,7 +61,13 @@ async fn wait_notebook(
 
 /// A notebook with every setting a recreate must carry over, failing .1, .3 and .8, in a subnet
 /// of its own (so SageMaker.2 passes and the subnet is kept).
-async fn rich_notebook(c: &Client, name: &str, running: bool) {
+pub(crate) async fn rich_notebook(c: &Client, name: &str, running: bool) {
+    // Its lifecycle configuration exists (the recreate checks that before the delete).
+    let _ = c
+        .create_notebook_instance_lifecycle_config()
+        .notebook_instance_lifecycle_config_name("install-packages")
+        .send()
+        .await;
     c.create_notebook_instance()
         .notebook_instance_name(name)
         .instance_type(InstanceType::MlT3Large)
@@ -99,7 +105,7 @@ async fn rich_notebook(c: &Client, name: &str, running: bool) {
 }
 
 /// The configuration and tags of a notebook, as a user would compare them.
-async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
+pub(crate) async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
     let d = describe_notebook(c, name)
         .await
         .expect("the notebook exists");
@@ -155,7 +161,7 @@ fn expect_recreated(before: &serde_json::Value, after: &serde_json::Value) {
     assert_eq!(after, &want, "everything but the fixes is kept");
 }
 
-fn count(account: &str, action: &str) -> u64 {
+pub(crate) fn count(account: &str, action: &str) -> u64 {
     calls(account)["calls"]
         .as_array()
         .unwrap()
@@ -171,6 +177,7 @@ async fn apply_recreates_once_with_every_fix() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     rich_notebook(&c, "nb-all", true).await;
     let before = snapshot(&c, "nb-all").await;
     let dir = tempfile::tempdir().unwrap();
@@ -196,7 +203,21 @@ async fn apply_recreates_once_with_every_fix() {
     assert_eq!(snapshot(&c, "nb-all").await, before);
     assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
 
-    let (code, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    // Nor without a key to sign the intent: the report says what to pass.
+    let (_, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    assert!(
+        report["applied"].to_string().contains("--intent-key-id"),
+        "{report}"
+    );
+    assert_eq!(snapshot(&c, "nb-all").await, before);
+    assert_eq!(count(&account, "StopNotebookInstance"), 0);
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
+
+    let (code, report) = audit_apply(
+        &account,
+        &policy,
+        &["--intent-queue-url", &q.url, "--intent-key-id", &key],
+    );
     assert_eq!(code, Some(0), "{report:#}");
     let after = snapshot(&c, "nb-all").await;
     expect_recreated(&before, &after);
@@ -238,6 +259,7 @@ async fn sigkill_between_delete_and_create_then_restart() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     // A stopped notebook: it must come back stopped.
     rich_notebook(&c, "nb-crash", false).await;
     let before = snapshot(&c, "nb-crash").await;
@@ -246,7 +268,13 @@ async fn sigkill_between_delete_and_create_then_restart() {
         &account,
         &q.url,
         &yaml,
-        &["--no-initial-resync", "--settle-interval", "200ms"],
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "200ms",
+            "--intent-key-id",
+            &key,
+        ],
         |cmd| {
             cmd.env("SAGEMAKER_GUARD_FAILPOINT", "after-delete");
         },
@@ -284,7 +312,13 @@ async fn sigkill_between_delete_and_create_then_restart() {
         &account,
         &q.url,
         &yaml,
-        &["--no-initial-resync", "--settle-interval", "200ms"],
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "200ms",
+            "--intent-key-id",
+            &key,
+        ],
         |_| {},
     );
     wait_notebook(&c, "nb-crash", "recreated and stopped", &second, |d| {
@@ -309,6 +343,7 @@ async fn grace_period() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     rich_notebook(&c, "nb-old", true).await;
     rich_notebook(&c, "nb-optout", true).await;
     let week_ago = jiff::Timestamp::now().as_second() - 7 * 24 * 3600;
@@ -326,7 +361,14 @@ async fn grace_period() {
         dir.path(),
         &policy("      freshWindow: 30m\n      gracePeriod: 4s"),
     );
-    let apply = || audit_apply(&account, &policy, &["--intent-queue-url", &q.url]).1;
+    let apply = || {
+        audit_apply(
+            &account,
+            &policy,
+            &["--intent-queue-url", &q.url, "--intent-key-id", &key],
+        )
+        .1
+    };
 
     // An old notebook is marked with the time of its recreate, not recreated.
     let report = apply();
@@ -386,6 +428,7 @@ async fn the_service_moves_a_notebook_into_the_policy_network() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     // Only SageMaker.2 fails: no VPC (and so direct internet access, which .1 would judge).
     c.create_notebook_instance()
         .notebook_instance_name("nb-novpc")
@@ -419,7 +462,13 @@ spec:
         &account,
         &q.url,
         &yaml,
-        &["--no-initial-resync", "--settle-interval", "200ms"],
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "200ms",
+            "--intent-key-id",
+            &key,
+        ],
         |_| {},
     );
     q.send_bodies(&[cloudtrail(&account, "CreateNotebookInstance", "nb-novpc")])
@@ -456,12 +505,17 @@ async fn only_when_its_users_stopped_it() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     rich_notebook(&c, "nb-busy", true).await;
     let before = snapshot(&c, "nb-busy").await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = policy("").replace("onlyWhenStopped: false", "onlyWhenStopped: true");
     let policy = policy_file(dir.path(), &yaml);
-    let (_, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    let (_, report) = audit_apply(
+        &account,
+        &policy,
+        &["--intent-queue-url", &q.url, "--intent-key-id", &key],
+    );
     assert_eq!(
         report["applied"][0]["executions"][0]["result"], "deferred",
         "{report:#}"
@@ -476,11 +530,49 @@ async fn only_when_its_users_stopped_it() {
         .unwrap();
     wait_status(&c, "nb-busy", NotebookInstanceStatus::Stopped).await;
     let before = snapshot(&c, "nb-busy").await;
-    let (code, report) = audit_apply(&account, &policy, &["--intent-queue-url", &q.url]);
+    let (code, report) = audit_apply(
+        &account,
+        &policy,
+        &["--intent-queue-url", &q.url, "--intent-key-id", &key],
+    );
     assert_eq!(code, Some(0), "{report:#}");
     let after = snapshot(&c, "nb-busy").await;
     expect_recreated(&before, &after);
     assert_eq!(after["status"], "Stopped");
+}
+
+/// The intent the guard would have stored for a notebook `name` it deleted a moment ago.
+pub(crate) fn lost_notebook_intent(
+    account: &str,
+    name: &str,
+    instance_type: &str,
+) -> sagemaker_guard::domain::intent::RecreateIntent {
+    use sagemaker_guard::domain::intent::{derive_spec, RecreateIntent};
+    use sagemaker_guard::domain::resource::NotebookInstance;
+    let now = jiff::Timestamp::now().to_string();
+    let captured = NotebookInstance {
+        instance_type: Some(instance_type.into()),
+        role_arn: Some(format!("arn:aws:iam::{account}:role/sagemaker")),
+        creation_time: Some(1),
+        ..NotebookInstance::default()
+    };
+    let fixes = Vec::new();
+    RecreateIntent {
+        id: now.clone(),
+        name: name.into(),
+        arn: format!("arn:aws:sagemaker:{REGION}:{account}:notebook-instance/{name}"),
+        account: account.into(),
+        region: REGION.into(),
+        spec: derive_spec(&captured, &fixes).unwrap(),
+        captured,
+        fixes,
+        tags: [("sagemaker-guard/recreated-at".to_string(), now)]
+            .into_iter()
+            .collect(),
+        was_running: true,
+        controls: vec![sagemaker_guard::domain::catalogue::ControlId::SageMaker1],
+        policy: "recreate".into(),
+    }
 }
 
 /// An intent whose create fails (here: an instance type SageMaker refuses) is retried with
@@ -490,27 +582,23 @@ async fn an_intent_that_fails_is_kept() {
     let account = account(65);
     slow_transitions(&account);
     let q = queues(&account, 30).await;
-    let now = jiff::Timestamp::now().to_string();
-    let arn = format!("arn:aws:sagemaker:{REGION}:{account}:notebook-instance/nb-lost");
-    let intent = serde_json::json!({
-        "version": "0", "source": "sagemaker-guard", "detail-type": "Recreate Intent",
-        "account": account, "region": REGION, "time": now, "resources": [arn],
-        "detail": {
-            "id": now, "name": "nb-lost", "arn": arn, "account": account, "region": REGION,
-            "captured": {"instanceType": "ml.bogus.large", "creationTime": 1},
-            "spec": {"InstanceType": "ml.bogus.large", "RoleArn": "arn:aws:iam::123456789012:role/sagemaker"},
-            "tags": {"sagemaker-guard/recreated-at": now},
-            "wasRunning": true, "controls": ["SageMaker.1"], "policy": "recreate"
-        }
-    });
+    let key = hmac_key(&account).await;
+    let intent = lost_notebook_intent(&account, "nb-lost", "ml.bogus.large");
+    let message = signed_intent(&account, &key, &intent).await;
     let service = Service::start_with_policy(
         &account,
         &q.url,
         &policy(""),
-        &["--no-initial-resync", "--settle-interval", "200ms"],
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "200ms",
+            "--intent-key-id",
+            &key,
+        ],
         |_| {},
     );
-    q.send_bodies(&[intent.to_string()]).await;
+    q.send_bodies(&[message]).await;
     service.wait_for("a failed create, retried", Duration::from_secs(60), |m| {
         metric(
             m,
@@ -538,6 +626,7 @@ async fn the_service_schedules_an_old_notebook_and_tells() {
     slow_transitions(&account);
     let c = client(&account).await;
     let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
     let outcomes = outcomes_queue(&q, &account, "guard-events").await;
     rich_notebook(&c, "nb-old-svc", true).await;
     let week_ago = jiff::Timestamp::now().as_second() - 7 * 24 * 3600;
@@ -552,7 +641,13 @@ async fn the_service_schedules_an_old_notebook_and_tells() {
         &account,
         &q.url,
         &yaml,
-        &["--no-initial-resync", "--settle-interval", "200ms"],
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "200ms",
+            "--intent-key-id",
+            &key,
+        ],
         |_| {},
     );
     q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-old-svc")])

@@ -120,10 +120,104 @@ fn the_intent_message_decodes_back() {
         &[("owner", "ana")],
     );
     let i = capture(&a, &plan, "p", now()).unwrap();
-    match crate::domain::event::decode(&i.to_message()).unwrap() {
-        crate::domain::event::Decoded::Intent(back) => assert_eq!(*back, i),
+    match crate::domain::event::decode(&i.to_message(&signature())).unwrap() {
+        crate::domain::event::Decoded::Intent(back) => {
+            assert_eq!(back.intent, i);
+            assert_eq!(back.signature, Some(signature()));
+            // What the MAC covers is the same after the round trip through the queue.
+            assert_eq!(back.intent.digest(), i.digest());
+        }
         other => panic!("{other:?}"),
     }
+}
+
+fn signature() -> IntentSignature {
+    IntentSignature {
+        key_id: "arn:aws:kms:us-east-1:123456789012:key/k".into(),
+        algorithm: MAC_ALGORITHM.into(),
+        mac: "bWFj".into(),
+    }
+}
+
+#[test]
+fn a_captured_intent_passes_its_check() {
+    assert_eq!(check(&intent(false), now()), Ok(()));
+}
+
+#[test]
+fn the_digest_covers_the_role_the_spec_and_the_tags() {
+    let i = intent(false);
+    let mut role = i.clone();
+    role.captured.role_arn = Some("arn:aws:iam::123456789012:role/attacker".into());
+    let mut spec = i.clone();
+    spec.spec.lifecycle_config_name = Some("attacker-lc".into());
+    let mut tags = i.clone();
+    tags.tags.insert("owner".into(), "mallory".into());
+    let mut running = i.clone();
+    running.was_running = true;
+    for changed in [role, spec, tags, running] {
+        assert_ne!(changed.digest(), i.digest(), "{changed:?}");
+    }
+}
+
+#[test]
+fn an_intent_whose_spec_is_not_its_capture_with_its_fixes_is_refused() {
+    let mut i = intent(false);
+    i.spec.role_arn = "arn:aws:iam::123456789012:role/attacker".into();
+    assert!(matches!(
+        check(&i, now()),
+        Err(IntentRefusal::SpecNotDerived(_))
+    ));
+    let mut i = intent(false);
+    i.spec.direct_internet_access = Some("Enabled".into());
+    assert!(matches!(
+        check(&i, now()),
+        Err(IntentRefusal::SpecNotDerived(_))
+    ));
+}
+
+#[test]
+fn an_intent_from_the_future_is_refused() {
+    let mut i = intent(false);
+    let ahead = now() + jiff::SignedDuration::from_mins(6);
+    i.id = ahead.to_string();
+    i.tags.insert(RECREATED_AT_TAG.into(), i.id.clone());
+    assert!(matches!(
+        check(&i, now()),
+        Err(IntentRefusal::FromTheFuture(_))
+    ));
+    // A replica's clock a little behind the storer's is not a reason.
+    let mut i = intent(false);
+    let slightly = now() + jiff::SignedDuration::from_mins(4);
+    i.id = slightly.to_string();
+    i.tags.insert(RECREATED_AT_TAG.into(), i.id.clone());
+    assert_eq!(check(&i, now()), Ok(()));
+}
+
+#[test]
+fn an_intent_whose_arn_names_another_notebook_or_account_is_refused() {
+    for arn in [
+        "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/other",
+        "arn:aws:sagemaker:us-east-1:999999999999:notebook-instance/nb",
+        "arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/nb",
+    ] {
+        let mut i = intent(false);
+        i.arn = arn.into();
+        assert!(
+            matches!(check(&i, now()), Err(IntentRefusal::ArnMismatch { .. })),
+            "{arn}"
+        );
+    }
+}
+
+#[test]
+fn an_intent_whose_tags_carry_the_guards_marks_or_lack_its_id_is_refused() {
+    let mut i = intent(false);
+    i.tags.insert(NONCOMPLIANT_TAG.into(), "SageMaker.1".into());
+    assert!(matches!(check(&i, now()), Err(IntentRefusal::Tags(_))));
+    let mut i = intent(false);
+    i.tags.remove(RECREATED_AT_TAG);
+    assert!(matches!(check(&i, now()), Err(IntentRefusal::Tags(_))));
 }
 
 #[test]
@@ -158,7 +252,7 @@ fn an_intent_whose_id_is_not_a_time_is_refused_by_the_decoder() {
     let (a, plan) = assessment(observed_notebook(NotebookStatus::Stopped), &[]);
     let mut i = capture(&a, &plan, "p", now()).unwrap();
     i.id = "forever".into();
-    match crate::domain::event::decode(&i.to_message()) {
+    match crate::domain::event::decode(&i.to_message(&signature())) {
         Err(crate::domain::event::DecodeError::NotAnEvent(why)) => {
             assert!(why.contains("`forever`"), "{why}")
         }
@@ -228,4 +322,17 @@ fn next_steps_follow_the_live_notebook() {
         next_step(&i, Some((&new, &none)), later),
         IntentStep::Obsolete(_)
     ));
+}
+
+#[test]
+fn an_intent_older_than_a_day_is_refused_as_expired() {
+    let i = intent(false);
+    let day_later = now() + jiff::SignedDuration::from_hours(25);
+    let refusal = check(&i, day_later).unwrap_err();
+    assert!(matches!(refusal, IntentRefusal::Expired(_)));
+    assert_eq!(refusal.reason_code(), "intent-expired");
+    assert_eq!(
+        check(&i, now() + jiff::SignedDuration::from_hours(23)),
+        Ok(())
+    );
 }

@@ -5,7 +5,10 @@ use crate::domain::plan::plan;
 use crate::domain::resource::NotebookInstance;
 use crate::domain::testing::{load_policy, now, observed_notebook, tags};
 
-const STORE: Capabilities = Capabilities { intent_store: true };
+const STORE: Capabilities = Capabilities {
+    intent_store: true,
+    intent_key: true,
+};
 
 fn nb(status: NotebookStatus) -> Observed {
     let mut r = observed_notebook(NotebookInstance {
@@ -125,6 +128,7 @@ fn a_recreate_without_an_intent_store_touches_nothing() {
     assert_eq!(p.kind, PlanKind::Recreate);
     let none = Capabilities {
         intent_store: false,
+        intent_key: true,
     };
     assert!(matches!(
         next_step(Some(&p), &r, now(), none),
@@ -186,4 +190,25 @@ fn a_plan_read_back_from_its_json_decides_the_same_steps() {
         next_step(Some(&p), &r, now(), STORE)
     );
     assert_eq!(back.controls, vec![ControlId::SageMaker3]);
+}
+
+#[test]
+fn a_recreate_without_an_intent_key_touches_nothing_and_says_why() {
+    let mut r = nb(NotebookStatus::Stopped);
+    r.notebook_mut().unwrap().direct_internet_access = Some("Enabled".into());
+    let p = plan_for(
+        &r,
+        "dryRun: false\ncontrols: {SageMaker.1: {action: remediate}}",
+    );
+    let unsigned = Capabilities {
+        intent_store: true,
+        intent_key: false,
+    };
+    match next_step(Some(&p), &r, now(), unsigned) {
+        NextStep::Refuse {
+            reason,
+            unsupported: true,
+        } => assert!(reason.contains("--intent-key-id"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -1205,3 +1205,34 @@ fn a_time_past_the_last_representable_one_is_later_never_sooner() {
         now() + jiff::SignedDuration::from_secs(60)
     );
 }
+
+#[test]
+fn a_recreate_after_mark_of_1970_does_not_skip_the_grace_period() {
+    let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
+    let mut young = nb();
+    // Created two days ago: with the default 72 h grace, the earliest the guard could have
+    // scheduled it for is a day from now.
+    young.creation_time = Some(now().as_second() - 2 * 24 * 3600);
+    let mut r = observed_notebook(young);
+    r.tags = Some(tags(&[(RECREATE_AFTER_TAG, "1970-01-01T00:00:00Z")]));
+    let p = plan_for(&r, &[S1], &policy);
+    let earliest: Timestamp = "2026-11-30T00:00:00Z".parse().unwrap();
+    let mut mark = BTreeMap::new();
+    mark.insert(RECREATE_AFTER_TAG.to_string(), earliest.to_string());
+    assert_eq!(
+        p.steps[0],
+        Step::AddTags { tags: mark },
+        "the mark is corrected"
+    );
+    assert_eq!(p.steps[1], Step::WaitUntil { time: earliest });
+}
+
+#[test]
+fn a_recreate_after_mark_beyond_the_grace_period_is_brought_back_to_it() {
+    let policy = load_policy("controls: {SageMaker.1: {action: remediate}}");
+    let mut r = observed_notebook(nb());
+    r.tags = Some(tags(&[(RECREATE_AFTER_TAG, "2099-01-01T00:00:00Z")]));
+    let p = plan_for(&r, &[S1], &policy);
+    let latest: Timestamp = "2026-12-02T00:00:00Z".parse().unwrap(); // now + 72 h
+    assert_eq!(p.steps[1], Step::WaitUntil { time: latest });
+}

@@ -425,3 +425,105 @@ pub async fn outcomes_queue(q: &Queues, account: &str, bus: &str) -> String {
         .unwrap();
     url
 }
+
+/// A KMS client of the account on the emulator.
+pub async fn kms(account: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .endpoint_url(emulator_url())
+        .region(aws_sdk_kms::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            account, "x", None, None, "test",
+        ))
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// A new HMAC_256 KMS key of the account (the guard's intent key, or an attacker's): its ARN.
+pub async fn hmac_key(account: &str) -> String {
+    kms(account)
+        .await
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// The queue message of `intent`, signed with `key` as the guard signs intents.
+pub async fn signed_intent(
+    account: &str,
+    key: &str,
+    intent: &sagemaker_guard::domain::intent::RecreateIntent,
+) -> String {
+    let out = kms(account)
+        .await
+        .generate_mac()
+        .key_id(key)
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .message(aws_sdk_kms::primitives::Blob::new(intent.digest().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let signature = sagemaker_guard::domain::intent::IntentSignature {
+        key_id: key.to_string(),
+        algorithm: sagemaker_guard::domain::intent::MAC_ALGORITHM.to_string(),
+        mac: aws_smithy_types::base64::encode(out.mac.unwrap().as_ref()),
+    };
+    intent.to_message(&signature)
+}
+
+/// A dead-lettered message: its body, reason and error.
+#[derive(Debug)]
+pub struct DeadLetter {
+    pub body: String,
+    pub reason: String,
+    pub error: String,
+}
+
+impl Queues {
+    /// The first `n` messages of the dead-letter queue (waiting up to 30 s); they stay.
+    pub async fn dead_letters(&self, n: usize) -> Vec<DeadLetter> {
+        let start = Instant::now();
+        let mut dead: Vec<DeadLetter> = Vec::new();
+        while dead.len() < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{n} dead letters expected, {} found: {dead:#?}",
+                dead.len()
+            );
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .visibility_timeout(30)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages.unwrap_or_default() {
+                let attrs = m.message_attributes.clone().unwrap_or_default();
+                let attr = |k: &str| {
+                    attrs
+                        .get(k)
+                        .and_then(|v| v.string_value())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                dead.push(DeadLetter {
+                    body: m.body().unwrap_or_default().to_string(),
+                    reason: attr("sagemaker-guard-reason"),
+                    error: attr("sagemaker-guard-error"),
+                });
+            }
+        }
+        dead
+    }
+}
