@@ -12,6 +12,8 @@ pub mod mutation;
 pub mod next;
 pub mod plan;
 pub mod policy;
+#[cfg(test)]
+mod proptests;
 pub mod resource;
 #[cfg(test)]
 pub(crate) mod testing;
