@@ -121,3 +121,62 @@ async fn throttling_and_server_errors_are_retried_and_nothing_is_lost() {
     q.wait_empty(&q.url, Duration::from_secs(30)).await;
     assert_eq!(q.counts(&q.dlq_url).await, (0, 0));
 }
+
+/// A listener that takes every connection and never says a word: its URL.
+fn hung_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            held.push(stream);
+        }
+    });
+    endpoint
+}
+
+#[tokio::test]
+async fn a_reconcile_against_an_endpoint_that_never_answers_releases_its_message_and_retries() {
+    let account = account(32);
+    let q = queues(&account, 30).await;
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-hung")])
+        .await;
+    // SageMaker never answers; the queue does.
+    let hung = hung_endpoint();
+    let service = Service::start_with(&account, &q.url, &["--no-initial-resync"], |cmd| {
+        cmd.env("AWS_ENDPOINT_URL_SAGEMAKER", &hung)
+            .env("SAGEMAKER_GUARD_AWS_ATTEMPT_TIMEOUT", "1s");
+    });
+    // Released after the timeout, and tried again after its back-off (5 s): not held, not lost.
+    service.wait_for(
+        "the message released twice",
+        Duration::from_secs(90),
+        |m| {
+            metric(
+                m,
+                "sagemaker_guard_messages_released_total",
+                &["reason=\"retry\""],
+            ) >= 2.0
+        },
+    );
+    let m = service.metrics();
+    assert!(
+        metric(&m, "sagemaker_guard_messages_received_total", &[]) >= 2.0,
+        "received again after its back-off"
+    );
+    assert_eq!(
+        metric(&m, "sagemaker_guard_messages_deleted_total", &[]),
+        0.0,
+        "never deleted"
+    );
+    assert_eq!(
+        metric(&m, "sagemaker_guard_messages_dead_lettered_total", &[]),
+        0.0
+    );
+    let timeouts: Vec<_> = service
+        .tail(200)
+        .into_iter()
+        .filter(|l| l.to_string().contains("timeout") || l.to_string().contains("Timeout"))
+        .collect();
+    assert!(!timeouts.is_empty(), "the log says it timed out: {:#?}", service.tail(10));
+}
