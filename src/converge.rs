@@ -84,6 +84,7 @@ impl Edge {
     /// The reader of a region.
     pub fn observer(&self, region: &str) -> Observer {
         let mut observers = self.observers.lock().expect("never poisoned");
+        bound(&mut observers, region, MAX_REGIONS);
         observers
             .entry(region.to_string())
             .or_insert_with(|| {
@@ -100,6 +101,7 @@ impl Edge {
     /// The Security Hub importer of a region.
     pub fn importer(&self, region: &str) -> FindingsImporter {
         let mut importers = self.importers.lock().expect("never poisoned");
+        bound(&mut importers, region, MAX_REGIONS);
         importers
             .entry(region.to_string())
             .or_insert_with(|| {
@@ -116,6 +118,7 @@ impl Edge {
     /// The outcome publisher of a region.
     fn bus(&self, region: &str) -> OutcomeBus {
         let mut buses = self.buses.lock().expect("never poisoned");
+        bound(&mut buses, region, MAX_REGIONS);
         buses
             .entry(region.to_string())
             .or_insert_with(|| {
@@ -183,6 +186,7 @@ impl Edge {
         let mut filed = self.filed.lock().expect("never poisoned");
         for (id, sig) in signatures {
             if !refused.contains(&id.as_str()) {
+                bound(&mut filed, &id, MAX_REMEMBERED);
                 filed.insert(id, sig);
             }
         }
@@ -225,11 +229,26 @@ impl Edge {
         self.bus(region)
             .publish(&self.gate, bus, resource_arn, e, detail)
             .await?;
-        self.told
-            .lock()
-            .expect("never poisoned")
-            .insert(resource_arn.to_string(), e.result);
+        let mut told = self.told.lock().expect("never poisoned");
+        bound(&mut told, resource_arn, MAX_REMEMBERED);
+        told.insert(resource_arn.to_string(), e.result);
         Ok(())
+    }
+}
+
+/// Regions whose clients are kept (AWS has about 35): messages naming more regions do not grow
+/// the process; beyond this, the clients are made again.
+const MAX_REGIONS: usize = 64;
+
+/// Findings and outcomes remembered, so an unchanged one is not sent again: beyond this, the
+/// memory starts over (costing one more import or event each, never a missed one).
+pub const MAX_REMEMBERED: usize = 100_000;
+
+/// Keeps `map` within `max` entries before `key` is added: when it is full and `key` is new, it
+/// starts over. What these maps hold can always be made again, so forgetting is only a cost.
+fn bound<V>(map: &mut HashMap<String, V>, key: &str, max: usize) {
+    if map.len() >= max && !map.contains_key(key) {
+        map.clear();
     }
 }
 
@@ -555,4 +574,25 @@ pub async fn converge_until_settled(
 
 fn statuses(a: &Assessment) -> BTreeMap<ControlId, Status> {
     a.verdicts.iter().map(|v| (v.control, v.status)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_map_starts_over_when_full_and_never_grows_past_its_bound() {
+        let mut map: HashMap<String, u32> = HashMap::new();
+        for i in 0..10u32 {
+            let key = format!("k{i}");
+            bound(&mut map, &key, 4);
+            map.insert(key, i);
+            assert!(map.len() <= 4);
+        }
+        // A key it holds is not a reason to start over.
+        let kept = map.keys().next().unwrap().clone();
+        let before = map.len();
+        bound(&mut map, &kept, before);
+        assert_eq!(map.len(), before);
+    }
 }

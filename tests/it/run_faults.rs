@@ -148,17 +148,13 @@ async fn a_reconcile_against_an_endpoint_that_never_answers_releases_its_message
             .env("SAGEMAKER_GUARD_AWS_ATTEMPT_TIMEOUT", "1s");
     });
     // Released after the timeout, and tried again after its back-off (5 s): not held, not lost.
-    service.wait_for(
-        "the message released twice",
-        Duration::from_secs(90),
-        |m| {
-            metric(
-                m,
-                "sagemaker_guard_messages_released_total",
-                &["reason=\"retry\""],
-            ) >= 2.0
-        },
-    );
+    service.wait_for("the message released twice", Duration::from_secs(90), |m| {
+        metric(
+            m,
+            "sagemaker_guard_messages_released_total",
+            &["reason=\"retry\""],
+        ) >= 2.0
+    });
     let m = service.metrics();
     assert!(
         metric(&m, "sagemaker_guard_messages_received_total", &[]) >= 2.0,
@@ -178,5 +174,9 @@ async fn a_reconcile_against_an_endpoint_that_never_answers_releases_its_message
         .into_iter()
         .filter(|l| l.to_string().contains("timeout") || l.to_string().contains("Timeout"))
         .collect();
-    assert!(!timeouts.is_empty(), "the log says it timed out: {:#?}", service.tail(10));
+    assert!(
+        !timeouts.is_empty(),
+        "the log says it timed out: {:#?}",
+        service.tail(10)
+    );
 }
