@@ -12,6 +12,7 @@ mod audit;
 mod converge;
 mod docs;
 mod findings;
+mod names;
 mod recreate;
 mod remediate;
 mod run;
