@@ -427,3 +427,57 @@ async fn a_finding_filed_through_a_lower_cased_arn_is_the_one_the_sweep_filed() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_spelling_of_a_notebook_is_one_key_and_every_message_naming_it_settles() {
+    let account = account(98);
+    let q = queues(&account, 30).await;
+    let c = client(&account).await;
+    rooted_notebook(&c, EXEMPT).await;
+    let arn = lower_cased_arn(&account, EXEMPT);
+    // The initial resync names `ML-Research-7`, as listed; the events, each in its own spelling,
+    // arrive with it.
+    let service = Service::start_with_policy(&account, &q.url, POLICY, &[], |_| {});
+    q.send_bodies(&[
+        asff_finding(&account, &arn),
+        cloudtrail(&account, "UpdateNotebookInstance", EXEMPT),
+        cloudtrail(&account, "StartNotebookInstance", "ml-research-7"),
+        state_change(&account, &arn),
+    ])
+    .await;
+    // Each message is answered by a reconcile of the one key, whichever spelling queued it.
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
+
+    let lines: Vec<serde_json::Value> = service
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l["fields"]["message"] == "reconciled")
+        .cloned()
+        .collect();
+    assert!(!lines.is_empty());
+    // (start, end) of each reconcile, in microseconds.
+    let mut spans: Vec<(i64, i64)> = lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["fields"]["resource"], EXEMPT, "{l:#}");
+            let end: jiff::Timestamp = l["timestamp"].as_str().unwrap().parse().unwrap();
+            let end = end.as_microsecond();
+            let took = (l["fields"]["duration_ms"].as_f64().unwrap() * 1000.0) as i64;
+            (end - took, end)
+        })
+        .collect();
+    spans.sort_unstable();
+    for pair in spans.windows(2) {
+        // A 1 ms allowance for the wall clock the log stamps and the monotonic one that times.
+        assert!(
+            pair[1].0 + 1_000 >= pair[0].1,
+            "one notebook reconciled twice at once: {spans:?}"
+        );
+    }
+    assert_eq!(
+        sagemaker_changes(&account),
+        vec![("CreateNotebookInstance".to_string(), 1)]
+    );
+}
