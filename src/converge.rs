@@ -294,6 +294,9 @@ pub struct Look {
     pub standing: Standing,
     /// The resource's ARN, once read (or the intent's).
     pub resource_arn: Option<String>,
+    /// The resource's name as SageMaker spells it (Describe's), once read: what logs and reports
+    /// show, whatever spelling the trigger used (an ARN lower-cases it).
+    pub resource_name: Option<String>,
     /// The verdicts and the plan, when the resource was judged.
     pub assessment: Option<Assessment>,
     /// What carrying the plan out did, when there was anything to carry out.
@@ -311,6 +314,7 @@ impl Look {
         Look {
             standing,
             resource_arn: None,
+            resource_name: None,
             assessment: None,
             execution: None,
             intent: None,
@@ -418,6 +422,7 @@ async fn judge_and_act(
     if !policy.scope.includes_account(&observed.account) {
         let mut look = Look::new(Standing::OutOfScope);
         look.resource_arn = Some(observed.arn);
+        look.resource_name = Some(observed.name);
         return Ok(look);
     }
     // A notebook in a transition is looked at again once it has settled.
@@ -425,6 +430,7 @@ async fn judge_and_act(
     let a = assess(observed, policy, Timestamp::now(), dry_run);
     let mut look = Look::new(Standing::Present);
     look.resource_arn = Some(a.resource.arn.clone());
+    look.resource_name = Some(a.resource.name.clone());
     if a.has_work() {
         let observer = edge.observer(region);
         let fx = edge.effects(&observer, policy, dry_run);
@@ -471,6 +477,7 @@ async fn judge_and_act(
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub resource_arn: String,
+    /// As SageMaker spells it once read; until then (a resource gone), as the trigger named it.
     pub resource_name: String,
     /// Each step taken, in order, until the resource settled or the time ran out.
     pub executions: Vec<Execution>,
@@ -526,6 +533,9 @@ pub async fn converge_until_settled(
         };
         if let Some(arn) = &look.resource_arn {
             applied.resource_arn.clone_from(arn);
+        }
+        if let Some(name) = &look.resource_name {
+            applied.resource_name.clone_from(name);
         }
         let mut again = false;
         if let Some(i) = &look.intent {

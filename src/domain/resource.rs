@@ -3,8 +3,10 @@
 //! These types are deliberately independent of the SDK's: evaluation and planning are pure
 //! functions over them, and tests build them by hand. The AWS edge (`aws::observe`) fills them from AWS.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +68,62 @@ impl fmt::Display for ResourceKind {
 ///
 /// The account is optional because some event envelopes lack it (moto's, for one); it is then
 /// the account of the credentials in use.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Two refs are equal (and hash and order alike) when they name the same resource, and
+/// SageMaker names are unique regardless of case within an account and region: an ARN
+/// lower-cases the name (`notebook-instance/ml-research-7`) and every call accepts either
+/// spelling. So names compare ASCII-case-insensitively, and an event naming the lower-cased ARN
+/// and a sweep naming `ML-Research-7` are one work-queue key, never reconciled twice at once.
+/// `name` keeps the spelling it was given: enough to call SageMaker with, but what the guard
+/// reports (findings, logs, outcomes) is the name Describe returns ([`Observed::name`]). As
+/// kube-runtime's `ObjectRef` does, identity is what names the object, not every field's bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRef {
     pub kind: ResourceKind,
     pub name: String,
     pub account: Option<String>,
     pub region: Option<String>,
+}
+
+impl PartialEq for ResourceRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.name.eq_ignore_ascii_case(&other.name)
+            && self.account == other.account
+            && self.region == other.region
+    }
+}
+
+impl Eq for ResourceRef {}
+
+impl Hash for ResourceRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
+        for b in self.folded_name() {
+            state.write_u8(b);
+        }
+        // As `str` does, so that the name and the fields after it cannot run together.
+        state.write_u8(0xff);
+        self.account.hash(state);
+        self.region.hash(state);
+    }
+}
+
+impl PartialOrd for ResourceRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ResourceRef {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.kind
+            .cmp(&other.kind)
+            .then_with(|| self.folded_name().cmp(other.folded_name()))
+            .then_with(|| self.account.cmp(&other.account))
+            .then_with(|| self.region.cmp(&other.region))
+    }
 }
 
 impl ResourceRef {
@@ -94,6 +145,11 @@ impl ResourceRef {
             account: non_empty(parts[4]),
             region: non_empty(parts[3]),
         })
+    }
+
+    /// The name case-folded, as equality, hashing and order see it.
+    fn folded_name(&self) -> impl Iterator<Item = u8> + '_ {
+        self.name.bytes().map(|b| b.to_ascii_lowercase())
     }
 }
 
@@ -322,6 +378,53 @@ mod tests {
         ] {
             assert_eq!(ResourceRef::from_arn(a), None, "{a}");
         }
+    }
+
+    #[test]
+    fn two_spellings_of_a_name_are_one_resource() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |r: &ResourceRef| {
+            let mut h = DefaultHasher::new();
+            r.hash(&mut h);
+            h.finish()
+        };
+        let from_arn = ResourceRef::from_arn(
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/ml-research-7",
+        )
+        .unwrap();
+        let listed = ResourceRef {
+            name: "ML-Research-7".into(),
+            ..from_arn.clone()
+        };
+        assert_eq!(from_arn, listed);
+        assert_eq!(hash(&from_arn), hash(&listed));
+        assert_eq!(from_arn.cmp(&listed), Ordering::Equal);
+        // The spelling is kept, for the calls; only the comparison folds it.
+        assert_eq!(listed.name, "ML-Research-7");
+
+        let other_name = ResourceRef {
+            name: "ML-Research-8".into(),
+            ..listed.clone()
+        };
+        let other_account = ResourceRef {
+            account: Some("210987654321".into()),
+            ..listed.clone()
+        };
+        let other_kind = ResourceRef {
+            kind: ResourceKind::Model,
+            ..listed.clone()
+        };
+        for other in [&other_name, &other_account, &other_kind] {
+            assert_ne!(&listed, other);
+            assert_ne!(listed.cmp(other), Ordering::Equal);
+        }
+        // Order agrees with equality: by kind, then the folded name.
+        assert!(listed < other_name && from_arn < other_name);
+        let prefix = ResourceRef {
+            name: "ML-Research".into(),
+            ..listed.clone()
+        };
+        assert!(prefix < listed);
     }
 
     #[test]

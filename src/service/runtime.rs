@@ -192,7 +192,8 @@ fn log(
     tracing::info!(
         result = label,
         kind = %key.kind,
-        resource = %key.name,
+        // SageMaker's spelling once read: the key may hold the lower-cased one of an ARN.
+        resource = look.and_then(|l| l.resource_name.as_deref()).unwrap_or(&key.name),
         account = key.account.as_deref().unwrap_or(""),
         region = %region,
         resource_arn = look.and_then(|l| l.resource_arn.as_deref()).unwrap_or(""),

@@ -15,6 +15,10 @@
 //! - *in flight*: held by a worker. Enqueues meanwhile are remembered as *dirty* and turn into
 //!   one follow-up when the reconcile finishes, so a key is never reconciled twice at once.
 //!
+//! Keys are one key when they are equal: the service's [`crate::domain::resource::ResourceRef`]
+//! compares names case-insensitively, as SageMaker does, so two spellings of one notebook's name
+//! are one key.
+//!
 //! Everything is in-process tokio: a mutex-guarded state, one [`Notify`] to wake the dispatcher
 //! and one timer for the earliest scheduled key. No worker sleeps while holding a slot.
 

@@ -421,6 +421,9 @@ class NotebookPatches:
         self.lifecycle = LazyStatus(account, "Pending")
         self.failure_reason = None
         _moto["notebook.__init__"](self, *args, **kwargs)
+        # SageMaker lower-cases the name inside the ARN; the name keeps its spelling.
+        prefix, _, name = self.arn.partition("/")
+        self.arn = f"{prefix}/{name.lower()}"
 
     # moto reads and assigns `notebook.status`; assigning forces a status.
     status = property(lambda self: self.lifecycle.value, lambda self, status: self.lifecycle.force(status))
@@ -463,6 +466,9 @@ class BackendPatches:
             resource = _live_images(self).get(name)
         elif resource_type == "app-image-config":
             resource = self.app_image_configs.get(name)
+        elif resource_type == "notebook-instance":
+            # Its ARN spells the name in lower case (any case is accepted).
+            resource = next((n for key, n in _live_notebooks(self).items() if key.lower() == name.lower()), None)
         else:
             _live_notebooks(self)
             try:
@@ -500,6 +506,13 @@ class BackendPatches:
         # AWS attaches an ENI in the subnet when one is given.
         notebook.network_interface_id = f"eni-{secrets.token_hex(9)[:17]}" if notebook.subnet_id else None
         return notebook
+
+    def _validate_unique_notebook_instance_name(self, notebook_instance_name: str) -> None:
+        # As on SageMaker, a name is taken whatever its case.
+        wanted = notebook_instance_name.lower()
+        taken = next((n for key, n in _live_notebooks(self).items() if key.lower() == wanted), None)
+        if taken is not None:
+            raise ValidationError(message=f"Cannot create a duplicate Notebook Instance ({taken.arn})")
 
     def get_notebook_instance(self, notebook_instance_name: str) -> FakeSagemakerNotebookInstance:
         live = _live_notebooks(self)

@@ -216,6 +216,20 @@ class NotebookDescribeTest(EmulatorTest):
         self.create_notebook("ML-Research-7")
         self.assertEqual(self.notebook("ml-research-7")["NotebookInstanceName"], "ML-Research-7")
 
+    def test_the_arn_lower_cases_the_name_and_finds_the_notebook(self) -> None:
+        arn = self.create_notebook("ML-Research-7", Tags=[{"Key": "team", "Value": "ml"}])
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/ml-research-7")
+        self.assertEqual(self.notebook("ML-Research-7")["NotebookInstanceArn"], arn)
+        listed = self.sm.list_notebook_instances()["NotebookInstances"]
+        self.assertEqual([(n["NotebookInstanceName"], n["NotebookInstanceArn"]) for n in listed],
+                         [("ML-Research-7", arn)])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "team", "Value": "ml"}])
+
+    def test_a_name_taken_in_another_case_is_a_duplicate(self) -> None:
+        self.create_notebook("ML-Research-7")
+        self.assert_error("ValidationException", self.create_notebook, "Cannot create a duplicate Notebook Instance",
+                          name="ml-research-7")
+
     def test_duplicate_name_is_rejected(self) -> None:
         self.create_notebook()
         self.assert_error("ValidationException", self.create_notebook, "Cannot create a duplicate Notebook Instance")

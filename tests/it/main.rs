@@ -13,6 +13,7 @@ mod converge;
 mod docs;
 mod findings;
 mod intents;
+mod names;
 mod recreate;
 mod remediate;
 mod run;

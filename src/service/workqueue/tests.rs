@@ -434,3 +434,76 @@ async fn an_enqueue_during_a_failed_reconcile_retries_at_once() {
     assert_at(&recorder.starts("a"), &[0.0, 1.0]);
     stop(run).await;
 }
+
+/// The service's keys: an event naming `notebook-instance/ml-research-7` (SageMaker lower-cases
+/// names in ARNs) and a sweep naming `ML-Research-7` are one resource, so one key.
+#[tokio::test(start_paused = true)]
+async fn two_spellings_of_a_resource_name_are_one_key() {
+    use crate::domain::resource::{ResourceKind, ResourceRef};
+    let spelled = |name: &str| ResourceRef {
+        kind: ResourceKind::NotebookInstance,
+        name: name.into(),
+        account: Some("123456789012".into()),
+        region: Some("us-east-1".into()),
+    };
+    let queue = WorkQueue::new(4);
+    queue.enqueue(spelled("ML-Research-7"));
+    queue.enqueue(spelled("ml-research-7"));
+    // One entry: the second spelling merged into the first.
+    assert_eq!((queue.depth(), queue.deduplicated()), (1, 1));
+
+    let t0 = Instant::now();
+    let starts: Arc<Mutex<Vec<(String, Duration)>>> = Arc::default();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let run = {
+        let (queue, starts, running, most) = (
+            queue.clone(),
+            Arc::clone(&starts),
+            Arc::clone(&running),
+            Arc::clone(&most),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let reconcile = move |key: ResourceRef| {
+            let (starts, running, most) =
+                (Arc::clone(&starts), Arc::clone(&running), Arc::clone(&most));
+            async move {
+                starts.lock().unwrap().push((key.name, t0.elapsed()));
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                sleep(Duration::from_secs(1)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, String>(Action::await_change())
+            }
+        };
+        let handle = tokio::spawn(async move {
+            queue
+                .run(reconcile, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        (stop, handle)
+    };
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(queue.in_flight(), 1);
+    // While it runs, either spelling (the free workers notwithstanding) waits for it, and the
+    // two make one follow-up.
+    queue.enqueue(spelled("ml-research-7"));
+    queue.enqueue(spelled("ML-RESEARCH-7"));
+    assert_eq!((queue.depth(), queue.in_flight()), (0, 1));
+    sleep(Duration::from_secs(10)).await;
+    stop(run).await;
+
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "one notebook reconciled twice at once"
+    );
+    let starts = starts.lock().unwrap();
+    let times: Vec<Duration> = starts.iter().map(|(_, t)| *t).collect();
+    assert_at(&times, &[0.0, 1.0]);
+    // The key keeps the spelling it was first queued with: calls accept either.
+    assert_eq!(starts[0].0, "ML-Research-7");
+    assert_eq!((queue.depth(), queue.in_flight()), (0, 0));
+}
