@@ -410,11 +410,27 @@ async fn judge_and_act(
         if let (false, Some(account)) = (dry_run, key.account.as_deref()) {
             let arn = resource::arn("aws", region, account, key.kind, &key.name);
             let ctx = FindingContext::new(account, region, "aws", &policy.name, Timestamp::now());
-            let archived = policy
+            let archived: Vec<_> = policy
                 .controls_for(key.kind)
                 .map(|(id, _)| finding::archived_for_gone(&arn, key.kind, id, &ctx))
                 .collect();
-            look.findings = edge.file_findings(archived, region).await?;
+            // Only findings Security Hub holds as active are archived: a message naming a
+            // resource that never existed makes the guard write nothing.
+            let ids: Vec<String> = archived
+                .iter()
+                .filter_map(|f| f.id().map(str::to_string))
+                .collect();
+            // Boxed: the paginated call's future is large, and the look's own is polled deep.
+            let active = Box::pin(edge.importer(region).active(&ids)).await?;
+            let archived: Vec<_> = archived
+                .into_iter()
+                .filter(|f| f.id().is_some_and(|id| active.iter().any(|a| a == id)))
+                .collect();
+            look.findings = if archived.is_empty() {
+                None
+            } else {
+                edge.file_findings(archived, region).await?
+            };
             look.resource_arn = Some(arn);
         }
         return Ok(look);

@@ -450,6 +450,49 @@ impl FindingsImporter {
         }
         Ok(summary)
     }
+
+    /// Which of these finding ids Security Hub holds as ACTIVE (`GetFindings`). A deleted
+    /// resource's findings are archived only if they are there: an event naming a resource
+    /// that never existed must not make the guard write findings about it.
+    pub async fn active(&self, ids: &[String]) -> Result<Vec<String>, AwsError> {
+        use aws_sdk_securityhub::types::{
+            AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
+        };
+        let equals = |v: &str| {
+            StringFilter::builder()
+                .value(v)
+                .comparison(StringFilterComparison::Equals)
+                .build()
+        };
+        let mut found = Vec::new();
+        // GetFindings takes at most 20 values per filter field.
+        for chunk in ids.chunks(20) {
+            let filters = AwsSecurityFindingFilters::builder()
+                .set_id(Some(chunk.iter().map(|id| equals(id)).collect()))
+                .record_state(equals("ACTIVE"))
+                .build();
+            let mut pages = self
+                .client
+                .get_findings()
+                .filters(filters)
+                .max_results(100)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("GetFindings", e))?;
+                found.extend(
+                    page.findings()
+                        .iter()
+                        .filter_map(|f| f.id())
+                        .filter(|id| chunk.iter().any(|c| c == id))
+                        .map(str::to_string),
+                );
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

@@ -69,8 +69,9 @@ pub fn iam_policy(policy: &Policy) -> serde_json::Value {
         }
     }
     if !policy.controls.is_empty() {
-        // Every action files or archives findings.
+        // Every action files or archives findings; a deleted resource's are looked up first.
         write.push(Mutation::ImportFindings.permission());
+        read.push("securityhub:GetFindings".into());
     }
     if policy.remediation.event_bus.is_some() {
         write.push(Mutation::PublishOutcome.permission());

@@ -341,6 +341,9 @@ fn run(command: Command) -> ExitCode {
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The SDK's futures are large, a look nests several of them, and a debug build's frames
+        // are larger still: 8 MiB per worker instead of tokio's 2 leaves ample room.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .expect("the tokio runtime starts")
 }

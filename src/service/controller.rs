@@ -100,14 +100,15 @@ pub async fn reconcile(
 ) -> Result<Reconciled, ReconcileError> {
     let policy = ctx.policy.get();
     let dry_run = ctx.dry_run || policy.dry_run;
-    let look = converge(
+    // Boxed: a look's future is large (it holds the SDK calls' futures).
+    let look = Box::pin(converge(
         &ctx.edge,
         &policy,
         key,
         &ctx.default_region,
         intent,
         dry_run,
-    )
+    ))
     .await?;
     count(&ctx.metrics, &look);
     let action = match look.requeue_after {

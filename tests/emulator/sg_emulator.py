@@ -51,6 +51,7 @@ from moto.sagemaker.models import (
     sagemaker_backends,
 )
 from moto.sagemaker.responses import SageMakerResponse
+from moto.securityhub.models import SecurityHubBackend
 from moto.sagemaker.utils import arn_formatter
 from moto.utilities.paginator import paginate
 from werkzeug.serving import make_server
@@ -831,8 +832,32 @@ class ResponsePatches:
         return ActionResult({"AppImageConfigs": [c.describe() for c in configs], "NextToken": next_token})
 
 
+class SecurityHubPatches:
+    """Onto moto's SecurityHubBackend: GetFindings honours string filters with the EQUALS
+    comparison on top-level fields (`Id`, `RecordState`, `GeneratorId`, ...); moto ignores
+    Filters and answers every finding."""
+
+    def get_findings(self, filters: dict[str, Any] | None = None, sort_criteria: Any = None,
+                     max_results: int | None = None, next_token: str | None = None) -> Any:
+        matching = [f.as_dict() for f in list(self.findings)
+                    if _finding_matches(f.as_dict(), filters or {})]
+        start = int(next_token or 0)
+        size = int(max_results or 100)
+        page = matching[start:start + size]
+        return page, (str(start + size) if start + size < len(matching) else None)
+
+
+def _finding_matches(finding: dict[str, Any], filters: dict[str, Any]) -> bool:
+    for field, conditions in filters.items():
+        wanted = [c.get("Value") for c in conditions or [] if c.get("Comparison", "EQUALS") == "EQUALS"]
+        if wanted and finding.get(field) not in wanted:
+            return False
+    return True
+
+
 _PATCH_TARGETS = {
     BaseResponse: BaseResponsePatches,
+    SecurityHubBackend: SecurityHubPatches,
     FakeSagemakerNotebookInstance: NotebookPatches,
     SageMakerModelBackend: BackendPatches,
     SageMakerResponse: ResponsePatches,

@@ -684,6 +684,20 @@ class CallCountTest(EmulatorTest):
         actions = [c["action"] for c in control("GET", "calls")[1]["calls"] if c["service"] == "securityhub"]
         self.assertEqual(actions, ["GetFindings"])
 
+    def test_get_findings_honours_equals_filters(self) -> None:
+        hub = client("securityhub")
+        def finding(fid: str, state: str) -> dict:
+            return {"SchemaVersion": "2018-10-08", "Id": fid, "ProductArn": f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default",
+                    "GeneratorId": "g", "AwsAccountId": ACCOUNT, "Types": ["Software and Configuration Checks"],
+                    "CreatedAt": "2026-12-01T00:00:00Z", "UpdatedAt": "2026-12-01T00:00:00Z",
+                    "Severity": {"Label": "LOW"}, "Title": "t", "Description": "d", "RecordState": state,
+                    "Resources": [{"Type": "Other", "Id": "r"}]}
+        hub.batch_import_findings(Findings=[finding("a", "ACTIVE"), finding("b", "ACTIVE"), finding("c", "ARCHIVED")])
+        got = hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"}, {"Value": "c", "Comparison": "EQUALS"}],
+                                        "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}]})
+        self.assertEqual([f["Id"] for f in got["Findings"]], ["a"])
+        self.assertEqual(len(hub.get_findings()["Findings"]), 3)
+
     def test_control_and_moto_api_requests_are_not_counted(self) -> None:
         control("GET", "config")
         urllib.request.urlopen(urllib.request.Request(_server["url"] + "/moto-api/reset", method="POST")).close()

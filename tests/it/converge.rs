@@ -125,6 +125,26 @@ async fn apply_files_a_finding_then_archives_it_once_the_notebook_is_deleted() {
     wait_finding(&account, "nb-gone", ("ARCHIVED", "PASSED")).await;
 }
 
+/// An event naming a notebook that never existed (a forged or stale one) makes the guard look,
+/// and write nothing: there is no active finding of it to archive.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_naming_a_notebook_that_never_existed_files_no_finding() {
+    let account = account(86);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), FINDING_POLICY);
+    let out = run_with_input(
+        guard(&account)
+            .args(["evaluate", "--event", "-", "--apply", "--policy"])
+            .arg(&policy),
+        &cloudtrail(&account, "DeleteNotebookInstance", "nb-never-was"),
+    );
+    let report = json(&out);
+    assert_eq!(report["triggers"][0]["state"], "gone", "{report:#}");
+    let calls = calls(&account).to_string();
+    assert!(calls.contains("GetFindings"), "it looked: {calls}");
+    assert!(!calls.contains("BatchImportFindings"), "it wrote: {calls}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_files_a_finding_then_archives_it_once_the_notebook_is_deleted() {
     let account = account(81);

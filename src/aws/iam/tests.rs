@@ -26,7 +26,11 @@ fn an_audit_only_policy_reads_and_files_findings() {
     );
     assert_eq!(
         statement(&audit, "SageMakerGuardRead")["Action"],
-        serde_json::json!(["sagemaker:DescribeModel", "sagemaker:ListModels"])
+        serde_json::json!([
+            "sagemaker:DescribeModel",
+            "sagemaker:ListModels",
+            "securityhub:GetFindings"
+        ])
     );
     assert!(statement(&audit, "SageMakerGuardPassNotebookRoles").is_null());
 }
