@@ -16,6 +16,7 @@ use crate::domain::policy::{self, Policy};
 use audit::Progress;
 
 pub mod audit;
+pub mod logs;
 pub mod report;
 pub mod table;
 
@@ -36,7 +37,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Log format on stderr. The level comes from RUST_LOG (default: warn).
+    /// Log format on stderr: `text` for people, `json` (one object per line) for collectors. The
+    /// level comes from RUST_LOG (default: `run` logs what it does at info, every other command
+    /// only warnings). Text has colours only on a terminal, and never with NO_COLOR set.
     #[arg(
         long,
         global = true,
@@ -233,22 +236,28 @@ pub enum ReportOutput {
 /// The binary's entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The service tells what it does; a one-off command prints its report and only warns.
+    let default_level = match cli.command {
+        Command::Run(_) => "warn,sagemaker_guard=info",
+        _ => "warn",
+    };
+    init_logging(cli.log_format, default_level);
     crate::aws::config::set_attempt_timeout(cli.aws_attempt_timeout);
     run(cli.command)
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     // Colours only for a person at a terminal: a file or a log collector gets plain text.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder.event_format(logs::JsonLines).init(),
     }
 }
 

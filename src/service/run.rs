@@ -225,6 +225,10 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         (cfg.concurrency / 4).clamp(1, 8),
         (cfg.concurrency * 20).max(100),
     );
+    // The queue answered GetQueueAttributes above: ready now, not after the first long poll.
+    intake
+        .queue_reachable
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let probe = Probe {
         metrics: Arc::clone(&metrics),
         queue: queue.clone(),

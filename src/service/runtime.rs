@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use crate::aws::recreate::IntentState;
 use crate::converge::Look;
 use crate::domain::event::TriggerSource;
+use crate::domain::execution::ExecutionResult;
 use crate::domain::intent::RecreateIntent;
 use crate::domain::resource::ResourceRef;
 use crate::service::controller::{
@@ -189,21 +190,34 @@ fn log(
             .as_ref()
             .or(l.intent.as_ref().map(|i| &i.execution))
     });
-    tracing::info!(
-        result = label,
-        kind = %key.kind,
-        // SageMaker's spelling once read: the key may hold the lower-cased one of an ARN.
-        resource = look.and_then(|l| l.resource_name.as_deref()).unwrap_or(&key.name),
-        account = key.account.as_deref().unwrap_or(""),
-        region = %region,
-        resource_arn = look.and_then(|l| l.resource_arn.as_deref()).unwrap_or(""),
-        verdicts = %assessment.map_or("[]".into(), |a| json(serde_json::to_string(&a.verdicts))),
-        plan = %assessment.and_then(|a| a.plan.as_ref()).map_or("null".into(), |p| json(serde_json::to_string(p))),
-        execution = %execution.map_or("null".into(), |e| json(serde_json::to_string(e))),
-        dry_run,
-        trigger = %sources.join(","),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        error = %error,
-        "reconciled"
-    );
+    // What changed, failed or needs changing is told at info; a look that found all well and
+    // did nothing, at debug (a resync looks at everything).
+    let quiet = matches!(label, "compliant" | "gone" | "out-of-scope" | "not-judged")
+        && execution.is_none_or(|e| e.result == ExecutionResult::NothingToDo);
+    macro_rules! reconciled {
+        ($level:ident) => {
+            tracing::$level!(
+                result = label,
+                kind = %key.kind,
+                // SageMaker's spelling once read: the key may hold the lower-cased one of an ARN.
+                resource = look.and_then(|l| l.resource_name.as_deref()).unwrap_or(&key.name),
+                account = key.account.as_deref().unwrap_or(""),
+                region = %region,
+                resource_arn = look.and_then(|l| l.resource_arn.as_deref()).unwrap_or(""),
+                verdicts = %assessment.map_or("[]".into(), |a| json(serde_json::to_string(&a.verdicts))),
+                plan = %assessment.and_then(|a| a.plan.as_ref()).map_or("null".into(), |p| json(serde_json::to_string(p))),
+                execution = %execution.map_or("null".into(), |e| json(serde_json::to_string(e))),
+                dry_run,
+                trigger = %sources.join(","),
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                error = %error,
+                "reconciled"
+            )
+        };
+    }
+    if quiet {
+        reconciled!(debug);
+    } else {
+        reconciled!(info);
+    }
 }

@@ -214,8 +214,8 @@ async fn the_exempt_notebook_is_left_alone(n: u32, trigger: &str, event: fn(&str
     assert_eq!(line["resource"], EXEMPT, "{line:#}");
     assert_eq!(line["resource_arn"], arn.as_str(), "{line:#}");
     assert_eq!(line["result"], "compliant", "{line:#}");
-    let verdicts: serde_json::Value =
-        serde_json::from_str(line["verdicts"].as_str().unwrap()).unwrap();
+    // JSON logs carry the verdicts as JSON.
+    let verdicts = &line["verdicts"];
     assert!(
         verdicts
             .as_array()
@@ -224,7 +224,7 @@ async fn the_exempt_notebook_is_left_alone(n: u32, trigger: &str, event: fn(&str
             .any(|v| v["control"] == "SageMaker.3" && v["status"] == "EXEMPT"),
         "{verdicts:#}"
     );
-    assert_eq!(line["plan"], "null", "{line:#}");
+    assert!(line.get("plan").is_none(), "no plan, no field: {line:#}");
     // Nothing changed, and nothing but the test's own create was asked to change anything.
     assert_eq!(state(&c, EXEMPT).await, before);
     assert_eq!(

@@ -129,10 +129,10 @@ async fn an_eventbridge_event_is_reconciled_and_counted() {
         .as_str()
         .unwrap()
         .ends_with(":notebook-instance/nb-bad"));
-    let plan: serde_json::Value = serde_json::from_str(bad["plan"].as_str().unwrap()).unwrap();
-    assert_eq!(plan["kind"], "update-in-place");
-    let verdicts: serde_json::Value =
-        serde_json::from_str(bad["verdicts"].as_str().unwrap()).unwrap();
+    // JSON logs embed the plan and the verdicts as JSON values.
+    assert_eq!(bad["plan"]["kind"], "update-in-place");
+    assert!(bad.get("error").is_none(), "no error, no field: {bad:#}");
+    let verdicts = &bad["verdicts"];
     assert!(verdicts
         .as_array()
         .unwrap()
@@ -172,7 +172,7 @@ async fn a_thousand_events_for_a_hundred_resources_are_all_handled() {
         &q.url,
         &["--no-initial-resync", "--concurrency", "8"],
     );
-    service.wait_for("1000 messages deleted", Duration::from_secs(120), |m| {
+    service.wait_for("1000 messages deleted", Duration::from_secs(300), |m| {
         metric(
             m,
             "sagemaker_guard_messages_deleted_total",
@@ -523,4 +523,24 @@ async fn no_dead_letter_queue_is_refused_at_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no dead-letter queue"));
+}
+
+/// At the default log level the service says it runs and where it listens, and it is ready as
+/// soon as the queue has answered, not after the first long poll (20 s on an empty queue).
+#[tokio::test]
+async fn at_the_default_level_it_logs_its_address_and_is_ready_at_once() {
+    let account = account(29);
+    let q = queues(&account, 30).await;
+    let service = Service::start_with(&account, &q.url, &["--no-initial-resync"], |cmd| {
+        cmd.env_remove("RUST_LOG");
+    });
+    // `start_with` found the address in the start line, logged at the default level.
+    let started = Instant::now();
+    assert_eq!(http_get(&format!("{}/readyz", service.base)).0, 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let logs = service.logs.lock().unwrap().clone();
+    assert!(
+        logs.iter().all(|l| l["level"] != "DEBUG"),
+        "nothing below info by default: {logs:#?}"
+    );
 }
