@@ -838,3 +838,59 @@ fn every_mutation_of_every_fix_is_in_the_policy_that_remediates_everything() {
         );
     }
 }
+
+#[test]
+fn deploy_iam_audit_policy_is_the_derived_read_part_for_every_kind() {
+    // A read-only `audit` of every kind, tags included: the SageMaker statements of its policy.
+    let audit = crate::domain::policy::load(
+        "audit.yaml",
+        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: audit}\nspec:\n  \
+         defaultAction: finding\n  exemptions:\n    - {name: opt-out, resourceTags: {sagemaker-guard/exempt: \"true\"}}\n",
+    )
+    .unwrap();
+    let derived = anywhere(&audit);
+    let reads: Vec<&serde_json::Value> = statements(&derived)
+        .iter()
+        .filter(|s| actions(s).iter().all(|a| a.starts_with("sagemaker:")))
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/iam-audit-policy.json");
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        statements(&on_disk).iter().collect::<Vec<_>>(),
+        reads,
+        "deploy/iam-audit-policy.json is stale: the SageMaker statements of `iam-policy` for an \
+         audit of every kind"
+    );
+}
+
+#[test]
+fn every_resource_type_a_call_is_granted_on_has_its_statement() {
+    use crate::domain::catalogue::ControlId;
+    let mut granted: Vec<(String, &str)> = Vec::new();
+    for id in ControlId::ALL {
+        let control = id.control();
+        let kind = control.resource_kind;
+        let calls = observe_actions(kind)
+            .into_iter()
+            .map(str::to_string)
+            .chain(["sagemaker:ListTags".to_string()])
+            .chain(control.fix.reads().iter().map(|r| r.to_string()))
+            .chain(control.fix.mutations().iter().map(|m| m.permission()))
+            .chain([
+                Mutation::AddTags.permission(),
+                Mutation::DeleteTags.permission(),
+            ]);
+        for call in calls.filter(|c| c.starts_with("sagemaker:")) {
+            for t in resource_types(&call, kind) {
+                granted.push((call.clone(), t));
+            }
+        }
+    }
+    for (call, t) in granted {
+        assert!(
+            SAGEMAKER_TYPES.iter().any(|(known, _)| *known == t),
+            "{call} is granted on {t}, which has no statement in SAGEMAKER_TYPES"
+        );
+    }
+}
