@@ -149,7 +149,7 @@ fn or_any(values: &[String]) -> Vec<&str> {
 /// An SQS queue, from its URL or its ARN.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Queue {
-    /// From an ARN; a URL leaves it to the deployment.
+    /// From an ARN or a China endpoint's URL; another URL leaves it to the deployment.
     pub partition: Option<String>,
     /// From an ARN or an AWS endpoint's URL; another endpoint (a VPC endpoint, an emulator)
     /// leaves it to the deployment.
@@ -190,7 +190,9 @@ impl Queue {
                 .filter(|r| is_region(r))
         };
         Ok(Queue {
-            partition: None,
+            partition: host
+                .ends_with(".amazonaws.com.cn")
+                .then(|| "aws-cn".to_string()),
             region,
             account: account.into(),
             name: name.into(),
@@ -255,6 +257,7 @@ pub enum IntentKeyId {
 }
 
 impl IntentKeyId {
+    /// A key ARN, a key id, `alias/<name>` or an alias ARN, as KMS takes a `KeyId`.
     pub fn parse(s: &str) -> Result<IntentKeyId, String> {
         let bad = || {
             format!(

@@ -127,7 +127,7 @@ pub enum Command {
     /// "*"), iam:PassRole only towards SageMaker, findings on the account's default Security Hub
     /// product, outcome events on the policy's bus, the queues and the intent key on their ARNs.
     /// What the flags below do not name stays a wildcard, and a note on stderr says so.
-    IamPolicy(IamPolicyArgs),
+    IamPolicy(Box<IamPolicyArgs>),
 }
 
 /// The flags of `iam-policy`: the policy, and where the guard runs, to narrow each statement.

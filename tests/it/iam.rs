@@ -594,3 +594,95 @@ async fn every_operation_of_the_service_is_allowed() {
         "the service called what the policy does not allow: {missing:?}\nallowed: {allowed:?}"
     );
 }
+
+/// `iam-policy` with `args`, and the variables `vars`, in a clean environment.
+fn iam_policy_command(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), &all_remediate("111111111111"));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sagemaker-guard"));
+    cmd.env_clear()
+        .arg("iam-policy")
+        .arg("--policy")
+        .arg(&policy)
+        .args(args)
+        .envs(vars.iter().copied());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_command_narrows_the_policy_with_its_flags_and_variables_and_says_what_it_could_not() {
+    let key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let out = iam_policy_command(
+        &[
+            "--account",
+            "111111111111",
+            "--region",
+            "us-east-1",
+            "--dead-letter-queue-arn",
+            "arn:aws:sqs:us-east-1:111111111111:guard-dlq",
+        ],
+        &[
+            (
+                "SAGEMAKER_GUARD_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/111111111111/guard",
+            ),
+            ("SAGEMAKER_GUARD_INTENT_KEY_ID", key),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let doc = json(&out);
+    let on = |sid: &str| {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{sid} in {doc:#}"))["Resource"]
+            .clone()
+    };
+    assert_eq!(
+        on("SageMakerGuardQueue"),
+        "arn:aws:sqs:us-east-1:111111111111:guard"
+    );
+    assert_eq!(
+        on("SageMakerGuardDeadLetterQueue"),
+        "arn:aws:sqs:us-east-1:111111111111:guard-dlq"
+    );
+    assert_eq!(on("SageMakerGuardIntentKey"), key);
+    assert_eq!(
+        on("SageMakerGuardNotebookInstances"),
+        "arn:aws:sagemaker:us-east-1:111111111111:notebook-instance/*"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "everything named: no notes: {out:?}"
+    );
+
+    // Nothing named: the same statements on wildcards, and a note for each.
+    let out = iam_policy_command(&[], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(json(&out)["Statement"].as_array().unwrap().len(), 15);
+    let notes = String::from_utf8_lossy(&out.stderr);
+    for flag in [
+        "--account",
+        "--queue-url",
+        "--dead-letter-queue-url",
+        "--intent-key-id",
+    ] {
+        assert!(notes.contains(flag), "a note names {flag}: {notes}");
+    }
+
+    // A value that is none of what the flag takes is a usage error.
+    for bad in [
+        ["--account", "1111"],
+        ["--region", "*"],
+        ["--queue-url", "guard"],
+        ["--queue-arn", "arn:aws:sns:us-east-1:111111111111:guard"],
+        ["--intent-key-id", "guard"],
+        ["--partition", "azure"],
+    ] {
+        let out = iam_policy_command(&bad, &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
+}

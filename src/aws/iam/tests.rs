@@ -439,6 +439,8 @@ fn queue_urls_and_arns_are_read_as_aws_writes_them() {
     ] {
         assert!(Queue::from_url(bad).is_err(), "{bad}");
     }
+    let china = Queue::from_url("https://sqs.cn-north-1.amazonaws.com.cn/111111111111/g").unwrap();
+    assert_eq!(china.partition.as_deref(), Some("aws-cn"));
     let arn = Queue::from_arn("arn:aws-cn:sqs:cn-north-1:111111111111:guard").unwrap();
     assert_eq!(arn.partition.as_deref(), Some("aws-cn"));
     for bad in [
