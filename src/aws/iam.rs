@@ -1,25 +1,377 @@
 //! The least-privilege IAM policy of a guard policy, derived, never written by hand: the reads of
 //! each kind its controls judge, the mutations ([`Mutation`]) and extra reads each fix its
-//! actions may make declares in the catalogue ([`Fix::mutations`], [`Fix::reads`]), and the
-//! queue operations of the `run` service.
+//! actions may make declares in the catalogue ([`Fix::mutations`], [`Fix::reads`]), the findings
+//! and outcome events, and the queue operations of the `run` service.
+//!
+//! Each permission is granted on the resources it is used on, as far as they are known. SageMaker
+//! calls are granted per resource type, on the ARN pattern of the type they touch
+//! (`arn:aws:sagemaker:*:*:notebook-instance/*`); the list calls, which IAM cannot scope, on
+//! `"*"`. The queues, the intent key and the outcome bus are granted on their ARNs when the
+//! [`Deployment`] names them, on a pattern otherwise; [`notes`] says where a wildcard stands for
+//! something not named. Which resource type IAM checks for each action is from AWS's Service
+//! Authorization Reference.
+//!
+//! [`Fix::mutations`]: crate::domain::catalogue::Fix::mutations
+//! [`Fix::reads`]: crate::domain::catalogue::Fix::reads
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::mutation::Mutation;
 use crate::domain::policy::{Action, Policy};
 use crate::domain::resource::ResourceKind;
 
-/// The operations of the `run` service on its own queues: receive and settle messages, read the
-/// queue's settings and its redrive target, dead-letter a message, re-send a recreate intent.
-pub const QUEUE_ACTIONS: [&str; 6] = [
+/// The operations of the `run` service on the queue it reads: receive and settle messages, read
+/// the queue's settings (and its redrive target).
+pub const QUEUE_ACTIONS: [&str; 4] = [
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
     "sqs:ReceiveMessage",
-    "sqs:SendMessage",
 ];
+
+/// The operations on the dead-letter queue: find its URL from the queue's redrive policy, copy an
+/// undecodable message to it.
+pub const DEAD_LETTER_QUEUE_ACTIONS: [&str; 2] = ["sqs:GetQueueUrl", "sqs:SendMessage"];
+
+/// The call that finds which of a deleted resource's findings are still active.
+pub const FINDINGS_READ: &str = "securityhub:GetFindings";
 
 /// The calls on the recreate-intent key: check it at start, sign intents, check their MACs.
 pub const INTENT_KEY_ACTIONS: [&str; 3] = ["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"];
+
+/// The service every role the guard passes is passed to.
+pub const PASSED_TO_SERVICE: &str = "sagemaker.amazonaws.com";
+
+/// The SageMaker resource types the guard's calls touch, each with the Sid of its statement, in
+/// the order the policy lists them.
+const SAGEMAKER_TYPES: [(&str, &str); 7] = [
+    ("notebook-instance", "SageMakerGuardNotebookInstances"),
+    (
+        "notebook-instance-lifecycle-config",
+        "SageMakerGuardNotebookLifecycleConfigs",
+    ),
+    ("endpoint-config", "SageMakerGuardEndpointConfigs"),
+    ("endpoint", "SageMakerGuardEndpoints"),
+    ("model", "SageMakerGuardModels"),
+    ("image", "SageMakerGuardImages"),
+    ("app-image-config", "SageMakerGuardAppImageConfigs"),
+];
+
+/// Where the guard's role is used, as far as the operator says (the flags of `iam-policy`):
+/// everything not given stays a wildcard in the policy.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+    /// The accounts the guard acts in; empty: any.
+    pub accounts: Vec<String>,
+    /// The regions the guard acts in; empty: any.
+    pub regions: Vec<String>,
+    /// The queue `run` reads, where recreate intents are stored too.
+    pub queue: Option<Queue>,
+    /// Where undecodable messages go: `run`'s `--dead-letter-queue-url` or the queue's redrive
+    /// target.
+    pub dead_letter_queue: Option<Queue>,
+    /// The KMS key that signs recreate intents.
+    pub intent_key: Option<IntentKeyId>,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Deployment {
+            partition: "aws".into(),
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            queue: None,
+            dead_letter_queue: None,
+            intent_key: None,
+        }
+    }
+}
+
+impl Deployment {
+    fn accounts(&self) -> Vec<&str> {
+        or_any(&self.accounts)
+    }
+
+    fn regions(&self) -> Vec<&str> {
+        or_any(&self.regions)
+    }
+
+    /// `arn:<partition>:<service>:<region>:<account>:<resource>` in every region and account of
+    /// the deployment; `resource` is given the account, as some resources repeat it.
+    fn arns(&self, service: &str, resource: impl Fn(&str) -> String) -> Vec<String> {
+        let mut out = Vec::new();
+        for region in self.regions() {
+            for account in self.accounts() {
+                out.push(format!(
+                    "arn:{}:{service}:{region}:{account}:{}",
+                    self.partition,
+                    resource(account)
+                ));
+            }
+        }
+        out
+    }
+
+    /// The ARNs of the queue's operations.
+    fn queue_arns(&self) -> Vec<String> {
+        match &self.queue {
+            Some(q) => q.arns(self),
+            None => self.arns("sqs", |_| "*".into()),
+        }
+    }
+
+    /// The ARNs of the dead-letter queue's operations: a redrive target is in the queue's
+    /// account and region, so without its name any queue there.
+    fn dead_letter_queue_arns(&self) -> Vec<String> {
+        match (&self.dead_letter_queue, &self.queue) {
+            (Some(dlq), _) => dlq.arns(self),
+            (None, Some(q)) => Queue {
+                name: "*".into(),
+                ..q.clone()
+            }
+            .arns(self),
+            (None, None) => self.arns("sqs", |_| "*".into()),
+        }
+    }
+}
+
+/// Every value, or `*` when none is given.
+fn or_any(values: &[String]) -> Vec<&str> {
+    if values.is_empty() {
+        vec!["*"]
+    } else {
+        values.iter().map(String::as_str).collect()
+    }
+}
+
+/// An SQS queue, from its URL or its ARN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    /// From an ARN or a China endpoint's URL; another URL leaves it to the deployment.
+    pub partition: Option<String>,
+    /// From an ARN or an AWS endpoint's URL; another endpoint (a VPC endpoint, an emulator)
+    /// leaves it to the deployment.
+    pub region: Option<String>,
+    pub account: String,
+    pub name: String,
+}
+
+impl Queue {
+    /// A queue URL: `https://sqs.<region>.amazonaws.com/<account>/<name>` (or the older
+    /// `<region>.queue.amazonaws.com`; any host works, but only AWS's name the region).
+    pub fn from_url(url: &str) -> Result<Queue, String> {
+        let bad = || {
+            format!(
+                "`{url}` is not a queue URL: write it like https://sqs.us-east-1.amazonaws.com/123456789012/guard"
+            )
+        };
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(bad)?;
+        let mut parts = rest.trim_end_matches('/').split('/');
+        let (host, account, name) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(a), Some(n), None) => (h, a, n),
+            _ => return Err(bad()),
+        };
+        if !is_account(account) || !is_queue_name(name) {
+            return Err(bad());
+        }
+        let host = host.split(':').next().unwrap_or(host);
+        let region = if host == "queue.amazonaws.com" {
+            Some("us-east-1".to_string())
+        } else {
+            host.strip_prefix("sqs.")
+                .and_then(|h| h.split_once(".amazonaws.com"))
+                .or_else(|| host.split_once(".queue.amazonaws.com"))
+                .map(|(region, _)| region.to_string())
+                .filter(|r| is_region(r))
+        };
+        Ok(Queue {
+            partition: host
+                .ends_with(".amazonaws.com.cn")
+                .then(|| "aws-cn".to_string()),
+            region,
+            account: account.into(),
+            name: name.into(),
+        })
+    }
+
+    /// A queue ARN: `arn:aws:sqs:<region>:<account>:<name>`.
+    pub fn from_arn(arn: &str) -> Result<Queue, String> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts[..] {
+            ["arn", partition, "sqs", region, account, name]
+                if is_partition(partition)
+                    && is_region(region)
+                    && is_account(account)
+                    && is_queue_name(name) =>
+            {
+                Ok(Queue {
+                    partition: Some(partition.into()),
+                    region: Some(region.into()),
+                    account: account.into(),
+                    name: name.into(),
+                })
+            }
+            _ => Err(format!(
+                "`{arn}` is not a queue ARN: write it like arn:aws:sqs:us-east-1:123456789012:guard"
+            )),
+        }
+    }
+
+    fn arns(&self, d: &Deployment) -> Vec<String> {
+        let partition = self.partition.as_deref().unwrap_or(&d.partition);
+        let regions = match &self.region {
+            Some(r) => vec![r.as_str()],
+            None => d.regions(),
+        };
+        regions
+            .into_iter()
+            .map(|region| {
+                format!(
+                    "arn:{partition}:sqs:{region}:{}:{}",
+                    self.account, self.name
+                )
+            })
+            .collect()
+    }
+}
+
+/// The KMS key that signs recreate intents, as `run --intent-key-id` takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntentKeyId {
+    /// `arn:aws:kms:us-east-1:123456789012:key/1234abcd-...`: exactly that key.
+    Arn(String),
+    /// `1234abcd-...` (or `mrk-...`): the key of that id in the deployment's accounts and regions.
+    Id(String),
+    /// `alias/name`, or an alias ARN (which also names the account and region): IAM cannot name a
+    /// key by its alias, so any key that carries the alias (`kms:ResourceAliases`).
+    Alias {
+        name: String,
+        /// (partition, region, account), from an alias ARN.
+        at: Option<(String, String, String)>,
+    },
+}
+
+impl IntentKeyId {
+    /// A key ARN, a key id, `alias/<name>` or an alias ARN, as KMS takes a `KeyId`.
+    pub fn parse(s: &str) -> Result<IntentKeyId, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a KMS key: give its ARN (arn:aws:kms:us-east-1:123456789012:key/<id>), its id, \
+                 an alias (alias/<name>) or an alias ARN"
+            )
+        };
+        if let Some(rest) = s.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let [partition, "kms", region, account, resource] = parts[..] else {
+                return Err(bad());
+            };
+            if !(is_partition(partition) && is_region(region) && is_account(account)) {
+                return Err(bad());
+            }
+            if resource.strip_prefix("key/").is_some_and(is_key_id) {
+                return Ok(IntentKeyId::Arn(s.to_string()));
+            }
+            return match resource.strip_prefix("alias/").filter(|a| is_alias(a)) {
+                Some(alias) => Ok(IntentKeyId::Alias {
+                    name: format!("alias/{alias}"),
+                    at: Some((partition.into(), region.into(), account.into())),
+                }),
+                None => Err(bad()),
+            };
+        }
+        if let Some(alias) = s.strip_prefix("alias/") {
+            return if is_alias(alias) {
+                Ok(IntentKeyId::Alias {
+                    name: s.to_string(),
+                    at: None,
+                })
+            } else {
+                Err(bad())
+            };
+        }
+        if is_key_id(s) {
+            Ok(IntentKeyId::Id(s.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// The key ARNs the statement is on, and the condition that picks the key when IAM cannot
+    /// name it.
+    fn grant(&self, d: &Deployment) -> (Vec<String>, Option<serde_json::Value>) {
+        match self {
+            IntentKeyId::Arn(arn) => (vec![arn.clone()], None),
+            IntentKeyId::Id(id) => (d.arns("kms", |_| format!("key/{id}")), None),
+            IntentKeyId::Alias { name, at } => {
+                let keys = match at {
+                    Some((partition, region, account)) => {
+                        vec![format!("arn:{partition}:kms:{region}:{account}:key/*")]
+                    }
+                    None => d.arns("kms", |_| "key/*".into()),
+                };
+                let condition = serde_json::json!({
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": name}
+                });
+                (keys, Some(condition))
+            }
+        }
+    }
+}
+
+/// A 12-digit account id.
+pub fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`: lower-case words and a number, with dashes.
+pub fn is_region(s: &str) -> bool {
+    s.len() <= 32
+        && s.contains('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
+}
+
+/// `aws`, `aws-cn`, `aws-us-gov`, ...
+pub fn is_partition(s: &str) -> bool {
+    s == "aws"
+        || s.strip_prefix("aws-").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn is_queue_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// A key id: a UUID (`1234abcd-12ab-34cd-56ef-1234567890ab`), or `mrk-` and 32 hex digits for
+/// a multi-Region key.
+fn is_key_id(s: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(id) = s.strip_prefix("mrk-") {
+        return id.len() == 32 && hex(id);
+    }
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| hex(g))
+}
+
+fn is_alias(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 250
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+}
 
 /// The list and describe actions that observe a kind.
 fn observe_actions(kind: ResourceKind) -> [&'static str; 2] {
@@ -41,88 +393,378 @@ fn observe_actions(kind: ResourceKind) -> [&'static str; 2] {
     }
 }
 
-/// The least-privilege IAM policy for a guard policy: reading what its controls judge, the
-/// mutations its actions may make, and the service's queue.
-pub fn iam_policy(policy: &Policy) -> serde_json::Value {
-    let mut read: Vec<String> = Vec::new();
-    for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
-        read.extend(observe_actions(kind).map(str::to_string));
-        if policy.needs_tags(kind) {
-            read.push("sagemaker:ListTags".into());
+/// The SageMaker resource types IAM checks a SageMaker action against when the guard makes the
+/// call about a resource of `kind` (the Service Authorization Reference). Empty: the action
+/// supports no resource-level permission (the list calls), so it needs `"*"`.
+fn resource_types(action: &str, kind: ResourceKind) -> Vec<&'static str> {
+    let operation = action.trim_start_matches("sagemaker:");
+    match operation {
+        // Tags are read and written on the resource they belong to.
+        "AddTags" | "DeleteTags" | "ListTags" => vec![kind.arn_segment()],
+        _ if operation.starts_with("List") => vec![],
+        // Both are required: the endpoint, and the config it is moved to.
+        "UpdateEndpoint" => vec!["endpoint", "endpoint-config"],
+        "DescribeEndpoint" => vec!["endpoint"],
+        "DescribeNotebookInstanceLifecycleConfig" => vec!["notebook-instance-lifecycle-config"],
+        // Every other call is about the resource itself: describe, stop, update, start, delete,
+        // create.
+        _ => vec![kind.arn_segment()],
+    }
+}
+
+/// One statement of the policy.
+struct Statement {
+    sid: &'static str,
+    actions: BTreeSet<String>,
+    resources: Vec<String>,
+    condition: Option<serde_json::Value>,
+}
+
+impl Statement {
+    fn new<S: ToString>(
+        sid: &'static str,
+        actions: impl IntoIterator<Item = S>,
+        resources: Vec<String>,
+    ) -> Self {
+        Statement {
+            sid,
+            actions: actions.into_iter().map(|a| a.to_string()).collect(),
+            resources,
+            condition: None,
         }
     }
-    let mut write: Vec<String> = Vec::new();
-    let mut pass_role = false;
-    for (id, settings) in &policy.controls {
-        let fix = id.control().fix;
-        let mutations: &[Mutation] = match settings.action {
-            Action::Off | Action::Finding => &[],
-            // `tag` adds the required tags (SageMaker.6, .7) or the noncompliant mark, and
-            // removes the mark once the resource complies.
-            Action::Tag => &[Mutation::AddTags, Mutation::DeleteTags],
-            Action::Remediate => fix.mutations(),
+
+    fn to_json(&self) -> serde_json::Value {
+        let resource = match &self.resources[..] {
+            [one] => serde_json::json!(one),
+            many => serde_json::json!(many),
         };
-        write.extend(mutations.iter().map(|m| m.permission()));
-        if settings.action == Action::Remediate {
-            read.extend(fix.reads().iter().map(|r| r.to_string()));
-            pass_role |= fix.passes_a_role();
+        let mut s = serde_json::json!({
+            "Sid": self.sid, "Effect": "Allow", "Action": self.actions, "Resource": resource
+        });
+        if let Some(c) = &self.condition {
+            s["Condition"] = c.clone();
+        }
+        s
+    }
+}
+
+/// What a guard policy asks of AWS, before it is laid out as statements.
+#[derive(Default)]
+struct Needs {
+    /// SageMaker actions IAM cannot scope.
+    list: BTreeSet<String>,
+    /// SageMaker actions by the resource type they are granted on.
+    sagemaker: BTreeMap<&'static str, BTreeSet<String>>,
+    /// A fix creates a resource that is given a role.
+    passes_a_role: bool,
+    /// A fix recreates notebooks: it stores signed intents on the queue.
+    recreates: bool,
+    files_findings: bool,
+    publishes_outcomes: bool,
+}
+
+impl Needs {
+    fn of(policy: &Policy) -> Needs {
+        let mut needs = Needs::default();
+        let mut grant = |action: &str, kind: ResourceKind| {
+            let types = resource_types(action, kind);
+            if types.is_empty() {
+                needs.list.insert(action.to_string());
+            }
+            for t in types {
+                needs
+                    .sagemaker
+                    .entry(t)
+                    .or_default()
+                    .insert(action.to_string());
+            }
+        };
+        for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
+            for action in observe_actions(kind) {
+                grant(action, kind);
+            }
+            if policy.needs_tags(kind) {
+                grant("sagemaker:ListTags", kind);
+            }
+        }
+        let mut passes_a_role = false;
+        for (id, settings) in &policy.controls {
+            let control = id.control();
+            let (fix, kind) = (control.fix, control.resource_kind);
+            let mutations: &[Mutation] = match settings.action {
+                Action::Off | Action::Finding => &[],
+                // `tag` adds the required tags (SageMaker.6, .7) or the noncompliant mark, and
+                // removes the mark once the resource complies.
+                Action::Tag => &[Mutation::AddTags, Mutation::DeleteTags],
+                Action::Remediate => fix.mutations(),
+            };
+            // The intent a recreate stores is the queue's and the key's statements' business.
+            for m in mutations.iter().filter(|m| m.service() == "sagemaker") {
+                grant(&m.permission(), kind);
+            }
+            if settings.action == Action::Remediate {
+                for read in fix.reads() {
+                    grant(read, kind);
+                }
+                passes_a_role |= fix.passes_a_role();
+            }
+        }
+        needs.passes_a_role = passes_a_role;
+        needs.recreates = policy.recreates();
+        // Every action files or archives findings (a deleted resource's: those still active).
+        needs.files_findings = !policy.controls.is_empty();
+        needs.publishes_outcomes = policy.remediation.event_bus.is_some();
+        needs
+    }
+}
+
+/// The least-privilege IAM policy for a guard policy, used where `deployment` says: reading what
+/// its controls judge, the changes its actions may make, findings, outcome events, the service's
+/// queues and the key that signs recreate intents.
+pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value {
+    let needs = Needs::of(policy);
+    let d = deployment;
+    let mut statements = Vec::new();
+    if !needs.list.is_empty() {
+        statements.push(Statement::new(
+            "SageMakerGuardList",
+            &needs.list,
+            vec!["*".into()],
+        ));
+    }
+    for (resource_type, sid) in SAGEMAKER_TYPES {
+        if let Some(actions) = needs.sagemaker.get(resource_type) {
+            statements.push(Statement::new(
+                sid,
+                actions,
+                d.arns("sagemaker", |_| format!("{resource_type}/*")),
+            ));
         }
     }
-    if !policy.controls.is_empty() {
-        // Every action files or archives findings; a deleted resource's are looked up first.
-        write.push(Mutation::ImportFindings.permission());
-        read.push("securityhub:GetFindings".into());
-    }
-    if policy.remediation.event_bus.is_some() {
-        write.push(Mutation::PublishOutcome.permission());
-    }
-    for list in [&mut read, &mut write] {
-        list.sort_unstable();
-        list.dedup();
-    }
-    let mut statements = vec![serde_json::json!({
-        "Sid": "SageMakerGuardRead", "Effect": "Allow", "Action": read, "Resource": "*"
-    })];
-    if !write.is_empty() {
-        statements.push(serde_json::json!({
-            "Sid": "SageMakerGuardRemediate", "Effect": "Allow", "Action": write, "Resource": "*"
+    if needs.passes_a_role {
+        // A recreated notebook keeps its role, a replacement endpoint config its execution role:
+        // whatever role that is, it may only go to SageMaker.
+        let roles = d
+            .accounts()
+            .into_iter()
+            .map(|account| format!("arn:{}:iam::{account}:role/*", d.partition))
+            .collect();
+        let mut pass = Statement::new("SageMakerGuardPassRole", ["iam:PassRole"], roles);
+        pass.condition = Some(serde_json::json!({
+            "StringEquals": {"iam:PassedToService": PASSED_TO_SERVICE}
         }));
+        statements.push(pass);
     }
-    if pass_role {
-        // CreateNotebookInstance passes the notebook's own role on to SageMaker.
-        statements.push(serde_json::json!({
-            "Sid": "SageMakerGuardPassNotebookRoles", "Effect": "Allow", "Action": "iam:PassRole",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-        }));
+    if needs.files_findings {
+        // Findings go to the default product of the resource's account.
+        statements.push(Statement::new(
+            "SageMakerGuardFindings",
+            [Mutation::ImportFindings.permission()],
+            d.arns("securityhub", |account| {
+                format!("product/{account}/default")
+            }),
+        ));
+        // A deleted resource's findings are looked up before they are archived; IAM checks
+        // GetFindings against the account's hub.
+        statements.push(Statement::new(
+            "SageMakerGuardReadFindings",
+            [FINDINGS_READ],
+            d.arns("securityhub", |_| "hub/default".into()),
+        ));
     }
-    if policy.recreates() {
-        // Recreate intents are signed and checked with the intent key (`--intent-key-id`).
-        statements.push(serde_json::json!({
-            "Sid": "SageMakerGuardIntentKey", "Effect": "Allow",
-            "Action": INTENT_KEY_ACTIONS, "Resource": "*"
-        }));
+    if let (true, Some(bus)) = (needs.publishes_outcomes, &policy.remediation.event_bus) {
+        let buses = if bus.starts_with("arn:") {
+            vec![bus.clone()]
+        } else {
+            d.arns("events", |_| format!("event-bus/{bus}"))
+        };
+        statements.push(Statement::new(
+            "SageMakerGuardOutcomes",
+            [Mutation::PublishOutcome.permission()],
+            buses,
+        ));
     }
-    statements.push(serde_json::json!({
-        "Sid": "SageMakerGuardQueue", "Effect": "Allow", "Action": QUEUE_ACTIONS,
-        "Resource": "*"
-    }));
+    let mut queue: Vec<String> = QUEUE_ACTIONS.map(str::to_string).to_vec();
+    if needs.recreates {
+        // Intents are stored on the queue and sent on while their recreate is under way.
+        queue.push(Mutation::StoreRecreateIntent.permission());
+    }
+    statements.push(Statement::new("SageMakerGuardQueue", queue, d.queue_arns()));
+    statements.push(Statement::new(
+        "SageMakerGuardDeadLetterQueue",
+        DEAD_LETTER_QUEUE_ACTIONS,
+        d.dead_letter_queue_arns(),
+    ));
+    if needs.recreates {
+        let (keys, condition) = match &d.intent_key {
+            Some(key) => key.grant(d),
+            None => (d.arns("kms", |_| "key/*".into()), None),
+        };
+        let mut sign = Statement::new("SageMakerGuardIntentKey", INTENT_KEY_ACTIONS, keys);
+        sign.condition = condition;
+        statements.push(sign);
+    }
+    let statements: Vec<serde_json::Value> = statements.iter().map(Statement::to_json).collect();
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Where the policy for `deployment` has a wildcard that a flag of `iam-policy` would narrow, in
+/// words for the operator.
+pub fn notes(policy: &Policy, deployment: &Deployment) -> Vec<String> {
+    let needs = Needs::of(policy);
+    let d = deployment;
+    let mut out = Vec::new();
+    if d.accounts.is_empty() || d.regions.is_empty() {
+        out.push(
+            "resources in any account or region: --account and --region narrow every statement"
+                .to_string(),
+        );
+    }
+    if d.queue.is_none() {
+        out.push(
+            "SageMakerGuardQueue is on any queue: pass --queue-url (or --queue-arn), the queue `run` reads"
+                .to_string(),
+        );
+    }
+    if d.dead_letter_queue.is_none() {
+        out.push(format!(
+            "SageMakerGuardDeadLetterQueue is on any queue {}: pass --dead-letter-queue-url (or \
+             --dead-letter-queue-arn), the queue's redrive target",
+            if d.queue.is_some() {
+                "of the queue's account and region"
+            } else {
+                "at all"
+            }
+        ));
+    }
+    if needs.recreates {
+        match &d.intent_key {
+            None => out.push(
+                "SageMakerGuardIntentKey is on any KMS key: pass --intent-key-id, the key that signs \
+                 recreate intents"
+                    .to_string(),
+            ),
+            Some(IntentKeyId::Alias { name, .. }) => out.push(format!(
+                "SageMakerGuardIntentKey is on any key with the alias {name} (IAM cannot name a \
+                 key by its alias): pass the key's ARN to name the key itself"
+            )),
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// Every action the policy allows, whatever its statement.
 pub fn allowed_actions(policy: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     for statement in policy["Statement"].as_array().into_iter().flatten() {
-        match &statement["Action"] {
-            serde_json::Value::String(a) => out.push(a.clone()),
-            serde_json::Value::Array(list) => {
-                out.extend(list.iter().filter_map(|a| a.as_str()).map(str::to_string))
-            }
-            _ => {}
-        }
+        out.extend(strings(&statement["Action"]));
     }
     out
+}
+
+/// A string or a list of strings, as IAM writes `Action` and `Resource`.
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(list) => list
+            .iter()
+            .filter_map(|a| a.as_str())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `policy` (a document [`iam_policy`] made) allows `action` on `resource`, given the
+/// request's condition keys (`context`): some statement whose Action and Resource match (IAM's
+/// `*` and `?`, the action's case ignored, a resource pattern matched segment by segment) and
+/// whose conditions all hold. Only the condition operators [`iam_policy`] writes are understood;
+/// any other fails, as does a condition on a key the context lacks. A call on several
+/// resources (`UpdateEndpoint`: the endpoint and the config) must be allowed on each.
+pub fn allows(
+    policy: &serde_json::Value,
+    action: &str,
+    resource: &str,
+    context: &[(&str, &str)],
+) -> bool {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(|s| {
+            strings(&s["Action"])
+                .iter()
+                .any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+        })
+        .filter(|s| {
+            strings(&s["Resource"])
+                .iter()
+                .any(|r| arn_matches(r, resource))
+        })
+        .any(|s| conditions_hold(&s["Condition"], context))
+}
+
+fn conditions_hold(conditions: &serde_json::Value, context: &[(&str, &str)]) -> bool {
+    let Some(conditions) = conditions.as_object() else {
+        return conditions.is_null();
+    };
+    conditions.iter().all(|(operator, keys)| {
+        let Some(keys) = keys.as_object() else {
+            return false;
+        };
+        keys.iter().all(|(key, wanted)| {
+            let wanted = strings(wanted);
+            let mut values = context
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| *v)
+                .peekable();
+            match operator.as_str() {
+                // Single-valued: the request's value is one of those listed.
+                "StringEquals" => values.next().is_some_and(|v| wanted.iter().any(|w| w == v)),
+                // Multi-valued: one of the request's values is one of those listed.
+                "ForAnyValue:StringEquals" => values.any(|v| wanted.iter().any(|w| w == v)),
+                _ => false,
+            }
+        })
+    })
+}
+
+/// An ARN pattern against an ARN: `*` alone matches anything; otherwise the six parts of an
+/// ARN (the last may hold colons) match part by part.
+fn arn_matches(pattern: &str, arn: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let p: Vec<&str> = pattern.splitn(6, ':').collect();
+    let a: Vec<&str> = arn.splitn(6, ':').collect();
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| glob(p, a))
+}
+
+/// IAM's wildcards: `*` any run of characters, `?` any one.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::MacAlgorithmSpec;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use crate::aws::error::AwsError;
 use crate::domain::intent::{IntentSignature, RecreateIntent, SignedIntent, MAC_ALGORITHM};
@@ -30,9 +31,17 @@ pub enum Verification {
 
 impl IntentKey {
     /// The key `key_id` (an id, an alias or an ARN) reached through `config`; a key ARN's own
-    /// region is used, whatever the configuration's region.
-    pub fn new(config: &aws_config::SdkConfig, key_id: &str) -> Self {
+    /// region is used, whatever the configuration's region. `interceptor` is added to the KMS
+    /// client (the service counts AWS calls with it).
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        key_id: &str,
+        interceptor: Option<SharedInterceptor>,
+    ) -> Self {
         let mut kms = aws_sdk_kms::config::Builder::from(config);
+        if let Some(i) = interceptor {
+            kms.push_interceptor(i);
+        }
         if let Some(region) = key_id
             .strip_prefix("arn:")
             .and_then(|rest| rest.split(':').nth(2))

@@ -156,7 +156,7 @@ impl ApplyOptions {
         let config = crate::aws::config::load(None).await;
         let key = match &self.intent_key_id {
             Some(id) => {
-                let key = crate::aws::intent_key::IntentKey::new(&config, id);
+                let key = crate::aws::intent_key::IntentKey::new(&config, id, None);
                 key.check().await?;
                 Some(key)
             }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::aws::iam::{Deployment, IntentKeyId, Queue};
 use crate::domain::catalogue;
 use crate::domain::event;
 use crate::domain::policy::{self, Policy};
@@ -123,11 +124,91 @@ pub enum Command {
         apply: ApplyArgs,
     },
     /// Print the least-privilege IAM policy (JSON) the guard needs to carry out a policy.
-    IamPolicy {
-        /// The policy file.
-        #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
-        policy: PathBuf,
-    },
+    ///
+    /// Each permission is granted on the resources it is used on: SageMaker calls on the ARN
+    /// pattern of each resource type they touch (the list calls, which IAM cannot scope, on
+    /// "*"), iam:PassRole only towards SageMaker, findings on the account's default Security Hub
+    /// product, outcome events on the policy's bus, the queues and the intent key on their ARNs.
+    /// What the flags below do not name stays a wildcard, and a note on stderr says so.
+    IamPolicy(Box<IamPolicyArgs>),
+}
+
+/// The flags of `iam-policy`: the policy, and where the guard runs, to narrow each statement.
+#[derive(Debug, clap::Args)]
+pub struct IamPolicyArgs {
+    /// The policy file.
+    #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
+    pub policy: PathBuf,
+    /// The partition of every ARN.
+    #[arg(long, default_value = "aws", value_parser = partition)]
+    pub partition: String,
+    /// An account the guard acts in (repeatable). Default: any.
+    #[arg(long = "account", value_name = "ACCOUNT", value_parser = account)]
+    pub accounts: Vec<String>,
+    /// A region the guard acts in (repeatable). Default: any.
+    #[arg(long = "region", value_name = "REGION", value_parser = region)]
+    pub regions: Vec<String>,
+    /// The queue `run` reads and recreate intents are stored on (`run --queue-url`). Default:
+    /// any queue.
+    #[arg(long, env = "SAGEMAKER_GUARD_QUEUE_URL", value_name = "URL", value_parser = queue_url)]
+    pub queue_url: Option<Queue>,
+    /// The same queue by its ARN; it wins over --queue-url.
+    #[arg(long, value_name = "ARN", value_parser = queue_arn)]
+    pub queue_arn: Option<Queue>,
+    /// Where undecodable messages go (`run --dead-letter-queue-url`, or the queue's redrive
+    /// target). Default: any queue of the queue's account and region.
+    #[arg(long, env = "SAGEMAKER_GUARD_DEAD_LETTER_QUEUE_URL", value_name = "URL", value_parser = queue_url)]
+    pub dead_letter_queue_url: Option<Queue>,
+    /// The same dead-letter queue by its ARN; it wins over --dead-letter-queue-url.
+    #[arg(long, value_name = "ARN", value_parser = queue_arn)]
+    pub dead_letter_queue_arn: Option<Queue>,
+    /// The KMS key that signs recreate intents (`run --intent-key-id`): its ARN (best: exactly
+    /// that key), its id, an alias (alias/NAME) or an alias ARN (any key with that alias). Used
+    /// only when the policy recreates notebooks. Default: any key.
+    #[arg(long, env = "SAGEMAKER_GUARD_INTENT_KEY_ID", value_name = "KEY", value_parser = IntentKeyId::parse)]
+    pub intent_key_id: Option<IntentKeyId>,
+}
+
+impl IamPolicyArgs {
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            partition: self.partition.clone(),
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+            queue: self.queue_arn.clone().or_else(|| self.queue_url.clone()),
+            dead_letter_queue: self
+                .dead_letter_queue_arn
+                .clone()
+                .or_else(|| self.dead_letter_queue_url.clone()),
+            intent_key: self.intent_key_id.clone(),
+        }
+    }
+}
+
+fn partition(s: &str) -> Result<String, String> {
+    crate::aws::iam::is_partition(s)
+        .then(|| s.to_string())
+        .ok_or_else(|| "not a partition: aws, aws-cn or aws-us-gov".into())
+}
+
+fn account(s: &str) -> Result<String, String> {
+    crate::aws::iam::is_account(s)
+        .then(|| s.to_string())
+        .ok_or_else(|| "not an account id: 12 digits".into())
+}
+
+fn region(s: &str) -> Result<String, String> {
+    crate::aws::iam::is_region(s)
+        .then(|| s.to_string())
+        .ok_or_else(|| "not a region: write it like us-east-1".into())
+}
+
+fn queue_url(s: &str) -> Result<Queue, String> {
+    Queue::from_url(s)
+}
+
+fn queue_arn(s: &str) -> Result<Queue, String> {
+    Queue::from_arn(s)
 }
 
 /// A one-off fix from `audit` or `evaluate`.
@@ -301,15 +382,19 @@ fn run(command: Command) -> ExitCode {
             let apply = apply.options(concurrency);
             runtime().block_on(audit_command(policy, regions, output, concurrency, apply))
         }
-        Command::IamPolicy { policy } => {
-            let Some(policy) = load_policy(&policy) else {
+        Command::IamPolicy(args) => {
+            let Some(policy) = load_policy(&args.policy) else {
                 return ExitCode::from(EXIT_USAGE);
             };
+            let deployment = args.deployment();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&crate::aws::iam::iam_policy(&policy))
+                serde_json::to_string_pretty(&crate::aws::iam::iam_policy(&policy, &deployment))
                     .expect("a policy is JSON")
             );
+            for note in crate::aws::iam::notes(&policy, &deployment) {
+                eprintln!("note: {note}");
+            }
             ExitCode::SUCCESS
         }
         Command::Run(args) => {

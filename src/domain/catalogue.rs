@@ -189,9 +189,10 @@ impl Fix {
         }
     }
 
-    /// Whether carrying it out creates a resource that is given an IAM role (`iam:PassRole`).
+    /// Whether carrying it out creates a resource that is given an IAM role (`iam:PassRole`): a
+    /// recreated notebook keeps its role, a replacement endpoint config its execution role.
     pub fn passes_a_role(self) -> bool {
-        self == Fix::Recreate
+        matches!(self, Fix::Recreate | Fix::ReplaceEndpointConfig)
     }
 
     pub fn as_str(self) -> &'static str {

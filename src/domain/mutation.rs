@@ -57,15 +57,19 @@ impl Mutation {
         }
     }
 
-    /// The IAM action the call needs.
-    pub fn permission(self) -> String {
-        let service = match self {
+    /// The IAM service prefix of the call.
+    pub fn service(self) -> &'static str {
+        match self {
             Mutation::StoreRecreateIntent => "sqs",
             Mutation::ImportFindings => "securityhub",
             Mutation::PublishOutcome => "events",
             _ => "sagemaker",
-        };
-        format!("{service}:{}", self.operation())
+        }
+    }
+
+    /// The IAM action the call needs.
+    pub fn permission(self) -> String {
+        format!("{}:{}", self.service(), self.operation())
     }
 
     /// Whether it changes a SageMaker resource: such calls are spaced per account and region

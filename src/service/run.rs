@@ -173,7 +173,13 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     // finishes the recreate.
     let key = match &cfg.intent_key_id {
         Some(id) => {
-            let key = crate::aws::intent_key::IntentKey::new(&sdk_config, id);
+            let key = crate::aws::intent_key::IntentKey::new(
+                &sdk_config,
+                id,
+                Some(SharedInterceptor::new(ApiCallCounter::new(Arc::clone(
+                    &metrics,
+                )))),
+            );
             key.check().await.map_err(|source| RunError::IntentKey {
                 key: id.clone(),
                 source,

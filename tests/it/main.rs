@@ -12,6 +12,7 @@ mod audit;
 mod converge;
 mod docs;
 mod findings;
+mod iam;
 mod intents;
 mod names;
 mod recreate;
