@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::aws::accounts::Reach;
 use crate::aws::error::AwsError;
 use crate::aws::finding::{self, FindingContext, FindingsImporter};
 use crate::aws::gate::{Effects, Gate};
@@ -36,7 +37,8 @@ use crate::domain::resource::{self, ResourceKind, ResourceRef};
 /// Everything a look may reach: the AWS clients of each region (made once), the gate, the intent
 /// store and the findings already filed. One per process (`run`) or per command (`--apply`).
 pub struct Edge {
-    sdk_config: aws_config::SdkConfig,
+    /// The guard's own account, and with an account list each member account's role.
+    reach: Reach,
     /// Added to every client made here (the service counts AWS calls with it).
     interceptor: Option<SharedInterceptor>,
     pub gate: Gate,
@@ -63,7 +65,7 @@ impl Edge {
         settle: Duration,
     ) -> Self {
         Edge {
-            sdk_config,
+            reach: Reach::single(sdk_config),
             interceptor,
             gate: Gate::default(),
             intents,
@@ -76,43 +78,76 @@ impl Edge {
         }
     }
 
-    /// The AWS configuration every client here is made from.
+    /// Acts in the accounts `reach` reaches (an organization's), not only the guard's own.
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
+    }
+
+    /// Where the guard can act.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
+    }
+
+    /// The guard's own AWS configuration (its queue, key and bus).
     pub fn sdk_config(&self) -> &aws_config::SdkConfig {
-        &self.sdk_config
+        self.reach.base()
     }
 
-    /// The reader of a region.
+    /// The reader of a region of the guard's own account (or of the account the key names).
     pub fn observer(&self, region: &str) -> Observer {
-        let mut observers = self.observers.lock().expect("never poisoned");
-        bound(&mut observers, region, MAX_REGIONS);
-        observers
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let mut config = aws_sdk_sagemaker::config::Builder::from(&self.sdk_config)
-                    .region(aws_sdk_sagemaker::config::Region::new(region.to_string()));
-                if let Some(i) = &self.interceptor {
-                    config.push_interceptor(i.clone());
-                }
-                Observer::new(aws_sdk_sagemaker::Client::from_conf(config.build()), region)
-            })
-            .clone()
+        self.observer_in(None, region)
+            .expect("the guard's own account is always reached")
     }
 
-    /// The Security Hub importer of a region.
+    /// The reader of a region of `account` (`None`: the guard's own); `None` when the account
+    /// is not one the guard can reach.
+    pub fn observer_in(&self, account: Option<&str>, region: &str) -> Option<Observer> {
+        let config = self.reach.config(account)?;
+        let key = format!("{}|{region}", account.unwrap_or(""));
+        let mut observers = self.observers.lock().expect("never poisoned");
+        bound(&mut observers, &key, MAX_CLIENTS);
+        Some(
+            observers
+                .entry(key)
+                .or_insert_with(|| {
+                    let mut config = aws_sdk_sagemaker::config::Builder::from(config)
+                        .region(aws_sdk_sagemaker::config::Region::new(region.to_string()));
+                    if let Some(i) = &self.interceptor {
+                        config.push_interceptor(i.clone());
+                    }
+                    Observer::new(aws_sdk_sagemaker::Client::from_conf(config.build()), region)
+                })
+                .clone(),
+        )
+    }
+
+    /// The Security Hub importer of a region of the guard's own account.
     pub fn importer(&self, region: &str) -> FindingsImporter {
+        self.importer_in(None, region)
+            .expect("the guard's own account is always reached")
+    }
+
+    /// The Security Hub importer of a region of `account`: a finding is imported in the account
+    /// it is about (BatchImportFindings with the default product takes only the caller's own).
+    pub fn importer_in(&self, account: Option<&str>, region: &str) -> Option<FindingsImporter> {
+        let config = self.reach.config(account)?;
+        let key = format!("{}|{region}", account.unwrap_or(""));
         let mut importers = self.importers.lock().expect("never poisoned");
-        bound(&mut importers, region, MAX_REGIONS);
-        importers
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let mut config = aws_sdk_securityhub::config::Builder::from(&self.sdk_config)
-                    .region(aws_sdk_securityhub::config::Region::new(region.to_string()));
-                if let Some(i) = &self.interceptor {
-                    config.push_interceptor(i.clone());
-                }
-                FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(config.build()))
-            })
-            .clone()
+        bound(&mut importers, &key, MAX_CLIENTS);
+        Some(
+            importers
+                .entry(key)
+                .or_insert_with(|| {
+                    let mut config = aws_sdk_securityhub::config::Builder::from(config)
+                        .region(aws_sdk_securityhub::config::Region::new(region.to_string()));
+                    if let Some(i) = &self.interceptor {
+                        config.push_interceptor(i.clone());
+                    }
+                    FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(config.build()))
+                })
+                .clone(),
+        )
     }
 
     /// The outcome publisher of a region.
@@ -122,7 +157,7 @@ impl Edge {
         buses
             .entry(region.to_string())
             .or_insert_with(|| {
-                let mut config = aws_sdk_eventbridge::config::Builder::from(&self.sdk_config)
+                let mut config = aws_sdk_eventbridge::config::Builder::from(self.reach.base())
                     .region(aws_sdk_eventbridge::config::Region::new(region.to_string()));
                 if let Some(i) = &self.interceptor {
                     config.push_interceptor(i.clone());
@@ -156,6 +191,7 @@ impl Edge {
     async fn file_findings(
         &self,
         findings: Vec<AwsSecurityFinding>,
+        account: Option<&str>,
         region: &str,
     ) -> Result<Option<String>, AwsError> {
         let signature = |f: &AwsSecurityFinding| {
@@ -181,7 +217,10 @@ impl Edge {
             .iter()
             .map(|f| (f.id().unwrap_or_default().to_string(), signature(f)))
             .collect();
-        let summary = self.importer(region).import(&self.gate, changed).await?;
+        let importer = self
+            .importer_in(account, region)
+            .ok_or_else(|| unreachable_account(account.unwrap_or_default()))?;
+        let summary = importer.import(&self.gate, changed).await?;
         let refused: Vec<&str> = summary.failed.iter().map(|f| f.id.as_str()).collect();
         let mut filed = self.filed.lock().expect("never poisoned");
         for (id, sig) in signatures {
@@ -236,9 +275,23 @@ impl Edge {
     }
 }
 
+/// The error of a look in an account the guard has no role for.
+fn unreachable_account(account: &str) -> AwsError {
+    AwsError::refused(
+        "AssumeRole",
+        &format!(
+            "account {account} is not in the account list (--accounts): the guard cannot act there"
+        ),
+    )
+}
+
 /// Regions whose clients are kept (AWS has about 35): messages naming more regions do not grow
 /// the process; beyond this, the clients are made again.
 const MAX_REGIONS: usize = 64;
+
+/// Clients of (account, region) kept: accounts come only from the account list, so this bounds
+/// an organization of a hundred accounts in every region.
+const MAX_CLIENTS: usize = 4096;
 
 /// Findings and outcomes remembered, so an unchanged one is not sent again: beyond this, the
 /// memory starts over (costing one more import or event each, never a missed one).
@@ -346,7 +399,9 @@ pub async fn converge(
 ) -> Result<Look, AwsError> {
     let mut intent_look = None;
     if let Some(intent) = intent {
-        let observer = edge.observer(&intent.region);
+        let observer = edge
+            .observer_in(Some(&intent.account), &intent.region)
+            .ok_or_else(|| unreachable_account(&intent.account))?;
         let fx = edge.effects(&observer, policy, false);
         let (execution, state) = continue_intent(&observer, &fx, intent).await?;
         let detail = serde_json::json!({
@@ -404,7 +459,11 @@ async fn judge_and_act(
     if !policy.judges(key.kind) {
         return Ok(Look::new(Standing::NotJudged));
     }
-    let observer = edge.observer(region);
+    // An account the guard has no role for is not one it may act in.
+    let Some(observer) = edge.observer_in(key.account.as_deref(), region) else {
+        return Ok(Look::new(Standing::OutOfScope));
+    };
+    let account_key = key.account.as_deref();
     let Some(observed) = observer.observe_ref(key, policy).await? else {
         let mut look = Look::new(Standing::Gone);
         if let (false, Some(account)) = (dry_run, key.account.as_deref()) {
@@ -421,7 +480,10 @@ async fn judge_and_act(
                 .filter_map(|f| f.id().map(str::to_string))
                 .collect();
             // Boxed: the paginated call's future is large, and the look's own is polled deep.
-            let active = Box::pin(edge.importer(region).active(&ids)).await?;
+            let importer = edge
+                .importer_in(Some(account), region)
+                .ok_or_else(|| unreachable_account(account))?;
+            let active = Box::pin(importer.active(&ids)).await?;
             let archived: Vec<_> = archived
                 .into_iter()
                 .filter(|f| f.id().is_some_and(|id| active.iter().any(|a| a == id)))
@@ -429,7 +491,7 @@ async fn judge_and_act(
             look.findings = if archived.is_empty() {
                 None
             } else {
-                edge.file_findings(archived, region).await?
+                edge.file_findings(archived, Some(account), region).await?
             };
             look.resource_arn = Some(arn);
         }
@@ -448,7 +510,6 @@ async fn judge_and_act(
     look.resource_arn = Some(a.resource.arn.clone());
     look.resource_name = Some(a.resource.name.clone());
     if a.has_work() {
-        let observer = edge.observer(region);
         let fx = edge.effects(&observer, policy, dry_run);
         let e = carry_out(&fx, &a).await?;
         if let Some(d) = e.requeue_after {
@@ -481,7 +542,7 @@ async fn judge_and_act(
         );
         ctx.outcome = look.execution.as_ref().map(Execution::summary);
         let findings = finding::to_file(&a, policy, &ctx);
-        look.findings = edge.file_findings(findings, region).await?;
+        look.findings = edge.file_findings(findings, account_key, region).await?;
     }
     look.requeue_after = requeue;
     look.assessment = Some(a);

@@ -3,6 +3,7 @@
 //! [`outcome`], intents in [`intent_store`]) passes the one gate, [`gate`]; clients are made from
 //! [`config`], with timeouts.
 
+pub mod accounts;
 pub mod config;
 pub mod endpoint_config;
 pub mod error;

@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::aws::accounts::Reach;
 use crate::aws::observe::{AwsError, Listed, Observer};
 use crate::cli::report::{Report, ResultRow, SweepError};
 use crate::converge::{converge_until_settled, Applied, Edge};
@@ -60,6 +61,7 @@ pub async fn sweep(
     concurrency: usize,
     progress: &dyn Progress,
     apply: Option<&ApplyOptions>,
+    reach: &Reach,
 ) -> Report {
     let now = Timestamp::now();
     let mut assessments: Vec<Assessment> = Vec::new();
@@ -68,7 +70,7 @@ pub async fn sweep(
     let mut applied = Vec::new();
     let edge = match apply {
         Some(options) => match options.edge().await {
-            Ok(edge) => Some(edge),
+            Ok(edge) => Some(edge.with_reach(reach.clone())),
             Err(e) => {
                 // Nothing is changed with a key that cannot sign: the sweep only reports.
                 errors.push(SweepError::intent_key(e));
@@ -77,9 +79,20 @@ pub async fn sweep(
         },
         None => None,
     };
-    for region in regions {
+    for (account, region) in targets(policy, regions, reach, &mut errors).await {
+        let region = &region;
         let first_of_region = assessments.len();
-        let observer = Observer::from_env(region).await;
+        let Some(config) = reach.config(account.as_deref()) else {
+            continue;
+        };
+        let observer = Observer::new(
+            aws_sdk_sagemaker::Client::from_conf(
+                aws_sdk_sagemaker::config::Builder::from(config)
+                    .region(aws_sdk_sagemaker::config::Region::new(region.clone()))
+                    .build(),
+            ),
+            region.clone(),
+        );
         let mut listed = Vec::new();
         for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
             match observer.list(kind).await {
@@ -131,6 +144,47 @@ pub async fn sweep(
     let mut report = Report::new(&policy.name, &assessments, error_results, errors);
     report.applied = applied;
     report
+}
+
+/// Where a sweep reads: each region of the guard's own account, or with an account list each
+/// account in scope (checked first: an account whose role cannot be assumed is that account's
+/// error, and the others go on) in its own regions, else `regions`.
+async fn targets(
+    policy: &Policy,
+    regions: &[String],
+    reach: &Reach,
+    errors: &mut Vec<SweepError>,
+) -> Vec<(Option<String>, String)> {
+    let Some(accounts) = reach.accounts() else {
+        return regions.iter().map(|r| (None, r.clone())).collect();
+    };
+    let mut out = Vec::new();
+    for account in accounts
+        .iter()
+        .filter(|a| policy.scope.includes_account(&a.account_id))
+    {
+        if let Err(e) = reach.check(&account.account_id).await {
+            errors.push(SweepError::account(&account.account_id, e));
+            continue;
+        }
+        let own: Vec<String> = account
+            .regions
+            .iter()
+            .filter(|r| policy.scope.includes_region(r))
+            .cloned()
+            .collect();
+        let chosen = if account.regions.is_empty() {
+            regions
+        } else {
+            &own[..]
+        };
+        out.extend(
+            chosen
+                .iter()
+                .map(|r| (Some(account.account_id.clone()), r.clone())),
+        );
+    }
+    out
 }
 
 /// How `--apply` runs.
@@ -241,6 +295,7 @@ pub async fn evaluate_event(
     decoded: Decoded,
     default_region: &str,
     apply: Option<&ApplyOptions>,
+    reach: &Reach,
 ) -> EventReport {
     let triggers = match decoded {
         Decoded::Ignored(reason) => {
@@ -284,15 +339,21 @@ pub async fn evaluate_event(
                 .account
                 .as_deref()
                 .is_none_or(|a| policy.scope.includes_account(a));
-        if !in_scope {
-            outcome.state = "out-of-scope";
-        } else if !policy.judges(resource.kind) {
-            outcome.state = "not-judged";
-        } else {
-            if !observers.contains_key(&region) {
-                observers.insert(region.clone(), Observer::from_env(&region).await);
+        // An account the guard has no role for is not one it may act in.
+        let config = reach
+            .config(resource.account.as_deref())
+            .filter(|_| in_scope);
+        if let Some(config) = config.filter(|_| policy.judges(resource.kind)) {
+            let at = format!("{}|{region}", resource.account.as_deref().unwrap_or(""));
+            if !observers.contains_key(&at) {
+                let client = aws_sdk_sagemaker::Client::from_conf(
+                    aws_sdk_sagemaker::config::Builder::from(config)
+                        .region(aws_sdk_sagemaker::config::Region::new(region.clone()))
+                        .build(),
+                );
+                observers.insert(at.clone(), Observer::new(client, region.clone()));
             }
-            let observer = &observers[&region];
+            let observer = &observers[&at];
             match observer.observe_ref(&resource, policy).await {
                 Ok(Some(observed)) if !policy.scope.includes_account(&observed.account) => {
                     outcome.state = "out-of-scope";
@@ -309,6 +370,10 @@ pub async fn evaluate_event(
                     outcome.error = Some(e.to_string());
                 }
             }
+        } else if config.is_none() {
+            outcome.state = "out-of-scope";
+        } else {
+            outcome.state = "not-judged";
         }
         outcomes.push(outcome);
         keys.push(ResourceRef {
@@ -321,7 +386,7 @@ pub async fn evaluate_event(
         // Every resource the event names that may be acted on: present ones are fixed, gone
         // ones have their findings archived, as the service does.
         let edge = match options.edge().await {
-            Ok(edge) => edge,
+            Ok(edge) => edge.with_reach(reach.clone()),
             Err(e) => {
                 report.errors.push(SweepError::intent_key(e));
                 return EventReport {

@@ -107,6 +107,8 @@ pub enum Command {
         concurrency: usize,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        org: OrgArgs,
     },
     /// Run the reconciler: consume EventBridge events from SQS, resync periodically, judge every
     /// resource named, plan, and carry out what the policy allows (findings, tags, in-place fixes).
@@ -122,6 +124,8 @@ pub enum Command {
         event: String,
         #[command(flatten)]
         apply: ApplyArgs,
+        #[command(flatten)]
+        org: OrgArgs,
     },
     /// Print the least-privilege IAM policy (JSON) the guard needs to carry out a policy.
     ///
@@ -211,6 +215,34 @@ fn queue_arn(s: &str) -> Result<Queue, String> {
     Queue::from_arn(s)
 }
 
+/// The accounts of an organization, reached by assuming a role in each.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrgArgs {
+    /// The accounts to act in, each through its role: a c7n-org `accounts.yml` (`accounts:` with
+    /// account_id, name, regions, role, external_id). The policy's scope still decides where
+    /// the guard may act. Without it, only the account of the guard's own credentials.
+    #[arg(long, value_name = "FILE", env = "SAGEMAKER_GUARD_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
+    /// The role assumed in an account that names none; {partition} and {account_id} are
+    /// filled in.
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        default_value = crate::domain::accounts::DEFAULT_ROLE_TEMPLATE,
+        env = "SAGEMAKER_GUARD_MEMBER_ROLE"
+    )]
+    pub member_role: String,
+}
+
+impl OrgArgs {
+    /// Where the guard may act: its own account, or every account of the list. A list that
+    /// cannot be read or is malformed is a usage error.
+    pub async fn reach(&self) -> Result<crate::aws::accounts::Reach, String> {
+        let base = crate::aws::config::load(None).await;
+        crate::aws::accounts::Reach::load(base, self.accounts.as_deref(), &self.member_role).await
+    }
+}
+
 /// A one-off fix from `audit` or `evaluate`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
@@ -288,6 +320,8 @@ pub struct RunArgs {
     /// `intent-signature`). Without it, no notebook is recreated; every other fix works.
     #[arg(long, env = "SAGEMAKER_GUARD_INTENT_KEY_ID")]
     pub intent_key_id: Option<String>,
+    #[command(flatten)]
+    pub org: OrgArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,12 +409,20 @@ fn run(command: Command) -> ExitCode {
             output,
             concurrency,
             apply,
+            org,
         } => {
             let Some(policy) = load_policy(&policy) else {
                 return ExitCode::from(EXIT_USAGE);
             };
             let apply = apply.options(concurrency);
-            runtime().block_on(audit_command(policy, regions, output, concurrency, apply))
+            runtime().block_on(audit_command(
+                policy,
+                regions,
+                output,
+                concurrency,
+                apply,
+                org,
+            ))
         }
         Command::IamPolicy(args) => {
             let Some(policy) = load_policy(&args.policy) else {
@@ -410,6 +452,8 @@ fn run(command: Command) -> ExitCode {
                 dead_letter_queue_url: args.dead_letter_queue_url,
                 settle_interval: args.settle_interval,
                 intent_key_id: args.intent_key_id,
+                accounts: args.org.accounts,
+                member_role: args.org.member_role,
             };
             match runtime().block_on(crate::service::run::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -423,11 +467,12 @@ fn run(command: Command) -> ExitCode {
             policy,
             event,
             apply,
+            org,
         } => {
             let Some(policy) = load_policy(&policy) else {
                 return ExitCode::from(EXIT_USAGE);
             };
-            runtime().block_on(evaluate_command(policy, &event, apply.options(1)))
+            runtime().block_on(evaluate_command(policy, &event, apply.options(1), org))
         }
     }
 }
@@ -512,7 +557,15 @@ async fn audit_command(
     output: ReportOutput,
     concurrency: usize,
     apply: Option<audit::ApplyOptions>,
+    org: OrgArgs,
 ) -> ExitCode {
+    let reach = match org.reach().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     if regions.is_empty() {
         regions = policy.scope.regions.clone();
     }
@@ -550,6 +603,7 @@ async fn audit_command(
         concurrency,
         &Bar(bar.clone()),
         apply.as_ref(),
+        &reach,
     )
     .await;
     bar.finish_and_clear();
@@ -567,6 +621,7 @@ async fn evaluate_command(
     policy: Policy,
     source: &str,
     apply: Option<audit::ApplyOptions>,
+    org: OrgArgs,
 ) -> ExitCode {
     let body = if source == "-" {
         let mut s = String::new();
@@ -595,7 +650,14 @@ async fn evaluate_command(
         eprintln!("error: no region: set AWS_REGION (used for events that name none)");
         return ExitCode::from(EXIT_USAGE);
     };
-    let report = audit::evaluate_event(&policy, decoded, &region, apply.as_ref()).await;
+    let reach = match org.reach().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let report = audit::evaluate_event(&policy, decoded, &region, apply.as_ref(), &reach).await;
     println!(
         "{}",
         serde_json::to_string_pretty(&report).expect("the report is JSON")

@@ -72,6 +72,17 @@ pub struct SweepError {
 }
 
 impl SweepError {
+    /// An account whose role could not be assumed: its resources were not read.
+    pub fn account(account: &str, e: AwsError) -> Self {
+        SweepError {
+            region: String::new(),
+            resource_type: "Account",
+            operation: e.operation,
+            code: e.code,
+            message: format!("account {account}: {}", e.message),
+        }
+    }
+
     /// The `--intent-key-id` could not be used: `--apply` changes nothing.
     pub fn intent_key(e: AwsError) -> Self {
         SweepError {

@@ -82,6 +82,9 @@ pub enum DecodeError {
     NotAnEvent(String),
     /// An event the guard understands, but that names no resource.
     NoResource(String),
+    /// The event's sources name different accounts (the envelope, CloudTrail's recipient, a
+    /// finding's account, a resource ARN): it is not acted on.
+    AccountsDisagree(String),
 }
 
 impl DecodeError {
@@ -91,6 +94,7 @@ impl DecodeError {
             DecodeError::Json { .. } => "malformed-json",
             DecodeError::NotAnEvent(_) => "not-an-event",
             DecodeError::NoResource(_) => "no-resource",
+            DecodeError::AccountsDisagree(_) => "accounts-disagree",
         }
     }
 }
@@ -110,6 +114,9 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::NotAnEvent(why) => write!(f, "not an EventBridge event: {why}"),
             DecodeError::NoResource(why) => write!(f, "the event names no resource: {why}"),
+            DecodeError::AccountsDisagree(why) => {
+                write!(f, "the event's accounts disagree: {why}")
+            }
         }
     }
 }
@@ -125,6 +132,23 @@ struct Envelope<'a> {
     region: Option<String>,
     #[serde(borrow)]
     detail: Option<&'a RawValue>,
+}
+
+/// Checks that every account an event names is one and the same.
+fn agree<'a>(
+    claims: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> Result<(), DecodeError> {
+    let named: Vec<(&str, &str)> = claims
+        .into_iter()
+        .filter_map(|(what, a)| a.filter(|a| !a.is_empty()).map(|a| (what, a)))
+        .collect();
+    match named.iter().find(|(_, a)| *a != named[0].1) {
+        Some((what, other)) => Err(DecodeError::AccountsDisagree(format!(
+            "{} says {}, {what} says {other}",
+            named[0].0, named[0].1
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Decodes one message body.
@@ -278,6 +302,10 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
     let source = TriggerSource::CloudTrail {
         event_name: event_name.clone(),
     };
+    agree([
+        ("the envelope's account", ctx.account),
+        ("recipientAccountId", d.recipient_account_id.as_deref()),
+    ])?;
     let account = d.recipient_account_id.as_deref().or(ctx.account);
     let region = d.aws_region.as_deref().or(ctx.region);
     let names = d.request_parameters.unwrap_or_default();
@@ -288,7 +316,15 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
                 "{event_name} without requestParameters.resourceArn"
             )));
         };
-        return Ok(match ResourceRef::from_arn(&arn) {
+        let resource = ResourceRef::from_arn(&arn);
+        agree([
+            ("the event", account),
+            (
+                "requestParameters.resourceArn",
+                resource.as_ref().and_then(|r| r.account.as_deref()),
+            ),
+        ])?;
+        return Ok(match resource {
             Some(resource) => Decoded::Triggers(vec![Trigger {
                 resource,
                 gone: false,
@@ -314,7 +350,15 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
         ResourceKind::Image => (names.image_name, arns.image_arn),
         ResourceKind::AppImageConfig => (names.app_image_config_name, arns.app_image_config_arn),
     };
-    let resource = match (name, arn.as_deref().and_then(ResourceRef::from_arn)) {
+    let from_arn = arn.as_deref().and_then(ResourceRef::from_arn);
+    agree([
+        ("the event", account),
+        (
+            "responseElements' ARN",
+            from_arn.as_ref().and_then(|r| r.account.as_deref()),
+        ),
+    ])?;
+    let resource = match (name, from_arn) {
         // The request carries the name as the user spelled it; the ARN lower-cases it.
         (Some(name), from_arn) if !name.is_empty() => ResourceRef {
             kind,
@@ -383,6 +427,13 @@ fn state_change(
         AppImageConfig => (d.app_image_config_name, d.app_image_config_arn),
     };
     let from_arn = arn.as_deref().and_then(ResourceRef::from_arn);
+    agree([
+        ("the envelope's account", ctx.account),
+        (
+            "the resource ARN",
+            from_arn.as_ref().and_then(|r| r.account.as_deref()),
+        ),
+    ])?;
     let resource = match (name, from_arn) {
         (Some(name), from_arn) if !name.is_empty() => ResourceRef {
             kind,
@@ -420,6 +471,7 @@ struct FindingsDetail<F> {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct AsffFinding {
+    aws_account_id: Option<String>,
     generator_id: Option<String>,
     compliance: Option<AsffCompliance>,
     #[serde(default)]
@@ -462,17 +514,28 @@ fn asff(detail: &RawValue) -> Result<Decoded, DecodeError> {
             f.generator_id.as_deref(),
         );
         let arns = f.resources.into_iter().filter_map(|r| r.id).collect();
-        (own, control, arns)
+        (own, control, arns, f.aws_account_id)
     });
     findings_to_triggers(findings, "ASFF")
 }
 
 #[derive(Deserialize)]
 struct OcsfFinding {
+    cloud: Option<OcsfCloud>,
     compliance: Option<OcsfCompliance>,
     metadata: Option<OcsfMetadata>,
     #[serde(default)]
     resources: Vec<OcsfResource>,
+}
+
+#[derive(Deserialize)]
+struct OcsfCloud {
+    account: Option<OcsfAccount>,
+}
+
+#[derive(Deserialize)]
+struct OcsfAccount {
+    uid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -519,20 +582,28 @@ fn ocsf(detail: &RawValue) -> Result<Decoded, DecodeError> {
                     .find(|u| u.starts_with("arn:"))
             })
             .collect();
-        (own, control, arns)
+        let account = f.cloud.and_then(|c| c.account).and_then(|a| a.uid);
+        (own, control, arns, account)
     });
     findings_to_triggers(findings, "OCSF")
 }
 
 /// One trigger per SageMaker resource named by a finding about a SageMaker control.
 fn findings_to_triggers(
-    findings: impl Iterator<Item = (bool, Option<Result<ControlId, String>>, Vec<String>)>,
+    findings: impl Iterator<
+        Item = (
+            bool,
+            Option<Result<ControlId, String>>,
+            Vec<String>,
+            Option<String>,
+        ),
+    >,
     format: &str,
 ) -> Result<Decoded, DecodeError> {
     let mut triggers: Vec<Trigger> = Vec::new();
     let mut skipped = Vec::new();
     let mut unnamed = 0;
-    for (own, control, arns) in findings {
+    for (own, control, arns, account) in findings {
         let control = match control {
             _ if own => {
                 skipped.push("the guard's own finding".to_string());
@@ -552,6 +623,12 @@ fn findings_to_triggers(
             .iter()
             .filter_map(|a| ResourceRef::from_arn(a))
             .collect();
+        for r in &resources {
+            agree([
+                ("the finding's account", account.as_deref()),
+                ("its resource's ARN", r.account.as_deref()),
+            ])?;
+        }
         if resources.is_empty() {
             unnamed += 1;
         }

@@ -1,6 +1,7 @@
 //! The pure core: data in, data out. Nothing here calls AWS, awaits, or reads the clock on its
 //! own; the time is passed in. Everything above builds on these types.
 
+pub mod accounts;
 pub mod assess;
 pub mod catalogue;
 pub mod evaluate;

@@ -172,7 +172,13 @@ fn envelope() -> impl Strategy<Value = Value> {
 /// An error a user can act on: it says something, with a reason code for the dead-letter queue.
 fn clear(e: &DecodeError) -> bool {
     !e.to_string().trim().is_empty()
-        && ["malformed-json", "not-an-event", "no-resource"].contains(&e.reason_code())
+        && [
+            "malformed-json",
+            "not-an-event",
+            "no-resource",
+            "accounts-disagree",
+        ]
+        .contains(&e.reason_code())
 }
 
 /// What decoding says, checked: an intent is also checked, which must not panic either.

@@ -38,6 +38,9 @@ pub struct RunConfig {
     pub settle_interval: Duration,
     /// The KMS HMAC key that signs and checks recreate intents.
     pub intent_key_id: Option<String>,
+    /// The organization's account list (`--accounts`), and the role template.
+    pub accounts: Option<PathBuf>,
+    pub member_role: String,
 }
 
 /// Why `run` could not start or stopped early.
@@ -70,6 +73,8 @@ pub enum RunError {
         #[source]
         source: AwsError,
     },
+    #[error("{0}")]
+    Accounts(String),
     #[error("cannot listen on {addr}: {cause}")]
     Listen {
         addr: SocketAddr,
@@ -197,6 +202,13 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         url: cfg.queue_url.clone(),
         key,
     };
+    let reach = crate::aws::accounts::Reach::load(
+        sdk_config.clone(),
+        cfg.accounts.as_deref(),
+        &cfg.member_role,
+    )
+    .await
+    .map_err(RunError::Accounts)?;
     let edge = Edge::new(
         sdk_config,
         Some(SharedInterceptor::new(ApiCallCounter::new(Arc::clone(
@@ -204,7 +216,8 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         )))),
         Some(intents),
         cfg.settle_interval.max(Duration::from_millis(10)),
-    );
+    )
+    .with_reach(reach);
     let ctx = Arc::new(Service {
         ctx: Context {
             policy,

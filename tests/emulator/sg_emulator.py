@@ -52,6 +52,9 @@ from moto.sagemaker.models import (
 )
 from moto.sagemaker.responses import SageMakerResponse
 from moto.securityhub.models import SecurityHubBackend
+from moto.iam.models import iam_backends
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import STSBackend
 from moto.sagemaker.utils import arn_formatter
 from moto.utilities.paginator import paginate
 from werkzeug.serving import make_server
@@ -388,6 +391,7 @@ _APP_IMAGE_CONFIG_SORT_KEYS = {
 
 _moto = {
     "get_current_account": BaseResponse.get_current_account,
+    "sts.assume_role": STSBackend.assume_role,
     "notebook.__init__": FakeSagemakerNotebookInstance.__init__,
     "notebook.to_dict": FakeSagemakerNotebookInstance.to_dict,
     "backend.__init__": SageMakerModelBackend.__init__,
@@ -847,6 +851,26 @@ class SecurityHubPatches:
         return page, (str(start + size) if start + size < len(matching) else None)
 
 
+class StsPatches:
+    """Onto moto's STSBackend: AssumeRole as AWS does it, for a role that exists. moto lets any
+    ARN be assumed; here the role must exist in its account (AccessDenied otherwise), and when its
+    trust policy names an `sts:ExternalId`, the caller must give that one."""
+
+    def assume_role(self, region_name: str, role_session_name: str, role_arn: str, policy: str,
+                    duration: int, external_id: str) -> Any:
+        parts = role_arn.split(":")
+        account, name = (parts[4], parts[5].split("/")[-1]) if len(parts) >= 6 else ("", "")
+        partition = parts[1] if len(parts) > 1 else "aws"
+        roles = [r for r in iam_backends[account][partition].roles.values() if r.name == name] \
+            if account in iam_backends else []
+        if not roles:
+            raise STSClientError("AccessDenied", f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        wanted = re.search(r'"sts:ExternalId"\s*:\s*"([^"]*)"', roles[0].assume_role_policy_document or "")
+        if wanted and wanted.group(1) != external_id:
+            raise STSClientError("AccessDenied", f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn} (external id)")
+        return _moto["sts.assume_role"](self, region_name, role_session_name, role_arn, policy, duration, external_id)
+
+
 def _finding_matches(finding: dict[str, Any], filters: dict[str, Any]) -> bool:
     for field, conditions in filters.items():
         wanted = [c.get("Value") for c in conditions or [] if c.get("Comparison", "EQUALS") == "EQUALS"]
@@ -858,6 +882,7 @@ def _finding_matches(finding: dict[str, Any], filters: dict[str, Any]) -> bool:
 _PATCH_TARGETS = {
     BaseResponse: BaseResponsePatches,
     SecurityHubBackend: SecurityHubPatches,
+    STSBackend: StsPatches,
     FakeSagemakerNotebookInstance: NotebookPatches,
     SageMakerModelBackend: BackendPatches,
     SageMakerResponse: ResponsePatches,

@@ -686,6 +686,21 @@ class CallCountTest(EmulatorTest):
         actions = [c["action"] for c in control("GET", "calls")[1]["calls"] if c["service"] == "securityhub"]
         self.assertEqual(actions, ["GetFindings"])
 
+    def test_assume_role_needs_the_role_and_its_external_id(self) -> None:
+        member = "222222222222"
+        trust = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                                           "Condition": {"StringEquals": {"sts:ExternalId": "ext-1"}}}]})
+        client("iam", account=member).create_role(RoleName="Member", AssumeRolePolicyDocument=trust)
+        sts = client("sts")
+        arn = f"arn:aws:iam::{member}:role/Member"
+        creds = sts.assume_role(RoleArn=arn, RoleSessionName="guard", ExternalId="ext-1")["Credentials"]
+        self.assertTrue(creds["AccessKeyId"])
+        for kwargs in ({"RoleArn": arn, "ExternalId": "wrong"},
+                       {"RoleArn": "arn:aws:iam::333333333333:role/Member"}):
+            with self.assertRaises(ClientError) as e:
+                sts.assume_role(RoleSessionName="guard", **kwargs)
+            self.assertEqual(e.exception.response["Error"]["Code"], "AccessDenied")
+
     def test_get_findings_honours_equals_filters(self) -> None:
         hub = client("securityhub")
         def finding(fid: str, state: str) -> dict:

@@ -15,6 +15,7 @@ mod findings;
 mod iam;
 mod intents;
 mod names;
+mod org;
 mod recreate;
 mod remediate;
 mod run;

@@ -280,3 +280,67 @@ fn the_name_falls_back_to_the_response_arn() {
     assert_eq!(t[0].resource.region.as_deref(), Some("eu-west-1"));
     assert_eq!(t[0].resource.account.as_deref(), Some("111111111111"));
 }
+
+/// A fixture with one field changed (a JSON pointer), decoded.
+fn decode_changed(name: &str, pointer: &str, value: &str) -> Result<Decoded, DecodeError> {
+    let mut v: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{name} has {pointer}")) = value.into();
+    decode(&v.to_string())
+}
+
+fn disagree(r: Result<Decoded, DecodeError>) -> bool {
+    matches!(&r, Err(e @ DecodeError::AccountsDisagree(_)) if e.reason_code() == "accounts-disagree")
+}
+
+#[test]
+fn a_cloudtrail_event_whose_envelope_and_recipient_accounts_differ_is_refused() {
+    let r = decode_changed(
+        "cloudtrail-update-notebook-instance",
+        "/account",
+        "999999999999",
+    );
+    assert!(disagree(r));
+}
+
+#[test]
+fn an_add_tags_event_naming_another_accounts_arn_is_refused() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fixture("cloudtrail-add-tags-notebook")).unwrap();
+    let arn = v["detail"]["requestParameters"]["resourceArn"]
+        .as_str()
+        .unwrap()
+        .replace("123456789012", "999999999999");
+    v["detail"]["requestParameters"]["resourceArn"] = arn.into();
+    assert!(disagree(decode(&v.to_string())));
+}
+
+#[test]
+fn an_asff_finding_whose_account_and_resource_arn_differ_is_refused() {
+    let r = decode_changed(
+        "securityhub-findings-imported-asff",
+        "/detail/findings/0/AwsAccountId",
+        "999999999999",
+    );
+    assert!(disagree(r));
+}
+
+#[test]
+fn an_ocsf_finding_whose_cloud_account_and_resource_arn_differ_is_refused() {
+    let r = decode_changed(
+        "securityhub-findings-imported-v2-ocsf",
+        "/detail/findings/0/cloud/account/uid",
+        "999999999999",
+    );
+    assert!(disagree(r));
+}
+
+#[test]
+fn a_state_change_whose_envelope_and_arn_accounts_differ_is_refused() {
+    let r = decode_changed(
+        "sagemaker-notebook-instance-state-change",
+        "/account",
+        "999999999999",
+    );
+    assert!(disagree(r));
+}

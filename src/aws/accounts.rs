@@ -1,0 +1,117 @@
+//! Reaching the organization's accounts: one AWS configuration per member account, whose
+//! credentials come from STS `AssumeRole` into the account's role (with its external id, a
+//! session name that says it is the guard, the regional STS endpoint). `aws-config`'s
+//! `AssumeRoleProvider` makes the calls; the SDK's identity cache keeps the credentials and
+//! refreshes them before they expire.
+
+use std::collections::HashMap;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use crate::aws::error::AwsError;
+use crate::domain::accounts::Accounts;
+
+/// The session name the guard's assumed-role sessions carry (CloudTrail shows it).
+pub const SESSION_NAME: &str = "sagemaker-guard";
+
+/// Where the guard can act: its own account (the base configuration), and with an account list,
+/// each member account through its role.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    base: SdkConfig,
+    accounts: Option<Accounts>,
+    configs: HashMap<String, SdkConfig>,
+}
+
+impl Reach {
+    /// Only the account of the guard's own credentials.
+    pub fn single(base: SdkConfig) -> Self {
+        Reach {
+            base,
+            accounts: None,
+            configs: HashMap::new(),
+        }
+    }
+
+    /// Every account of the list, through its role. Nothing is called yet: a role is assumed
+    /// on the first call in its account.
+    pub async fn new(base: SdkConfig, accounts: Accounts, partition: &str) -> Self {
+        let mut configs = HashMap::new();
+        for account in accounts.iter() {
+            let mut role = AssumeRoleProvider::builder(accounts.role_arn(account, partition))
+                .session_name(SESSION_NAME)
+                .configure(&base);
+            if let Some(x) = &account.external_id {
+                role = role.external_id(x);
+            }
+            let provider = role.build().await;
+            let config = base
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+            configs.insert(account.account_id.clone(), config);
+        }
+        Reach {
+            base,
+            accounts: Some(accounts),
+            configs,
+        }
+    }
+
+    /// From `--accounts FILE` and `--member-role`: the guard's own account alone without a
+    /// file. A file that cannot be read or is malformed is an error that says which and why.
+    pub async fn load(
+        base: SdkConfig,
+        accounts: Option<&std::path::Path>,
+        member_role: &str,
+    ) -> Result<Reach, String> {
+        let Some(path) = accounts else {
+            return Ok(Reach::single(base));
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read the account list: {e}", path.display()))?;
+        let accounts = Accounts::parse(&path.display().to_string(), &text, member_role)
+            .map_err(|e| e.to_string())?;
+        let partition = crate::domain::accounts::partition_of(
+            base.region().map(|r| r.as_ref()).unwrap_or("us-east-1"),
+        );
+        Ok(Reach::new(base, accounts, partition).await)
+    }
+
+    /// The guard's own configuration (its queue, its key, its event bus).
+    pub fn base(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    pub fn accounts(&self) -> Option<&Accounts> {
+        self.accounts.as_ref()
+    }
+
+    /// The configuration that acts in `account`: with no account list, or no account named,
+    /// the guard's own; with a list, the account's role, or `None` for an account not in it
+    /// (the guard cannot act there).
+    pub fn config(&self, account: Option<&str>) -> Option<&SdkConfig> {
+        match (&self.accounts, account) {
+            (None, _) | (Some(_), None) => Some(&self.base),
+            (Some(_), Some(a)) => self.configs.get(a),
+        }
+    }
+
+    /// Assumes the account's role once, to say at once whether the account can be reached.
+    pub async fn check(&self, account: &str) -> Result<(), AwsError> {
+        let Some(config) = self.config(Some(account)) else {
+            return Err(AwsError::refused(
+                "AssumeRole",
+                &format!("account {account} is not in the account list"),
+            ));
+        };
+        aws_sdk_sts::Client::new(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+        Ok(())
+    }
+}
