@@ -14,6 +14,7 @@ mod docs;
 mod findings;
 mod intents;
 mod names;
+mod policy;
 mod recreate;
 mod remediate;
 mod run;
