@@ -553,8 +553,18 @@ mod tests {
     #[test]
     fn a_boolean_flag_given_on_the_command_line_is_true() {
         let run = |extra: &[&str]| {
-            let args = ["sagemaker-guard", "run", "--policy", "p", "--queue-url", "q"];
-            match Cli::try_parse_from(args.iter().chain(extra)).unwrap().command {
+            let args = [
+                "sagemaker-guard",
+                "run",
+                "--policy",
+                "p",
+                "--queue-url",
+                "q",
+            ];
+            match Cli::try_parse_from(args.iter().chain(extra))
+                .unwrap()
+                .command
+            {
                 Command::Run(a) => (a.dry_run, a.no_initial_resync),
                 other => panic!("{other:?}"),
             }

@@ -31,7 +31,8 @@ fn validate(dir: &Path, file: &str) -> Output {
         .unwrap()
 }
 
-const HEAD: &str = "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: p\nspec:\n";
+const HEAD: &str =
+    "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: p\nspec:\n";
 
 /// Issue 10's file: an invalid boolean, an unknown control, a misspelt key and five problems of
 /// meaning, which took four runs to find.
