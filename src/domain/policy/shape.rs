@@ -136,17 +136,26 @@ impl<'s> Checker<'s> {
             if r.nullable {
                 return true;
             }
+            let types = r.types();
+            let (what, hint) = if types.contains(&"object") {
+                (
+                    "is empty",
+                    "write its keys under it, indented, or {} for none",
+                )
+            } else if types.contains(&"array") {
+                (
+                    "is empty",
+                    "write its items under it (- item), or [] for none",
+                )
+            } else {
+                ("has no value", "give it a value, or remove the key")
+            };
             let message = if self.path.is_empty() {
                 "the policy is empty".to_string()
             } else {
-                format!("{} has no value", describe(&self.path))
+                format!("{} {what}", describe(&self.path))
             };
-            self.problem(
-                node.line,
-                node.column,
-                message,
-                Some("give it a value, or remove the key".to_string()),
-            );
+            self.problem(node.line, node.column, message, Some(hint.to_string()));
             return false;
         }
         if let Some(allowed) = r.allowed() {

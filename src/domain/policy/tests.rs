@@ -500,10 +500,34 @@ fn a_number_out_of_range_gives_the_range() {
 }
 
 #[test]
-fn a_key_without_a_value_says_so() {
-    let e = errors(&with_spec("  exemptions:\n  dryRun: true\n"));
-    assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].message == "spec.exemptions has no value", "{}", e[0]);
+fn an_empty_section_says_how_to_write_an_empty_one() {
+    let e = errors(&with_spec(
+        "  exemptions:\n  remediation:\n  dryRun: true\n  defaultAction:\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec![
+            "6:13 spec.exemptions is empty",
+            "7:14 spec.remediation is empty",
+        ]
+    );
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("write its items under it (- item), or [] for none")
+    );
+    assert_eq!(
+        e[1].hint.as_deref(),
+        Some("write its keys under it, indented, or {} for none")
+    );
+}
+
+#[test]
+fn a_key_that_is_a_list_is_one_problem() {
+    let e = errors(&with_spec("  ? [a]\n  : b\n  dryRun: true\n"));
+    assert_eq!(
+        lines(&e),
+        vec!["6:5 a key must be a single word, not a list or a mapping"]
+    );
 }
 
 #[test]

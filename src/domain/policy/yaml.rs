@@ -19,6 +19,9 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span, Tag};
 const MAX_NODES: usize = 100_000;
 /// The deepest nesting accepted (a policy is six levels deep).
 const MAX_DEPTH: usize = 64;
+/// Stands for a key that is a list or a mapping (refused): its value is dropped with it. No
+/// policy key is this text.
+const UNREADABLE_KEY: &str = "\u{0}unreadable key";
 
 /// A YAML node and where it starts (1-based line and column).
 #[derive(Clone, Debug, PartialEq)]
@@ -341,9 +344,9 @@ impl Builder {
                             "a key must be a single word, not a list or a mapping".to_string(),
                             None,
                         ));
-                        // Read on: the value that follows is kept under an impossible key.
+                        // Read on; the value that follows is dropped with its key.
                         *key = Some(Key {
-                            text: String::new(),
+                            text: UNREADABLE_KEY.to_string(),
                             line: node.line,
                             column: node.column,
                         });
@@ -377,6 +380,7 @@ impl Builder {
                         }
                     }
                 }
+                Some(k) if k.text == UNREADABLE_KEY => {}
                 Some(k) => {
                     if let Some((first, _)) = entries.iter().find(|(e, _)| e.text == k.text) {
                         problem = Some((
