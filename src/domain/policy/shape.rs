@@ -105,16 +105,13 @@ impl<'s> Checker<'s> {
             }
             break;
         }
-        let resolved = Resolved {
+        let mut resolved = Resolved {
             schema,
             nullable,
             name,
         };
-        let nullable = resolved.nullable || resolved.types().contains(&"null");
-        Resolved {
-            nullable,
-            ..resolved
-        }
+        resolved.nullable |= resolved.types().contains(&"null");
+        resolved
     }
 
     fn problem(&mut self, line: u64, column: u64, message: String, hint: Option<String>) {
