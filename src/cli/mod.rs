@@ -72,6 +72,16 @@ fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// The value of a boolean flag's environment variable, as people write them in deployment
+/// files: 1/0, true/false, yes/no, on/off (also y/n, t/f) in any case; empty is false, as if unset.
+fn boolish(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
+        "0" | "false" | "no" | "off" | "n" | "f" | "" => Ok(false),
+        _ => Err("write 1 or 0, true or false, yes or no, on or off".to_string()),
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -290,13 +300,13 @@ pub struct RunArgs {
     #[arg(long, env = "SAGEMAKER_GUARD_QUEUE_URL")]
     pub queue_url: String,
     /// Plan and log only, whatever the policy says.
-    #[arg(long, env = "SAGEMAKER_GUARD_DRY_RUN")]
+    #[arg(long, env = "SAGEMAKER_GUARD_DRY_RUN", action = clap::ArgAction::SetTrue, value_parser = boolish)]
     pub dry_run: bool,
     /// How often every resource in scope is looked at, events or not.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, env = "SAGEMAKER_GUARD_RESYNC_INTERVAL")]
     pub resync_interval: std::time::Duration,
     /// Skip the sweep at start.
-    #[arg(long, env = "SAGEMAKER_GUARD_NO_INITIAL_RESYNC")]
+    #[arg(long, env = "SAGEMAKER_GUARD_NO_INITIAL_RESYNC", action = clap::ArgAction::SetTrue, value_parser = boolish)]
     pub no_initial_resync: bool,
     /// Reconciles at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), env = "SAGEMAKER_GUARD_CONCURRENCY")]
@@ -458,7 +468,11 @@ fn run(command: Command) -> ExitCode {
             match runtime().block_on(crate::service::run::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    match &e {
+                        // Each of a policy's problems says `error:` itself.
+                        crate::service::run::RunError::Policy(errors) => eprintln!("{errors}"),
+                        e => eprintln!("error: {e}"),
+                    }
                     ExitCode::from(e.exit_code())
                 }
             }
@@ -489,7 +503,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn load_policy(path: &std::path::Path) -> Option<Policy> {
     match policy::load_file(path) {
-        Ok(p) => Some(p),
+        Ok(p) => {
+            for w in p.warnings_at(jiff::Timestamp::now()) {
+                eprintln!("{w}");
+            }
+            Some(p)
+        }
         Err(errors) => {
             eprintln!("{errors}");
             None
@@ -502,22 +521,10 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     for f in files {
         match policy::load_file(f) {
             Ok(p) => {
-                let enabled: Vec<String> = p
-                    .controls
-                    .iter()
-                    .map(|(id, s)| format!("{id}={}", s.action.as_str()))
-                    .collect();
-                println!(
-                    "{}: ok: policy `{}`{}, {}",
-                    f.display(),
-                    p.name,
-                    if p.dry_run { " (dry-run)" } else { "" },
-                    if enabled.is_empty() {
-                        "every control off".to_string()
-                    } else {
-                        enabled.join(" ")
-                    }
-                );
+                for w in p.warnings_at(jiff::Timestamp::now()) {
+                    eprintln!("{w}");
+                }
+                print!("{}", validated(&f.display().to_string(), &p));
             }
             Err(errors) => {
                 ok = false;
@@ -530,6 +537,25 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::from(EXIT_USAGE)
     }
+}
+
+/// What `policy validate` says of a valid policy: its name, and each control's action, marked
+/// `(dry-run)` when the policy's or the control's own dryRun keeps it from changing anything.
+fn validated(file: &str, p: &Policy) -> String {
+    let mut out = format!("{file}: ok: policy `{}`", p.name);
+    if p.dry_run {
+        out.push_str(", dry-run (spec.dryRun): nothing is changed");
+    }
+    out.push('\n');
+    for id in catalogue::ControlId::ALL {
+        let action = match p.control(id) {
+            None => "off".to_string(),
+            Some(c) if p.dry_run || c.dry_run => format!("{} (dry-run)", c.action.as_str()),
+            Some(c) => c.action.as_str().to_string(),
+        };
+        out.push_str(&format!("  {:<12} {action}\n", id.as_str()));
+    }
+    out
 }
 
 /// The region of the AWS configuration (AWS_REGION, profile), if any.
@@ -663,4 +689,42 @@ async fn evaluate_command(
         serde_json::to_string_pretty(&report).expect("the report is JSON")
     );
     ExitCode::from(report.exit_code() as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boolean_environment_values_mean_what_people_mean() {
+        for v in ["1", "true", "TRUE", "yes", "on", "y", "t", " On "] {
+            assert_eq!(boolish(v), Ok(true), "{v}");
+        }
+        for v in ["0", "false", "False", "no", "off", "n", "f", ""] {
+            assert_eq!(boolish(v), Ok(false), "{v}");
+        }
+        assert!(boolish("maybe").is_err());
+    }
+
+    #[test]
+    fn a_boolean_flag_given_on_the_command_line_is_true() {
+        let run = |extra: &[&str]| {
+            let args = [
+                "sagemaker-guard",
+                "run",
+                "--policy",
+                "p",
+                "--queue-url",
+                "q",
+            ];
+            match Cli::try_parse_from(args.iter().chain(extra))
+                .unwrap()
+                .command
+            {
+                Command::Run(a) => (a.dry_run, a.no_initial_resync),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(run(&["--dry-run", "--no-initial-resync"]), (true, true));
+    }
 }

@@ -1,12 +1,18 @@
 //! The policy file: what to enforce, where, and how hard.
 //!
 //! A policy is YAML in the Kubernetes style (`apiVersion: sagemaker-guard/v1`, `kind: GuardPolicy`).
-//! It is read in two steps: [`document`] holds the types the YAML is deserialized into (and from
-//! which the JSON Schema is generated), with the source position of every value a later check may
-//! need; [`load`] checks what types cannot express and resolves the document into a [`Policy`],
-//! the plain data evaluation and planning read. Every error names the file, line and column.
+//! It is read in two steps: [`document`] reads the YAML into the types (from which the JSON
+//! Schema is generated), with the source position of every value a later check may need, and
+//! reports every problem of syntax and shape; [`load`] then checks what types cannot express and
+//! resolves the document into a [`Policy`], the plain data evaluation and planning read. Both
+//! steps run on every file, so all its problems are reported at once; each names the file, line
+//! and column. Warnings (an unknown region, an expired exemption) never refuse a policy.
 
 pub mod document;
+mod region;
+mod shape;
+mod spelling;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -117,6 +123,8 @@ pub struct Exemption {
     pub name_patterns: Vec<GlobMatcher>,
     /// The exemption no longer applies from this moment on.
     pub expires: Option<Timestamp>,
+    /// Where `expires` is written (line, column), for the warning once it has passed.
+    pub expires_position: Option<(u64, u64)>,
 }
 
 impl Exemption {
@@ -211,9 +219,35 @@ pub struct Policy {
     pub scope: Scope,
     pub exemptions: Vec<Exemption>,
     pub remediation: Remediation,
+    /// What works but is probably not what was meant (an unknown region), found when reading.
+    pub warnings: Vec<PolicyWarning>,
 }
 
 impl Policy {
+    /// The warnings at `now`: those found when reading, and each exemption that has expired (it
+    /// exempts nothing any more, which its author may not know).
+    pub fn warnings_at(&self, now: Timestamp) -> Vec<PolicyWarning> {
+        let mut warnings = self.warnings.clone();
+        for e in self.exemptions.iter().filter(|e| e.is_expired(now)) {
+            let (line, column) = e.expires_position.unwrap_or((0, 0));
+            let expires = e.expires.map(|t| t.to_string()).unwrap_or_default();
+            warnings.push(PolicyWarning(PolicyError {
+                file: self.source.clone(),
+                line,
+                column,
+                message: format!(
+                    "exemption `{}` expired at {expires}: it exempts nothing any more",
+                    e.name
+                ),
+                hint: Some(
+                    "remove it, or give it a later `expires` if it should still apply".to_string(),
+                ),
+            }));
+        }
+        warnings.sort_by_key(|w| (w.0.line, w.0.column));
+        warnings
+    }
+
     /// The settings of an enabled control; `None` when it is `off`.
     pub fn control(&self, id: ControlId) -> Option<&ControlSettings> {
         self.controls.get(&id)
@@ -272,6 +306,7 @@ impl Policy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyError {
     pub file: String,
+    /// 1-based; 0 when the problem has no place in the file (it cannot be read).
     pub line: u64,
     pub column: u64,
     pub message: String,
@@ -280,11 +315,15 @@ pub struct PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -292,17 +331,44 @@ impl fmt::Display for PolicyError {
     }
 }
 
-/// All the problems found in one policy file.
+/// Something in a policy that works but is probably not what was meant. It never refuses the
+/// policy: `policy validate` still exits 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyErrors(pub Vec<PolicyError>);
+pub struct PolicyWarning(pub PolicyError);
+
+impl fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "warning: {}", self.0)
+    }
+}
+
+/// All the problems found in one policy file that refuse it, and its warnings, each list in the
+/// order of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyErrors {
+    pub errors: Vec<PolicyError>,
+    pub warnings: Vec<PolicyWarning>,
+}
 
 impl fmt::Display for PolicyErrors {
+    /// Errors and warnings together, in the order of the file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
+        let mut lines: Vec<(u64, u64, String)> = self
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column, format!("error: {e}")))
+            .chain(
+                self.warnings
+                    .iter()
+                    .map(|w| (w.0.line, w.0.column, w.to_string())),
+            )
+            .collect();
+        lines.sort_by_key(|(line, column, _)| (*line, *column));
+        for (i, (_, _, text)) in lines.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "error: {e}")?;
+            f.write_str(text)?;
         }
         Ok(())
     }
@@ -314,30 +380,52 @@ impl std::error::Error for PolicyErrors {}
 pub fn load_file(path: &Path) -> Result<Policy, PolicyErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        PolicyErrors(vec![PolicyError {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the policy: {e}"),
-            hint: None,
-        }])
+        // "No such file or directory", without the "(os error 2)" meant for programmers.
+        let cause = e.to_string();
+        let cause = match cause.find(" (os error") {
+            Some(i) => cause[..i].to_string(),
+            None => cause,
+        };
+        PolicyErrors {
+            errors: vec![PolicyError {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {cause}"),
+                hint: None,
+            }],
+            warnings: Vec::new(),
+        }
     })?;
     load(&file, &text)
 }
 
-/// Parses and checks a policy given as text; `file` names it in messages.
+/// Parses and checks a policy given as text; `file` names it in messages. Every problem is
+/// reported: those of YAML syntax (after which nothing more can be read), of shape (unknown keys,
+/// wrong types, unknown values) and of meaning (an account id, a duration, a combination that
+/// cannot work), sorted by position.
 pub fn load(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
-    let doc = document::parse(file, text).map_err(|e| PolicyErrors(vec![e]))?;
+    let parsed = document::parse(file, text);
     let mut checker = Checker {
         file,
-        errors: Vec::new(),
+        errors: parsed.errors,
+        warnings: Vec::new(),
+        damaged: parsed.damaged,
     };
-    let policy = checker.resolve(doc);
-    if checker.errors.is_empty() {
-        Ok(policy)
-    } else {
-        checker.errors.sort_by_key(|e| (e.line, e.column));
-        Err(PolicyErrors(checker.errors))
+    let policy = parsed.document.map(|doc| checker.resolve(doc));
+    checker.warnings.sort_by_key(|w| (w.0.line, w.0.column));
+    match policy {
+        Some(mut policy) if checker.errors.is_empty() => {
+            policy.warnings = checker.warnings;
+            Ok(policy)
+        }
+        _ => {
+            checker.errors.sort_by_key(|e| (e.line, e.column));
+            Err(PolicyErrors {
+                errors: checker.errors,
+                warnings: checker.warnings,
+            })
+        }
     }
 }
 
@@ -345,6 +433,10 @@ pub fn load(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
 struct Checker<'a> {
     file: &'a str,
     errors: Vec<PolicyError>,
+    warnings: Vec<PolicyWarning>,
+    /// The paths of values with a problem of shape: cut out, or blank stand-ins, whose checks
+    /// would only repeat or invent problems.
+    damaged: Vec<Vec<shape::Step>>,
 }
 
 impl Checker<'_> {
@@ -363,22 +455,43 @@ impl Checker<'_> {
         });
     }
 
+    fn warning<T>(&mut self, at: &Located<T>, message: String, hint: Option<String>) {
+        self.warnings.push(PolicyWarning(PolicyError {
+            file: self.file.to_string(),
+            line: at.line,
+            column: at.column,
+            message,
+            hint,
+        }));
+    }
+
+    /// Whether the value at `path` (keys from the top) or anything around or under it had a
+    /// problem of shape.
+    fn damaged(&self, path: &[&str]) -> bool {
+        self.damaged.iter().any(|d| {
+            d.iter().zip(path).all(|(step, key)| match step {
+                shape::Step::Key(k) => k == key,
+                shape::Step::Index(_) => false,
+            })
+        })
+    }
+
     fn resolve(&mut self, doc: PolicyDocument) -> Policy {
-        if doc.api_version.value != API_VERSION {
+        if doc.api_version.value != API_VERSION && !self.damaged(&["apiVersion"]) {
             self.error(
                 &doc.api_version,
                 format!("unsupported apiVersion `{}`", doc.api_version.value),
                 Some(format!("use `apiVersion: {API_VERSION}`")),
             );
         }
-        if doc.kind.value != KIND {
+        if doc.kind.value != KIND && !self.damaged(&["kind"]) {
             self.error(
                 &doc.kind,
                 format!("unsupported kind `{}`", doc.kind.value),
                 Some(format!("use `kind: {KIND}`")),
             );
         }
-        if doc.metadata.name.value.trim().is_empty() {
+        if doc.metadata.name.value.trim().is_empty() && !self.damaged(&["metadata", "name"]) {
             self.error(
                 &doc.metadata.name,
                 "metadata.name is empty",
@@ -428,14 +541,13 @@ impl Checker<'_> {
                             .collect()
                     }),
             };
-            if let Some(at) = &action_at {
-                self.check_combination(
-                    id,
-                    &settings,
-                    &remediation,
-                    at,
-                    entry.as_ref().and_then(|c| c.action).is_none(),
-                );
+            let from_default = entry.as_ref().and_then(|c| c.action).is_none();
+            // A combination is judged only from what was read as written.
+            let damaged = self.damaged(&["spec", "controls", id.as_str()])
+                || self.damaged(&["spec", "remediation"])
+                || (from_default && self.damaged(&["spec", "defaultAction"]));
+            if let Some(at) = action_at.as_ref().filter(|_| !damaged) {
+                self.check_combination(id, &settings, &remediation, at, from_default);
             }
             if action != Action::Off {
                 controls.insert(id, settings);
@@ -450,6 +562,7 @@ impl Checker<'_> {
             scope,
             exemptions,
             remediation,
+            warnings: Vec::new(),
         }
     }
 
@@ -536,24 +649,18 @@ impl Checker<'_> {
     }
 
     fn region(&mut self, r: &Located<String>) {
-        let ok = {
-            let parts: Vec<&str> = r.value.split('-').collect();
-            parts.len() >= 3
-                && parts.iter().all(|p| {
-                    !p.is_empty()
-                        && p.bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                })
-                && parts
-                    .last()
-                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        };
-        if !ok {
+        if !region::is_well_formed(&r.value) {
             self.error(
                 r,
                 format!("`{}` is not an AWS region", r.value),
                 Some("e.g. us-east-1".to_string()),
             );
+        } else if !region::is_known(&r.value) {
+            let hint = match region::nearest(&r.value) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "if AWS opened this region after this version of sagemaker-guard, ignore this warning".to_string(),
+            };
+            self.warning(r, format!("unknown region `{}`", r.value), Some(hint));
         }
     }
 
@@ -724,6 +831,7 @@ impl Checker<'_> {
             }
         }
         let expires = v.expires.as_ref().and_then(|x| self.timestamp(x));
+        let expires_position = v.expires.as_ref().map(|x| (x.line, x.column));
         Some(Exemption {
             name,
             reason: v.reason.clone(),
@@ -738,6 +846,7 @@ impl Checker<'_> {
                 .collect(),
             name_patterns,
             expires,
+            expires_position,
         })
     }
 

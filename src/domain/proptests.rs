@@ -301,10 +301,10 @@ fn policy_answers_clearly(text: &str) -> Result<(), String> {
     match policy::load("p.yaml", text) {
         Ok(_) => Ok(()),
         Err(errors) => {
-            if errors.0.is_empty() {
+            if errors.errors.is_empty() {
                 return Err("refused without saying why".into());
             }
-            for e in &errors.0 {
+            for e in &errors.errors {
                 if e.file != "p.yaml" || e.line == 0 || e.message.trim().is_empty() {
                     return Err(format!("an error without its place or message: {e:?}"));
                 }

@@ -16,6 +16,7 @@ mod iam;
 mod intents;
 mod names;
 mod org;
+mod policy;
 mod recreate;
 mod remediate;
 mod run;

@@ -1,15 +1,22 @@
 //! The policy file as written: the types YAML is deserialized into and the JSON Schema is
-//! generated from. All YAML parsing lives in this module, so a change of YAML crate touches only it.
+//! generated from, and [`parse`], which reads a file into them.
 //!
 //! Unknown keys are refused everywhere (`deny_unknown_fields`), and each control has its own
-//! parameter type, so a parameter given to the wrong control is an unknown key too.
+//! parameter type, so a parameter given to the wrong control is an unknown key too. The YAML is
+//! first read as a tree ([`super::yaml`]) and checked against the schema ([`super::shape`]),
+//! which reports every problem of shape at once; what is left deserializes into these types.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::shape::{self, Step};
+use super::yaml;
 use super::{Action, PolicyError};
 use crate::domain::catalogue::ControlId;
 
@@ -31,14 +38,32 @@ impl<T> Located<T> {
     }
 }
 
+/// Asks the tree's deserializer for the value's line and column, then the value.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
-        Ok(Located {
-            value: spanned.value,
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-        })
+        struct LocatedVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LocatedVisitor<T> {
+            type Value = Located<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a value with its position")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Located<T>, A::Error> {
+                let missing = || serde::de::Error::custom("a located value without its position");
+                let line = seq.next_element()?.ok_or_else(missing)?;
+                let column = seq.next_element()?.ok_or_else(missing)?;
+                let value = seq.next_element()?.ok_or_else(missing)?;
+                Ok(Located {
+                    value,
+                    line,
+                    column,
+                })
+            }
+        }
+
+        deserializer.deserialize_newtype_struct(yaml::LOCATED, LocatedVisitor(PhantomData))
     }
 }
 
@@ -302,53 +327,74 @@ pub struct PlatformParameters {
     pub supported_platform_identifier_versions: Option<Located<Vec<String>>>,
 }
 
-/// Parses the YAML of a policy. YAML 1.2 booleans only: `no` is a string, not false.
-pub fn parse(file: &str, text: &str) -> Result<PolicyDocument, PolicyError> {
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        with_snippet: false,
+/// A policy file as read: the document (unless it is not a policy at all), the problems found,
+/// and the paths of the values that had them (cut out, or blank where a key is required).
+pub(super) struct Parsed {
+    pub document: Option<PolicyDocument>,
+    pub errors: Vec<PolicyError>,
+    pub damaged: Vec<Vec<Step>>,
+}
+
+/// Reads the YAML of a policy, collecting every problem of syntax and shape. YAML 1.2 booleans
+/// only: `no` is a string, not false. A syntax error (an unclosed bracket) stops the reading:
+/// what follows it cannot be known.
+pub(super) fn parse(file: &str, text: &str) -> Parsed {
+    let error = |p: yaml::Problem| PolicyError {
+        file: file.to_string(),
+        line: p.line,
+        column: p.column,
+        message: p.message,
+        hint: p.hint,
     };
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        let message = strip_location(&e.without_snippet().to_string());
-        PolicyError {
-            file: file.to_string(),
-            line,
-            column,
-            hint: hint_for(&message),
-            message,
+    let (root, problems) = yaml::parse(text);
+    let mut errors: Vec<PolicyError> = problems.into_iter().map(error).collect();
+    let not_a_policy = |errors| Parsed {
+        document: None,
+        errors,
+        damaged: Vec::new(),
+    };
+    let Some(mut root) = root else {
+        if errors.is_empty() {
+            errors.push(error(yaml::Problem {
+                line: 1,
+                column: 1,
+                message: "the file is empty".to_string(),
+                hint: Some(format!(
+                    "a policy starts with `apiVersion: {}`; docs/policy.md has an example",
+                    super::API_VERSION
+                )),
+            }));
         }
-    })
-}
-
-/// The YAML crate appends the position to its messages; ours is given separately.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-fn hint_for(message: &str) -> Option<String> {
-    let hint = if message.contains("unknown field") && message.contains("SageMaker.") {
-        "controls are SageMaker.1 to SageMaker.8; a parameter belongs under `parameters:` of the control that defines it"
-    } else if message.contains("unknown field") {
-        "check the spelling; `sagemaker-guard policy schema` prints every key a policy may have"
-    } else if message.contains("unknown variant") {
-        "actions are off, finding, tag and remediate"
-    } else if message.contains("missing field") {
-        "add the missing key; `sagemaker-guard policy schema` shows what each section needs"
-    } else if message.contains("boolean") {
-        "write booleans as true or false (YAML 1.2: yes, no, on and off are not booleans)"
-    } else if message.contains("invalid type") {
-        "check the value's type against `sagemaker-guard policy schema` (quote account ids)"
-    } else {
-        return None;
+        return not_a_policy(errors);
     };
-    Some(hint.to_string())
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    let (is_policy, shape_problems) = shape::check(&mut root, SCHEMA.get_or_init(schema));
+    let mut damaged = Vec::new();
+    for p in shape_problems {
+        errors.push(error(p.problem));
+        damaged.push(p.path);
+    }
+    if !is_policy {
+        return not_a_policy(errors);
+    }
+    let document = match yaml::deserialize::<PolicyDocument>(&root) {
+        Ok(d) => Some(d),
+        // The schema admits what the types do; this is a fault of the guard, but said plainly.
+        Err(e) => {
+            errors.push(error(yaml::Problem {
+                line: e.line.max(1),
+                column: e.column.max(1),
+                message: e.message,
+                hint: None,
+            }));
+            None
+        }
+    };
+    Parsed {
+        document,
+        errors,
+        damaged,
+    }
 }
 
 /// The JSON Schema (draft-07, which editors' YAML language servers read best) of a policy.

@@ -11,7 +11,7 @@ fn with_spec(spec: &str) -> String {
 fn errors(yaml: &str) -> Vec<PolicyError> {
     match load("p.yaml", yaml) {
         Ok(_) => panic!("accepted:\n{yaml}"),
-        Err(PolicyErrors(e)) => e,
+        Err(PolicyErrors { errors, .. }) => errors,
     }
 }
 
@@ -90,12 +90,12 @@ fn sagemaker_8_platforms_can_be_set() {
 #[test]
 fn every_policy_error_names_file_line_column_and_hint() {
     let cases: &[(&str, u64, u64, &str, &str)] = &[
-        ("  controls:\n    SageMaker.9: {action: finding}\n", 7, 5, "unknown field `SageMaker.9`", "SageMaker.1 to SageMaker.8"),
-        ("  dryrun: true\n", 6, 3, "unknown field `dryrun`", "policy schema"),
-        ("  controls:\n    SageMaker.3: {action: fix}\n", 7, 27, "unknown variant `fix`", "off, finding, tag and remediate"),
+        ("  controls:\n    SageMaker.9: {action: finding}\n", 7, 5, "unknown control `SageMaker.9`", "SageMaker.1 to SageMaker.8"),
+        ("  dryrun: true\n", 6, 3, "unknown key `dryrun` in spec", "did you mean `dryRun`?"),
+        ("  controls:\n    SageMaker.3: {action: fix}\n", 7, 27, "`fix` is not an action", "off, finding, tag and remediate"),
         ("  dryRun: no\n", 6, 11, "boolean", "true or false"),
         ("  dryRun: 3\n", 6, 11, "", ""),
-        ("  controls:\n    SageMaker.3:\n      parameters: {requiredKeyTags: [a]}\n", 8, 20, "unknown field `requiredKeyTags`", ""),
+        ("  controls:\n    SageMaker.3:\n      parameters: {requiredKeyTags: [a]}\n", 8, 20, "SageMaker.3 takes no parameters", "SageMaker.6 and SageMaker.7 take requiredKeyTags"),
         ("  controls:\n    SageMaker.5: {action: remediate}\n", 7, 27, "SageMaker.5 cannot be remediated", "action: finding"),
         ("  defaultAction: remediate\n  controls:\n    SageMaker.2: {action: finding}\n", 6, 18, "SageMaker.5 cannot be remediated (through spec.defaultAction", "SageMaker.5"),
         ("  controls:\n    SageMaker.2: {action: remediate}\n", 7, 27, "no subnet is configured", "spec.remediation.networks"),
@@ -111,7 +111,7 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  exemptions:\n    - name: all\n", 7, 7, "selects no resource", "action: off"),
         ("  exemptions:\n    - namePatterns: [\"a[\"]\n", 7, 22, "not a valid name pattern", "globs"),
         ("  exemptions:\n    - namePatterns: [a]\n      expires: soon\n", 8, 16, "not a date", "2027-01-31"),
-        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "SageMaker.10", ""),
+        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "unknown control `SageMaker.10`", "SageMaker.1 to SageMaker.8"),
         ("  remediation:\n    notebook: {gracePeriod: three days}\n", 7, 29, "not a duration", "72h"),
         ("  remediation:\n    notebook: {gracePeriod: 9000y}\n", 7, 29, "longer than the guard can schedule", "action: finding"),
         ("  remediation:\n    networks:\n      - {subnetId: vpc-1, securityGroupIds: [sg-1]}\n", 8, 20, "not a subnet id", "subnet-"),
@@ -166,11 +166,7 @@ fn header_errors() {
         ]
     );
     let e = errors("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nspec: {}\n");
-    assert!(
-        e[0].message.contains("missing field `metadata`"),
-        "{}",
-        e[0]
-    );
+    assert_eq!(e[0].message, "the policy has no `metadata`", "{}", e[0]);
     let e = errors("apiVersion: [\n");
     assert_eq!(e.len(), 1);
     assert!(e[0].line >= 1);
@@ -181,7 +177,15 @@ fn every_problem_is_reported_not_just_the_first() {
     let e = errors(&with_spec(
         "  scope:\n    accounts: [\"1\"]\n    regions: [nowhere]\n  controls:\n    SageMaker.5: {action: remediate}\n",
     ));
-    assert_eq!(e.len(), 3, "{}", PolicyErrors(e.clone()));
+    assert_eq!(
+        e.len(),
+        3,
+        "{}",
+        PolicyErrors {
+            errors: e.clone(),
+            warnings: Vec::new()
+        }
+    );
 }
 
 #[test]
@@ -286,4 +290,441 @@ fn the_schema_closes_every_object_and_lists_every_control() {
     assert!(
         text.contains("requiredKeyTags") && text.contains("supportedPlatformIdentifierVersions")
     );
+}
+
+/// Each problem as `line:column message`, in the order of the file.
+fn lines(errors: &[PolicyError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+        .collect()
+}
+
+/// The file of issue 10: an invalid boolean, an unknown control, a misspelt key and five
+/// problems of meaning took four runs to find; one run reports all eight.
+const EIGHT_PROBLEMS: &str = "\
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata:
+  name: eight
+spec:
+  dryRun: yes
+  scope:
+    accounts: [\"12345\"]
+    regions: [us-east-1, useast1]
+  exemptions:
+    - name: sandboxes
+      namePatterns: [\"sandbox-*\"]
+      expires: someday
+  remediation:
+    notebook: {gracePeriod: three days}
+  controls:
+    SageMaker.5: {action: remediate}
+    SageMaker.9: {action: finding}
+    SageMaker.3: {action: remediate, dryrun: true}
+";
+
+#[test]
+fn a_file_with_eight_problems_reports_all_eight_in_one_run() {
+    let e = errors(EIGHT_PROBLEMS);
+    assert_eq!(
+        lines(&e),
+        vec![
+            "6:11 spec.dryRun must be true or false; `yes` is not a boolean",
+            "8:16 `12345` is not an AWS account id",
+            "9:26 `useast1` is not an AWS region",
+            "13:16 `someday` is not a date",
+            "15:29 `three days` is not a duration: expected number at 0",
+            "17:27 SageMaker.5 cannot be remediated: models are immutable, and enabling network isolation cuts a serving container off the network",
+            "18:5 unknown control `SageMaker.9`",
+            "19:38 unknown key `dryrun` in spec.controls.SageMaker.3",
+        ]
+    );
+    assert!(e.iter().all(|e| e.hint.is_some()), "{e:?}");
+}
+
+#[test]
+fn a_parameter_on_a_control_without_parameters_says_which_controls_take_which() {
+    let e = errors(&with_spec(
+        "  controls:\n    SageMaker.3: {parameters: {requiredKeyTags: [owner]}}\n",
+    ));
+    assert_eq!(lines(&e), vec!["7:32 SageMaker.3 takes no parameters"]);
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some(
+            "remove `parameters` from SageMaker.3; SageMaker.6 and SageMaker.7 take requiredKeyTags; \
+             SageMaker.8 takes supportedPlatformIdentifierVersions; no other control takes parameters"
+        )
+    );
+}
+
+#[test]
+fn a_parameter_of_another_control_says_whose_it_is() {
+    let e = errors(&with_spec(
+        "  controls:\n    SageMaker.8: {parameters: {requiredKeyTags: [owner]}}\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec!["7:32 SageMaker.8 has no parameter `requiredKeyTags`"]
+    );
+    assert!(e[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("SageMaker.6 and SageMaker.7 take requiredKeyTags"));
+}
+
+#[test]
+fn a_misspelt_parameter_suggests_the_right_one() {
+    let e = errors(&with_spec(
+        "  controls:\n    SageMaker.6: {parameters: {requiredKeyTag: [owner]}}\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec!["7:32 SageMaker.6 has no parameter `requiredKeyTag`"]
+    );
+    assert!(e[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `requiredKeyTags`?"));
+}
+
+#[test]
+fn an_unknown_control_in_an_exemption_lists_the_control_ids_not_the_actions() {
+    let e = errors(&with_spec(
+        "  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.12]\n",
+    ));
+    assert_eq!(lines(&e), vec!["8:18 unknown control `SageMaker.12`"]);
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("controls are SageMaker.1 to SageMaker.8")
+    );
+}
+
+#[test]
+fn a_control_id_spelt_differently_is_recognised() {
+    let e = errors(&with_spec(
+        "  controls:\n    sagemaker.3: {action: finding}\n",
+    ));
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("did you mean `SageMaker.3`? controls are SageMaker.1 to SageMaker.8")
+    );
+}
+
+#[test]
+fn an_unknown_action_suggests_the_nearest_and_lists_them() {
+    let e = errors(&with_spec("  defaultAction: findings\n"));
+    assert_eq!(lines(&e), vec!["6:18 `findings` is not an action"]);
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("did you mean `finding`? actions are off, finding, tag and remediate")
+    );
+}
+
+#[test]
+fn a_misspelt_key_suggests_the_right_one_and_lists_the_keys_of_its_place() {
+    let e = errors(&with_spec(
+        "  remediation:\n    notebok: {gracePeriod: 1h}\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec!["7:5 unknown key `notebok` in spec.remediation"]
+    );
+    let hint = e[0].hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with("did you mean `notebook`? spec.remediation takes ")
+            && hint.contains("networks"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn an_unknown_key_at_the_top_says_so() {
+    let e = errors("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: x}\nspec: {}\nspecs: {}\n");
+    assert_eq!(lines(&e), vec!["5:1 unknown key `specs` in the top level"]);
+}
+
+#[test]
+fn a_duplicate_key_names_the_line_of_the_first() {
+    let e = errors(&with_spec("  dryRun: true\n  dryRun: false\n"));
+    assert_eq!(
+        lines(&e),
+        vec!["7:3 key `dryRun` appears twice (first at line 6)"]
+    );
+    assert!(!e[0].to_string().contains("DuplicateKeyPolicy"));
+}
+
+#[test]
+fn a_file_that_cannot_be_read_has_no_made_up_position() {
+    let e = load_file(Path::new("nonexistent.yaml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "error: nonexistent.yaml: cannot read: No such file or directory"
+    );
+}
+
+#[test]
+fn a_quoted_boolean_is_explained() {
+    let e = errors(&with_spec("  dryRun: \"false\"\n"));
+    assert_eq!(
+        lines(&e),
+        vec!["6:11 `false` is quoted, so it is a string, not a boolean"]
+    );
+    assert_eq!(e[0].hint.as_deref(), Some("write false without quotes"));
+}
+
+#[test]
+fn a_wrong_type_says_what_the_key_takes() {
+    let e = errors(&with_spec(
+        "  scope:\n    regions: us-east-1\n  remediation:\n    mutationsPerSecond: fast\n    notebook: [a]\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec![
+            "7:14 spec.scope.regions must be a list, not `us-east-1`",
+            "9:25 spec.remediation.mutationsPerSecond must be a whole number, not `fast`",
+            "10:15 spec.remediation.notebook must be a mapping (keys and values), not a list",
+        ]
+    );
+}
+
+#[test]
+fn a_number_out_of_range_gives_the_range() {
+    let e = errors(&with_spec("  remediation:\n    mutationsPerSecond: -1\n"));
+    assert_eq!(
+        lines(&e),
+        vec!["7:25 spec.remediation.mutationsPerSecond is -1, out of range: it takes 0 to 4294967295"]
+    );
+}
+
+#[test]
+fn an_empty_section_says_how_to_write_an_empty_one() {
+    let e = errors(&with_spec(
+        "  exemptions:\n  remediation:\n  dryRun: true\n  defaultAction:\n",
+    ));
+    assert_eq!(
+        lines(&e),
+        vec![
+            "6:13 spec.exemptions is empty",
+            "7:14 spec.remediation is empty",
+        ]
+    );
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("write its items under it (- item), or [] for none")
+    );
+    assert_eq!(
+        e[1].hint.as_deref(),
+        Some("write its keys under it, indented, or {} for none")
+    );
+}
+
+#[test]
+fn a_key_that_is_a_list_is_one_problem() {
+    let e = errors(&with_spec("  ? [a]\n  : b\n  dryRun: true\n"));
+    assert_eq!(
+        lines(&e),
+        vec!["6:5 a key must be a single word, not a list or a mapping"]
+    );
+}
+
+#[test]
+fn a_missing_key_is_reported_with_the_problems_of_meaning() {
+    let e = errors("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {}\nspec:\n  scope: {accounts: [\"1\"]}\n  remediation:\n    networks:\n      - {subnetId: subnet-1}\n");
+    assert_eq!(
+        lines(&e),
+        vec![
+            "3:11 metadata has no `name`",
+            "5:22 `1` is not an AWS account id",
+            "8:9 spec.remediation.networks[0] has no `securityGroupIds`",
+        ]
+    );
+}
+
+#[test]
+fn what_is_cut_out_does_not_invent_a_second_problem() {
+    // SageMaker.5's own action is wrong; the default (remediate) must not be judged in its place.
+    let e = errors(&with_spec(
+        "  defaultAction: finding\n  controls:\n    SageMaker.5: {action: remediat}\n",
+    ));
+    assert_eq!(lines(&e), vec!["8:27 `remediat` is not an action"]);
+    // A wrong apiVersion type is one problem, not also an "unsupported apiVersion ``".
+    let e = errors("apiVersion: [1]\nkind: GuardPolicy\nmetadata: {name: x}\nspec: {}\n");
+    assert_eq!(
+        lines(&e),
+        vec!["1:13 apiVersion must be a single value, not a list"]
+    );
+}
+
+#[test]
+fn a_yaml_syntax_error_stops_with_its_position() {
+    let e = errors(&with_spec("  scope: {regions: [us-east-1}\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].line, 6);
+    assert!(e[0].message.starts_with("not valid YAML: "), "{}", e[0]);
+}
+
+#[test]
+fn an_empty_file_or_a_second_document_is_refused() {
+    assert_eq!(lines(&errors("")), vec!["1:1 the file is empty"]);
+    assert_eq!(lines(&errors("# nothing\n")), vec!["1:1 the file is empty"]);
+    let e = errors(&format!(
+        "{}---\n{}",
+        with_spec("  dryRun: true\n"),
+        with_spec("")
+    ));
+    assert_eq!(
+        lines(&e),
+        vec!["7:1 a second YAML document: a policy file holds one"]
+    );
+    assert_eq!(
+        lines(&errors("- a\n- b\n")),
+        vec!["1:1 a policy is a mapping of apiVersion, kind, metadata and spec, not a list"]
+    );
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys_are_read() {
+    let p = load(
+        "p.yaml",
+        &with_spec(concat!(
+            "  remediation:\n",
+            "    tagValues: {owner: a}\n",
+            "  controls:\n",
+            "    SageMaker.6: &tagged {action: remediate, parameters: {requiredKeyTags: [owner]}}\n",
+            "    SageMaker.7:\n",
+            "      <<: *tagged\n",
+            "      action: tag\n",
+        )),
+    )
+    .unwrap();
+    let s6 = p.control(ControlId::SageMaker6).unwrap();
+    let s7 = p.control(ControlId::SageMaker7).unwrap();
+    assert_eq!(s6.action, Action::Remediate);
+    assert_eq!(s7.action, Action::Tag, "a key given wins over a merged one");
+    assert_eq!(s7.required_key_tags, vec!["owner"]);
+}
+
+#[test]
+fn aliases_cannot_expand_without_bound() {
+    let mut text = with_spec(
+        "  remediation:\n    tagValues: {a: b}\n  x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n",
+    );
+    for i in 1..8 {
+        text.push_str(&format!(
+            "  x{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
+    }
+    let e = errors(&text);
+    assert!(
+        e.iter()
+            .any(|e| e.message.contains("once its aliases are expanded")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn scalars_are_read_as_written() {
+    let p = load(
+        "p.yaml",
+        &with_spec("  scope: {accounts: [012345678901]}\n  remediation:\n    tagValues: {CostCenter: 0042, flag: true, empty: \"\"}\n"),
+    )
+    .unwrap();
+    assert_eq!(p.scope.accounts, vec!["012345678901"]);
+    assert_eq!(p.remediation.tag_values["CostCenter"], "0042");
+    assert_eq!(p.remediation.tag_values["flag"], "true");
+    assert_eq!(p.remediation.tag_values["empty"], "");
+}
+
+#[test]
+fn an_unknown_region_is_a_warning_with_the_nearest_known_one() {
+    let p = load(
+        "p.yaml",
+        &with_spec("  scope:\n    regions: [us-est-1, xx-nowhere-9]\n  remediation:\n    networks:\n      - {region: eu-wets-1, subnetId: subnet-1, securityGroupIds: [sg-1]}\n"),
+    )
+    .expect("a warning does not refuse the policy");
+    let w: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "warning: p.yaml:7:15: unknown region `us-est-1`\n  hint: did you mean `us-east-1`?",
+            "warning: p.yaml:7:25: unknown region `xx-nowhere-9`\n  hint: if AWS opened this region after this version of sagemaker-guard, ignore this warning",
+            "warning: p.yaml:10:18: unknown region `eu-wets-1`\n  hint: did you mean `eu-west-1`?",
+        ]
+    );
+}
+
+#[test]
+fn every_known_region_is_well_formed_and_gives_no_warning() {
+    for r in region::KNOWN {
+        assert!(region::is_well_formed(r), "{r}");
+    }
+    let p = load(
+        "p.yaml",
+        &with_spec("  scope:\n    regions: [us-gov-west-1, cn-northwest-1, ap-southeast-7, mx-central-1]\n"),
+    )
+    .unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[test]
+fn an_expired_exemption_is_a_warning_from_its_expiry_on() {
+    let p = load(
+        "p.yaml",
+        &with_spec(
+            "  exemptions:\n    - name: old\n      namePatterns: [a]\n      expires: 2026-01-01\n",
+        ),
+    )
+    .unwrap();
+    assert!(p
+        .warnings_at("2025-12-31T23:59:59Z".parse().unwrap())
+        .is_empty());
+    let w = p.warnings_at("2026-01-01T00:00:00Z".parse().unwrap());
+    assert_eq!(
+        w.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["warning: p.yaml:9:16: exemption `old` expired at 2026-01-01T00:00:00Z: it exempts nothing any more\n  hint: remove it, or give it a later `expires` if it should still apply"]
+    );
+}
+
+#[test]
+fn a_refused_policy_reports_its_warnings_too_in_file_order() {
+    let e = load(
+        "p.yaml",
+        &with_spec("  scope:\n    regions: [us-est-1]\n  dryRun: maybe\n"),
+    )
+    .unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(e.warnings.len(), 1);
+    let text = e.to_string();
+    assert!(
+        text.starts_with("warning: p.yaml:7:15: unknown region")
+            && text.contains("\nerror: p.yaml:8:11: spec.dryRun must be true or false"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_parameters_of_the_schema_are_those_of_the_catalogue() {
+    let schema = document::schema();
+    let definitions = &schema["definitions"];
+    for id in ControlId::ALL {
+        let entry =
+            &schema["definitions"]["Controls"]["properties"][id.as_str()]["anyOf"][0]["$ref"];
+        let entry = entry.as_str().unwrap().trim_start_matches("#/definitions/");
+        let params = definitions[entry]["properties"]["parameters"]["allOf"][0]["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/definitions/");
+        let mut in_schema: Vec<&str> = definitions[params]["properties"]
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut in_catalogue: Vec<&str> = id.control().parameters.iter().map(|p| p.name).collect();
+        in_schema.sort();
+        in_catalogue.sort();
+        assert_eq!(in_schema, in_catalogue, "{id}");
+    }
 }
