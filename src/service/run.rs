@@ -148,9 +148,17 @@ async fn queue_settings(
     Ok((Duration::from_secs(visibility), dlq_url))
 }
 
+/// Logs what `policy validate` would warn about (an unknown region, an expired exemption).
+fn warn_about(policy: &crate::domain::policy::Policy) {
+    for w in policy.warnings_at(jiff::Timestamp::now()) {
+        tracing::warn!(warning = %w.0, "the policy loads, with a warning");
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT; a second signal exits at once.
 pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     let policy = PolicyHolder::load(cfg.policy.clone()).map_err(RunError::Policy)?;
+    warn_about(&policy.get());
     let sdk_config = crate::aws::config::load(None).await;
     let default_region = sdk_config
         .region()
@@ -328,7 +336,10 @@ fn spawn_signal_handlers(ctx: Arc<Service>, stop: CancellationToken) {
                 _ = int.recv() => {}
                 _ = hup.recv() => {
                     match ctx.policy.reload() {
-                        Ok(p) => tracing::info!(policy = %p.name, dry_run = p.dry_run, "policy reloaded"),
+                        Ok(p) => {
+                            tracing::info!(policy = %p.name, dry_run = p.dry_run, "policy reloaded");
+                            warn_about(&p);
+                        }
                         Err(e) => tracing::error!(error = %e, "the new policy is refused; the old one stays in force"),
                     }
                     continue;

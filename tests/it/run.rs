@@ -544,3 +544,23 @@ async fn at_the_default_level_it_logs_its_address_and_is_ready_at_once() {
         "nothing below info by default: {logs:#?}"
     );
 }
+
+/// The policy's warnings (here an exemption that has expired) are logged at start.
+#[tokio::test]
+async fn the_policys_warnings_are_logged_at_start() {
+    let account = account(30);
+    let q = queues(&account, 30).await;
+    let policy = format!(
+        "{POLICY}  exemptions:\n    - name: old-pilot\n      reason: a pilot that ended\n      namePatterns: [\"pilot-*\"]\n      expires: 2020-01-01\n"
+    );
+    let service =
+        Service::start_with_policy(&account, &q.url, &policy, &["--no-initial-resync"], |_| {});
+    service.wait_for_log(
+        "the expired exemption's warning",
+        Duration::from_secs(10),
+        |l| {
+            l["fields"]["message"] == "the policy loads, with a warning"
+                && l["fields"]["warning"].to_string().contains("old-pilot")
+        },
+    );
+}

@@ -292,6 +292,24 @@ impl Service {
     }
 
     /// Waits until `cond` holds on the metrics, or fails with the metrics and the logs.
+    /// Waits until a log line satisfies `cond`.
+    pub fn wait_for_log(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let start = Instant::now();
+        while !self.logs.lock().unwrap().iter().any(&cond) {
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what}; last logs:\n{:#?}",
+                self.tail(20)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn wait_for(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) {
         let start = Instant::now();
         loop {
