@@ -509,11 +509,30 @@ async fn judge_and_act(
     let mut look = Look::new(Standing::Present);
     look.resource_arn = Some(a.resource.arn.clone());
     look.resource_name = Some(a.resource.name.clone());
-    if a.has_work() {
+    // Replicas sharing a state table change one resource one at a time: the lease.
+    let lease = match edge.gate.state() {
+        Some(table) if a.has_work() && !(dry_run || policy.dry_run) => {
+            Some((table, table.lease(&a.resource.arn, Timestamp::now()).await?))
+        }
+        _ => None,
+    };
+    if let Some((_, false)) = lease {
+        let mut e = Execution::new(ExecutionResult::InProgress);
+        e.notes
+            .push("another replica is changing it: looked at again later".into());
+        e.requeue_after = Some(edge.settle);
+        requeue = Some(edge.settle);
+        look.execution = Some(e);
+    } else if a.has_work() {
         let fx = edge.effects(&observer, policy, dry_run);
         let e = carry_out(&fx, &a).await?;
         if let Some(d) = e.requeue_after {
             requeue = Some(requeue.map_or(d, |r| r.min(d)));
+        }
+        if let (Some((table, true)), None) = (lease, requeue) {
+            // Nothing more to do here: the lease goes back at once. Work that goes on keeps
+            // it, renewed by each look, until it expires.
+            table.release(&a.resource.arn).await;
         }
         if let Some(plan) = &a.plan {
             let detail = serde_json::json!({

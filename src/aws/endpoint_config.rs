@@ -46,7 +46,16 @@ pub async fn replace(
         }
     };
     if !exists {
-        if !fx.admit_fix(&a.resource.account) {
+        let admitted = match fx.admit_fix(&a.resource.account).await {
+            Ok(admitted) => admitted,
+            Err(err) => {
+                e.notes.push(format!(
+                    "the shared blast radius cannot be counted ({err}): no fix starts"
+                ));
+                false
+            }
+        };
+        if !admitted {
             e.result = ExecutionResult::RateLimited;
             e.notes
                 .push("over maxRemediationsPerHour: a finding instead".into());

@@ -45,6 +45,23 @@ impl Pacer {
 pub struct Gate {
     pacer: Pacer,
     blast_radius: BlastRadius,
+    /// Shared with the other replicas (`--state-table`): the blast radius counted there.
+    state: Option<crate::aws::state_table::StateTable>,
+}
+
+impl Gate {
+    /// A gate whose blast radius all replicas with the same table share.
+    pub fn shared(state: crate::aws::state_table::StateTable) -> Self {
+        Gate {
+            state: Some(state),
+            ..Gate::default()
+        }
+    }
+
+    /// The shared state, when replicas share one.
+    pub fn state(&self) -> Option<&crate::aws::state_table::StateTable> {
+        self.state.as_ref()
+    }
 }
 
 /// One look's way to change AWS: every mutating call goes through [`Effects::mutate`], which
@@ -71,11 +88,21 @@ pub struct Effects<'a> {
 }
 
 impl Effects<'_> {
-    /// Whether a new fix of a resource of `account` may start now; counts it if so.
-    pub fn admit_fix(&self, account: &str) -> bool {
-        self.gate
-            .blast_radius
-            .allow(account, self.max_remediations_per_hour, Timestamp::now())
+    /// Whether a new fix of a resource of `account` may start now; counts it if so. With a
+    /// state table the count is every replica's; a table that cannot be asked admits nothing.
+    pub async fn admit_fix(&self, account: &str) -> Result<bool, AwsError> {
+        match &self.gate.state {
+            Some(table) => {
+                table
+                    .take_budget(account, self.max_remediations_per_hour, Timestamp::now())
+                    .await
+            }
+            None => Ok(self.gate.blast_radius.allow(
+                account,
+                self.max_remediations_per_hour,
+                Timestamp::now(),
+            )),
+        }
     }
 
     /// Performs one mutating call on a resource of `account` in `region` through the gate.

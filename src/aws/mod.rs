@@ -16,3 +16,4 @@ pub mod observe;
 pub mod outcome;
 pub mod recreate;
 pub mod remediate;
+pub mod state_table;

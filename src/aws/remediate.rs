@@ -113,7 +113,7 @@ async fn perform(
                     return Ok(false);
                 }
             }
-            if starts_fix && !admitted(fx, live, e) {
+            if starts_fix && !admitted(fx, live, e).await {
                 return Ok(false);
             }
             let mut mark = BTreeMap::new();
@@ -136,7 +136,7 @@ async fn perform(
             settings,
             starts_fix,
         } => {
-            if starts_fix && !admitted(fx, live, e) {
+            if starts_fix && !admitted(fx, live, e).await {
                 return Ok(false);
             }
             let mut req = fx
@@ -256,14 +256,24 @@ fn transition_began(fx: &Effects<'_>, e: &mut Execution, what: &str) {
 }
 
 /// Asks the blast radius; a refusal makes the fix a finding.
-fn admitted(fx: &Effects<'_>, live: &Observed, e: &mut Execution) -> bool {
-    if fx.admit_fix(&live.account) {
-        return true;
+async fn admitted(fx: &Effects<'_>, live: &Observed, e: &mut Execution) -> bool {
+    match fx.admit_fix(&live.account).await {
+        Ok(true) => true,
+        Ok(false) => {
+            e.result = ExecutionResult::RateLimited;
+            e.notes
+                .push("over maxRemediationsPerHour: a finding instead".into());
+            false
+        }
+        Err(err) => {
+            // Fail closed: a budget that cannot be counted admits no fix.
+            e.result = ExecutionResult::RateLimited;
+            e.notes.push(format!(
+                "the shared blast radius cannot be counted ({err}): no fix starts"
+            ));
+            false
+        }
     }
-    e.result = ExecutionResult::RateLimited;
-    e.notes
-        .push("over maxRemediationsPerHour: a finding instead".into());
-    false
 }
 
 /// Stop-and-recreate up to the delete: capture, store the intent durably, then delete. What
@@ -281,7 +291,7 @@ async fn capture_and_delete(
     let Some(key) = store.key.as_ref() else {
         return Ok(());
     };
-    if starts_fix && !admitted(fx, live, e) {
+    if starts_fix && !admitted(fx, live, e).await {
         return Ok(());
     }
     // The delete's pacing slot is taken before the intent is stored, so that no pacing queue

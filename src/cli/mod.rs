@@ -332,6 +332,12 @@ pub struct RunArgs {
     pub intent_key_id: Option<String>,
     #[command(flatten)]
     pub org: OrgArgs,
+    /// A DynamoDB table (partition key `pk`, a string; TTL attribute `expires`) that replicas
+    /// share: the blast radius counted across all of them, and a lease per resource so that two
+    /// never change one resource at once. Without it, maxRemediationsPerHour and pacing hold
+    /// per process, so N replicas allow N times the limit.
+    #[arg(long, value_name = "TABLE", env = "SAGEMAKER_GUARD_STATE_TABLE")]
+    pub state_table: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -464,6 +470,7 @@ fn run(command: Command) -> ExitCode {
                 intent_key_id: args.intent_key_id,
                 accounts: args.org.accounts,
                 member_role: args.org.member_role,
+                state_table: args.state_table,
             };
             match runtime().block_on(crate::service::run::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -41,6 +41,8 @@ pub struct RunConfig {
     /// The organization's account list (`--accounts`), and the role template.
     pub accounts: Option<PathBuf>,
     pub member_role: String,
+    /// The DynamoDB table replicas share the blast radius and resource leases in.
+    pub state_table: Option<String>,
 }
 
 /// Why `run` could not start or stopped early.
@@ -75,6 +77,12 @@ pub enum RunError {
     },
     #[error("{0}")]
     Accounts(String),
+    #[error("the state table {table} cannot be used: {source}")]
+    StateTable {
+        table: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("cannot listen on {addr}: {cause}")]
     Listen {
         addr: SocketAddr,
@@ -210,6 +218,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         url: cfg.queue_url.clone(),
         key,
     };
+    let sdk_config_for_state = sdk_config.clone();
     let reach = crate::aws::accounts::Reach::load(
         sdk_config.clone(),
         cfg.accounts.as_deref(),
@@ -226,6 +235,18 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         cfg.settle_interval.max(Duration::from_millis(10)),
     )
     .with_reach(reach);
+    let mut edge = edge;
+    match &cfg.state_table {
+        Some(name) => {
+            let table = crate::aws::state_table::StateTable::new(&sdk_config_for_state, name);
+            table.check().await.map_err(|source| RunError::StateTable {
+                table: name.clone(),
+                source,
+            })?;
+            edge.gate = crate::aws::gate::Gate::shared(table);
+        }
+        None => tracing::info!("no --state-table: the blast radius and pacing hold for this process alone; replicas each allow maxRemediationsPerHour"),
+    }
     let ctx = Arc::new(Service {
         ctx: Context {
             policy,

@@ -19,5 +19,6 @@ mod org;
 mod policy;
 mod recreate;
 mod remediate;
+mod replicas;
 mod run;
 mod run_faults;

@@ -1,0 +1,141 @@
+//! State the replicas of one guard share (`--state-table`): a DynamoDB table holding the blast
+//! radius per account and hour, so that N replicas together never start more than
+//! `maxRemediationsPerHour` fixes, and a lease per resource, so that two replicas never change
+//! one resource at the same time. Every write is conditional; nothing is read-modify-written.
+//!
+//! The table: partition key `pk` (string), TTL attribute `expires` (epoch seconds). Items:
+//! `budget#<account>#<hour>` with `used`, and `lease#<resource ARN>` with `owner`.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use jiff::Timestamp;
+
+use crate::aws::error::AwsError;
+
+/// How long a lease holds without being taken again: longer than any one look.
+pub const LEASE_FOR: Duration = Duration::from_secs(300);
+
+#[derive(Clone, Debug)]
+pub struct StateTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    /// This process, as the owner of its leases.
+    owner: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl StateTable {
+    pub fn new(config: &aws_config::SdkConfig, table: &str) -> Self {
+        StateTable {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_string(),
+            owner: format!("{}-{}", std::process::id(), fastrand::u64(..) & 0xffff_ffff),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Checks at start that the table exists, so a wrong `--state-table` is said at once.
+    pub async fn check(&self) -> Result<(), AwsError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTable", e))?;
+        Ok(())
+    }
+
+    /// Counts one more fix in `account` this hour if fewer than `limit` were started by all
+    /// replicas; `false` when the limit is reached.
+    pub async fn take_budget(
+        &self,
+        account: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<bool, AwsError> {
+        let hour = now.as_second() / 3600;
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("budget#{account}#{hour}")))
+            .update_expression("ADD used :one SET expires = :expires")
+            .condition_expression("attribute_not_exists(used) OR used < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":expires", n((hour + 2) * 3600))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = AwsError::from_sdk("UpdateItem", e);
+                if e.code == "ConditionalCheckFailedException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Takes (or renews) the lease on a resource; `false` when another replica holds it.
+    pub async fn lease(&self, resource: &str, now: Timestamp) -> Result<bool, AwsError> {
+        let answer = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("lease#{resource}")))
+            .item("owner", s(&self.owner))
+            .item("expires", n(now.as_second() + LEASE_FOR.as_secs() as i64))
+            .condition_expression("attribute_not_exists(pk) OR #o = :me OR expires < :now")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", s(&self.owner))
+            .expression_attribute_values(":now", n(now.as_second()))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = AwsError::from_sdk("PutItem", e);
+                if e.code == "ConditionalCheckFailedException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Gives the lease back (if this process still holds it); a failure only leaves it to
+    /// expire.
+    pub async fn release(&self, resource: &str) {
+        let answer = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("lease#{resource}")))
+            .condition_expression("#o = :me")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":me", s(&self.owner))
+            .send()
+            .await;
+        if let Err(e) = answer {
+            let e = AwsError::from_sdk("DeleteItem", e);
+            if e.code != "ConditionalCheckFailedException" {
+                tracing::warn!(resource, error = %e, "cannot give a lease back: it expires on its own");
+            }
+        }
+    }
+}

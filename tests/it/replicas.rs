@@ -1,0 +1,113 @@
+//! Replicas that share a state table (`--state-table`, DynamoDB): one blast radius for all of
+//! them, and one replica at a time changing a resource.
+
+use std::time::{Duration, Instant};
+
+use crate::common::service::*;
+use crate::common::*;
+
+async fn state_table(account: &str) -> String {
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_dynamodb::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                account, "x", None, None, "test",
+            ))
+            .build(),
+    );
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    ddb.create_table()
+        .table_name("guard-state")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    "guard-state".to_string()
+}
+
+fn stops(account: &str) -> u64 {
+    calls(account)["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "StopNotebookInstance")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum()
+}
+
+const LIMITED: &str = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: replicas}
+spec:
+  dryRun: false
+  defaultAction: off
+  remediation:
+    maxRemediationsPerHour: 2
+  controls:
+    SageMaker.3: {action: remediate}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_sharing_a_table_start_no_more_fixes_than_the_limit() {
+    let account = account(191);
+    slow_transitions(&account);
+    let table = state_table(&account).await;
+    let q = queues(&account, 30).await;
+    create_notebooks(&client(&account).await, 6, |i| format!("nb-{i}"), |_| false).await;
+    let args = [
+        "--no-initial-resync",
+        "--settle-interval",
+        "200ms",
+        "--state-table",
+        table.as_str(),
+    ];
+    let replicas: Vec<Service> = (0..3)
+        .map(|_| Service::start_with_policy(&account, &q.url, LIMITED, &args, |_| {}))
+        .collect();
+    let events: Vec<String> = (0..6)
+        .map(|i| cloudtrail(&account, "UpdateNotebookInstance", &format!("nb-{i}")))
+        .collect();
+    q.send_bodies(&events).await;
+    q.wait_empty(&q.url, Duration::from_secs(120)).await;
+    let start = Instant::now();
+    while stops(&account) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "two fixes start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every event was handled by some replica; the six judged, two fixed, four held back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stops(&account),
+        2,
+        "maxRemediationsPerHour holds across replicas"
+    );
+    let limited: f64 = replicas
+        .iter()
+        .map(|r| {
+            r.metric(
+                "sagemaker_guard_executed_actions_total",
+                &["result=\"rate-limited\""],
+            )
+        })
+        .sum();
+    assert!(limited >= 4.0, "the rest became findings: {limited}");
+}
