@@ -74,6 +74,8 @@ pub struct Deployment {
     pub dead_letter_queue: Option<Queue>,
     /// The KMS key that signs recreate intents.
     pub intent_key: Option<IntentKeyId>,
+    /// The DynamoDB table replicas share (`run --state-table`).
+    pub state_table: Option<String>,
 }
 
 impl Default for Deployment {
@@ -85,6 +87,7 @@ impl Default for Deployment {
             queue: None,
             dead_letter_queue: None,
             intent_key: None,
+            state_table: None,
         }
     }
 }
@@ -605,9 +608,30 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
         sign.condition = condition;
         statements.push(sign);
     }
+    if let Some(table) = &d.state_table {
+        // The shared blast radius and the resource leases (`run --state-table`).
+        let account = d.accounts.first().map_or("*", |a| a.as_str());
+        let region = d.regions.first().map_or("*", |r| r.as_str());
+        statements.push(Statement::new(
+            "SageMakerGuardStateTable",
+            &STATE_TABLE_ACTIONS,
+            vec![format!(
+                "arn:{}:dynamodb:{region}:{account}:table/{table}",
+                d.partition
+            )],
+        ));
+    }
     let statements: Vec<serde_json::Value> = statements.iter().map(Statement::to_json).collect();
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
 }
+
+/// The calls on the state table replicas share.
+pub const STATE_TABLE_ACTIONS: [&str; 4] = [
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+];
 
 /// Where the policy for `deployment` has a wildcard that a flag of `iam-policy` would narrow, in
 /// words for the operator.

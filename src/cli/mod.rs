@@ -181,6 +181,10 @@ pub struct IamPolicyArgs {
     /// only when the policy recreates notebooks. Default: any key.
     #[arg(long, env = "SAGEMAKER_GUARD_INTENT_KEY_ID", value_name = "KEY", value_parser = IntentKeyId::parse)]
     pub intent_key_id: Option<IntentKeyId>,
+    /// The DynamoDB table replicas share (`run --state-table`): adds its statement, on that
+    /// table.
+    #[arg(long, env = "SAGEMAKER_GUARD_STATE_TABLE", value_name = "TABLE")]
+    pub state_table: Option<String>,
 }
 
 impl IamPolicyArgs {
@@ -195,6 +199,7 @@ impl IamPolicyArgs {
                 .clone()
                 .or_else(|| self.dead_letter_queue_url.clone()),
             intent_key: self.intent_key_id.clone(),
+            state_table: self.state_table.clone(),
         }
     }
 }

@@ -259,6 +259,7 @@ fn everything_named() -> Deployment {
             )
             .unwrap(),
         ),
+        state_table: Some("guard-state".into()),
     }
 }
 
@@ -796,7 +797,13 @@ fn sdk_operations_called() -> Vec<(String, String)> {
 
 #[test]
 fn every_sdk_operation_the_code_calls_is_allowed_by_the_policy_of_an_all_remediate_policy() {
-    let allowed = allowed_actions(&anywhere(&all_remediate()));
+    let allowed = allowed_actions(&iam_policy(
+        &all_remediate(),
+        &Deployment {
+            state_table: Some("guard-state".into()),
+            ..Deployment::default()
+        },
+    ));
     let called = sdk_operations_called();
     assert!(
         called.len() >= 25,
