@@ -57,6 +57,16 @@ impl Mutation {
         }
     }
 
+    /// The service it calls, as people name it.
+    pub fn service(self) -> &'static str {
+        match self {
+            Mutation::StoreRecreateIntent => "SQS",
+            Mutation::ImportFindings => "Security Hub",
+            Mutation::PublishOutcome => "EventBridge",
+            _ => "SageMaker",
+        }
+    }
+
     /// The IAM action the call needs.
     pub fn permission(self) -> String {
         let service = match self {
