@@ -16,5 +16,6 @@ mod intents;
 mod names;
 mod recreate;
 mod remediate;
+mod report;
 mod run;
 mod run_faults;
