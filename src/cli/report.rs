@@ -235,10 +235,12 @@ impl Report {
         }
     }
 
-    /// With `--apply`: records what was done, and counts the statuses once it was done: each
-    /// (resource, control) `--apply` looked at again has its final status, every other keeps
-    /// the sweep's.
-    pub fn set_applied(&mut self, applied: Vec<Applied>) {
+    /// With `--apply`: records what was done (resources ordered by ARN, as the results), and
+    /// counts the statuses once it was done: each (resource, control) `--apply` looked at again
+    /// has its final status, every other keeps the sweep's.
+    pub fn set_applied(&mut self, mut applied: Vec<Applied>) {
+        // In the order of the results, whatever order the resources settled in.
+        applied.sort_by(|a, b| a.resource_arn.cmp(&b.resource_arn));
         let mut after = Summary::default();
         for r in &self.results {
             let last = applied

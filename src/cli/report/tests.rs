@@ -123,6 +123,28 @@ fn the_json_of_an_apply_keeps_the_sweeps_summary_and_adds_the_one_after() {
 }
 
 #[test]
+fn applied_resources_are_in_the_order_of_the_results_whatever_order_they_settled_in() {
+    let mut report = swept();
+    let mut other = applied(
+        vec![execution(ExecutionResult::Applied, &["stop"], &[])],
+        Status::Failed,
+    );
+    other.resource_arn = "arn:aws:sagemaker:us-east-1:111111111111:endpoint-config/ec".into();
+    other.resource_name = "ec".into();
+    let nb = applied(
+        vec![execution(ExecutionResult::Applied, &["start"], &[])],
+        Status::Passed,
+    );
+    report.set_applied(vec![nb, other]);
+    let names: Vec<&str> = report
+        .applied
+        .iter()
+        .map(|a| a.resource_name.as_str())
+        .collect();
+    assert_eq!(names, ["ec", "nb-1"]);
+}
+
+#[test]
 fn an_apply_that_did_not_fix_exits_1_and_one_that_failed_exits_3() {
     let mut report = swept();
     report.set_applied(vec![applied(
