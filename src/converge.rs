@@ -278,6 +278,7 @@ impl Edge {
 /// The error of a look in an account the guard has no role for.
 fn unreachable_account(account: &str) -> AwsError {
     AwsError::refused(
+        "STS",
         "AssumeRole",
         &format!(
             "account {account} is not in the account list (--accounts): the guard cannot act there"
@@ -635,12 +636,16 @@ pub async fn converge_until_settled(
         }
         let mut again = false;
         if let Some(i) = &look.intent {
-            applied.executions.push(i.execution.clone());
+            let mut execution = i.execution.clone();
             if i.state == IntentState::Settled {
                 intent = None;
+                // This command followed the intent it stored to its end, but cannot delete its
+                // message: SQS deletes a message only by the receipt of whoever received it.
+                execution.notes.push(INTENT_LEFT_ON_QUEUE.into());
             } else {
                 again = true;
             }
+            applied.executions.push(execution);
         }
         if let Some(stored) = look.stored_intent() {
             intent = Some(Box::new(stored.clone()));
@@ -677,6 +682,12 @@ pub async fn converge_until_settled(
         tokio::time::sleep(poll).await;
     }
 }
+
+/// Said when `--apply` has followed the recreate intent it stored to its end. The message it
+/// stored stays on the queue: the service, reading it, finds nothing left to do and drops it
+/// (docs/remediation.md says what follows if the recreated notebook is deleted before that).
+pub const INTENT_LEFT_ON_QUEUE: &str =
+    "its intent's message stays on the queue until the service reads it, finds nothing left to do and drops it";
 
 fn statuses(a: &Assessment) -> BTreeMap<ControlId, Status> {
     a.verdicts.iter().map(|v| (v.control, v.status)).collect()

@@ -103,6 +103,7 @@ impl Reach {
     pub async fn check(&self, account: &str) -> Result<(), AwsError> {
         let Some(config) = self.config(Some(account)) else {
             return Err(AwsError::refused(
+                "STS",
                 "AssumeRole",
                 &format!("account {account} is not in the account list"),
             ));

@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::future::Future;
 
 use aws_sdk_sagemaker::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use jiff::Timestamp;
@@ -106,16 +107,15 @@ impl Effects<'_> {
     }
 
     /// Performs one mutating call on a resource of `account` in `region` through the gate.
-    pub async fn mutate<T, E, R>(
+    pub async fn mutate<T, E>(
         &self,
         m: Mutation,
         account: &str,
         region: &str,
-        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+        call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         let pace = Pace {
             account,
@@ -136,14 +136,13 @@ impl Effects<'_> {
 
     /// A mutating call whose pacing slot was taken already ([`Effects::take_slot`]): refused in
     /// dry-run, not spaced again.
-    pub async fn mutate_now<T, E, R>(
+    pub async fn mutate_now<T, E>(
         &self,
         m: Mutation,
-        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+        call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         self.gate.mutate(m, self.dry_run, None, call).await
     }
@@ -162,19 +161,19 @@ impl Gate {
     /// account and region when it changes a SageMaker resource ([`Mutation::is_paced`]), logged,
     /// and its error named by the mutation's operation. `call` is not polled before the gate lets
     /// it go.
-    pub async fn mutate<T, E, R>(
+    pub async fn mutate<T, E>(
         &self,
         m: Mutation,
         dry_run: bool,
         pace: Option<Pace<'_>>,
-        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+        call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     ) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         if dry_run {
             return Err(AwsError::refused(
+                m.service_name(),
                 m.operation(),
                 "dry-run: nothing may change",
             ));

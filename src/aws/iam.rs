@@ -614,7 +614,7 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
         let region = d.regions.first().map_or("*", |r| r.as_str());
         statements.push(Statement::new(
             "SageMakerGuardStateTable",
-            &STATE_TABLE_ACTIONS,
+            STATE_TABLE_ACTIONS,
             vec![format!(
                 "arn:{}:dynamodb:{region}:{account}:table/{table}",
                 d.partition

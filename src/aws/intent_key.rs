@@ -71,7 +71,7 @@ impl IntentKey {
             .await
             .map_err(|e| AwsError::from_sdk("GenerateMac", e))?;
         let mac = out.mac().ok_or_else(|| {
-            AwsError::invalid_answer("GenerateMac", "no Mac in the answer".into())
+            AwsError::invalid_answer("KMS", "GenerateMac", "no Mac in the answer".into())
         })?;
         Ok(IntentSignature {
             key_id: out.key_id().unwrap_or(&self.key_id).to_string(),
@@ -141,6 +141,7 @@ impl IntentKey {
             .map_err(|e| AwsError::from_sdk("DescribeKey", e))?;
         let Some(meta) = out.key_metadata() else {
             return Err(AwsError::invalid_answer(
+                "KMS",
                 "DescribeKey",
                 "no KeyMetadata in the answer".into(),
             ));
@@ -148,6 +149,7 @@ impl IntentKey {
         let usage = meta.key_usage().map(|u| u.as_str()).unwrap_or("unknown");
         if usage != "GENERATE_VERIFY_MAC" {
             return Err(AwsError::invalid_answer(
+                "KMS",
                 "DescribeKey",
                 format!(
                     "the intent key {} is for {usage}, not GENERATE_VERIFY_MAC: create an HMAC_256 key (docs/operations.md)",
@@ -157,6 +159,7 @@ impl IntentKey {
         }
         if !meta.enabled() {
             return Err(AwsError::invalid_answer(
+                "KMS",
                 "DescribeKey",
                 format!("the intent key {} is disabled", self.key_id),
             ));

@@ -334,6 +334,7 @@ impl Observer {
                 details,
             ))),
             Ok((None, _, _)) => Err(AwsError::invalid_answer(
+                "SageMaker",
                 "Describe",
                 format!("SageMaker returned no ARN for {kind} {name}"),
             )),

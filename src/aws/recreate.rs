@@ -47,11 +47,7 @@ pub async fn continue_intent(
             match create(fx, intent).await {
                 Ok(()) => {
                     e.result = ExecutionResult::Applied;
-                    e.done.push(format!(
-                        "create {} as it was, with {}",
-                        intent.name,
-                        fixed_settings(intent)
-                    ));
+                    e.done.push(created(intent));
                 }
                 Err(err) if err.kind == ErrorKind::Conflict => {
                     e.notes
@@ -71,7 +67,7 @@ pub async fn continue_intent(
                 e.result = ExecutionResult::Stuck;
                 e.notes.push(format!(
                     "{why}, more than {} after the recreate began: the guard keeps waiting; look at it",
-                    humantime::format_duration(crate::domain::execution::STUCK_AFTER)
+                    crate::domain::execution::for_people(crate::domain::execution::STUCK_AFTER)
                 ));
             } else {
                 e.notes.push(why);
@@ -112,23 +108,24 @@ pub async fn continue_intent(
     Ok((e, state))
 }
 
-/// The settings the recreate changed, for the record.
-fn fixed_settings(intent: &RecreateIntent) -> String {
-    let s = &intent.spec;
-    let mut out = vec![format!(
-        "DirectInternetAccess={}",
-        s.direct_internet_access.as_deref().unwrap_or("Enabled")
-    )];
-    if let Some(subnet) = &s.subnet_id {
-        out.push(format!("SubnetId={subnet}"));
+/// What the create did, for the record: the settings that change the captured notebook (an
+/// intent stored by an older guard may list fixes that change nothing).
+fn created(intent: &RecreateIntent) -> String {
+    let changed: Vec<String> = intent
+        .fixes
+        .iter()
+        .filter(|s| s.changes(&intent.captured))
+        .map(|s| format!("{}={}", s.name(), s.value()))
+        .collect();
+    if changed.is_empty() {
+        format!("create {} as it was", intent.name)
+    } else {
+        format!(
+            "create {} as it was, with {}",
+            intent.name,
+            changed.join(", ")
+        )
     }
-    if let Some(r) = &s.root_access {
-        out.push(format!("RootAccess={r}"));
-    }
-    if let Some(p) = &s.platform_identifier {
-        out.push(format!("PlatformIdentifier={p}"));
-    }
-    out.join(", ")
 }
 
 /// `CreateNotebookInstance` from an intent, with its tags.

@@ -197,7 +197,7 @@ async fn perform(
                 e.notes.push(format!(
                     "the notebook has been {status} since {} (more than {}): the fix waits; look at it",
                     since.map(|t| t.to_string()).unwrap_or_default(),
-                    humantime::format_duration(STUCK_AFTER)
+                    crate::domain::execution::for_people(STUCK_AFTER)
                 ));
             } else {
                 e.settle_on(ExecutionResult::InProgress);
@@ -332,7 +332,7 @@ async fn capture_and_delete(
         // Too late to trust that no replica has dropped the intent as stale: no delete.
         e.notes.push(format!(
             "the delete did not follow the stored intent within {}: nothing deleted; the next look captures afresh",
-            humantime::format_duration(DELETE_WITHIN)
+            crate::domain::execution::for_people(DELETE_WITHIN)
         ));
         e.settle_on(ExecutionResult::InProgress);
         e.requeue_after = Some(fx.settle);

@@ -142,7 +142,9 @@ pub async fn sweep(
         }
     }
     let mut report = Report::new(&policy.name, &assessments, error_results, errors);
-    report.applied = applied;
+    if apply.is_some() {
+        report.set_applied(applied);
+    }
     report
 }
 
@@ -389,6 +391,7 @@ pub async fn evaluate_event(
             Ok(edge) => edge.with_reach(reach.clone()),
             Err(e) => {
                 report.errors.push(SweepError::intent_key(e));
+                report.set_applied(Vec::new());
                 return EventReport {
                     outcome: "evaluated",
                     reason: None,
@@ -397,17 +400,17 @@ pub async fn evaluate_event(
                 };
             }
         };
+        let mut applied = Vec::new();
         for (t, key) in outcomes.iter().zip(keys) {
             if matches!(t.state, "present" | "gone") {
                 let region = key
                     .region
                     .clone()
                     .unwrap_or_else(|| default_region.to_string());
-                report
-                    .applied
-                    .extend(apply_all(&edge, policy, vec![key], &region, options).await);
+                applied.extend(apply_all(&edge, policy, vec![key], &region, options).await);
             }
         }
+        report.set_applied(applied);
     }
     EventReport {
         outcome: "evaluated",

@@ -31,7 +31,8 @@ const EXIT_USAGE: u8 = 2;
 /// emulator.
 ///
 /// Exit codes: 0 nothing FAILED, 1 something FAILED, 2 usage, policy or input error, 3 something
-/// could not be evaluated (e.g. AWS errors).
+/// could not be evaluated (e.g. AWS errors). With --apply, FAILED is counted once the fixes were
+/// made.
 #[derive(Debug, Parser)]
 #[command(name = "sagemaker-guard", version, max_term_width = 100)]
 pub struct Cli {
@@ -92,6 +93,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Print the control catalogue: SageMaker.1 to SageMaker.8, what each judges and how it can be fixed.
     Controls {
+        /// A table for people, JSON, or the Markdown of docs/controls.md.
         #[arg(long, value_enum, default_value = "table")]
         output: CatalogueOutput,
     },
@@ -101,7 +103,8 @@ pub enum Command {
         command: PolicyCommand,
     },
     /// Sweep every resource in scope and report, per resource and control, the verdict and what the
-    /// policy would do. Read-only unless --apply.
+    /// policy would do. Read-only unless --apply; with --apply, carry the plans out as the policy
+    /// allows, then say what was done to each resource and count the verdicts after it.
     Audit {
         /// The policy file.
         #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
@@ -110,6 +113,7 @@ pub enum Command {
         /// region of the AWS configuration.
         #[arg(long = "region", value_name = "REGION")]
         regions: Vec<String>,
+        /// A table for people, or the JSON report (a contract: docs/audit.md).
         #[arg(long, value_enum, default_value = "table")]
         output: ReportOutput,
         /// How many resources are read at once per region.
@@ -121,10 +125,14 @@ pub enum Command {
         org: OrgArgs,
     },
     /// Run the reconciler: consume EventBridge events from SQS, resync periodically, judge every
-    /// resource named, plan, and carry out what the policy allows (findings, tags, in-place fixes).
+    /// resource named, plan, and carry out what the policy allows: findings, tags, in-place
+    /// notebook fixes, stop-and-recreate of notebooks (after a grace period, unless just
+    /// created) and replacement endpoint configs. Nothing changes while the policy (or
+    /// --dry-run) says dry-run.
     Run(RunArgs),
     /// Read one SQS message body (an EventBridge event), find the resources it names, read them
-    /// live and print their verdicts and plan as JSON. Read-only unless --apply.
+    /// live and print their verdicts and plan as JSON. Read-only unless --apply; with --apply,
+    /// carry the plans out as `audit --apply` does.
     Evaluate {
         /// The policy file.
         #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
@@ -261,11 +269,13 @@ impl OrgArgs {
 /// A one-off fix from `audit` or `evaluate`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Carry the plans out, and wait for each resource to settle. Dry-run in the policy or a
-    /// control still wins: then nothing changes.
+    /// Carry the plans out, and wait for each resource to settle (a grace period or a user's stop
+    /// is not waited for: the service carries on). Dry-run in the policy or a control still wins:
+    /// then nothing changes.
     #[arg(long)]
     pub apply: bool,
-    /// With --apply: stop waiting for notebooks to settle after this long.
+    /// With --apply: stop waiting for notebooks to settle after this long; a recreate not
+    /// finished by then is finished by the service from its intent.
     #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
     pub apply_timeout: std::time::Duration,
     /// With --apply: how often a notebook in a transition is read again.
@@ -273,7 +283,8 @@ pub struct ApplyArgs {
     pub poll_interval: std::time::Duration,
     /// With --apply: the SQS queue (the `run` service's) where a notebook's configuration is
     /// stored before it is deleted for a recreate, so that the service finishes the recreate if
-    /// this command dies. Without it, no notebook is recreated.
+    /// this command dies. Without it, no notebook is recreated. The message stays on the queue
+    /// after the recreate: the service reads it, finds nothing left to do and drops it.
     #[arg(long, env = "SAGEMAKER_GUARD_INTENT_QUEUE_URL")]
     pub intent_queue_url: Option<String>,
     /// With --apply: the KMS HMAC key (HMAC_256; an id, alias or ARN) that signs recreate

@@ -2,14 +2,19 @@
 //!
 //! JSON shape (a contract: keep it): `results[]` with `control`, `resourceType`, `resourceArn`,
 //! `resourceName`, `account`, `region`, `status`, `reason`, `action` (null unless FAILED:
-//! `kind`, `dryRun`, `steps` in words, `structuredSteps` as data), and `summary` with a count for each of the five statuses.
+//! `kind`, `dryRun`, `steps` in words, `structuredSteps` as data), and `summary` with a count for
+//! each of the five statuses of `results[]`: what the sweep found. With `--apply`, `applied[]`
+//! says what was done and `summaryAfterApply` counts the statuses once it was done; the exit
+//! status follows the latter.
 
 use serde::Serialize;
 
 use crate::aws::observe::AwsError;
+use crate::converge::Applied;
 use crate::domain::assess::Assessment;
 use crate::domain::catalogue::{ControlId, Severity};
 use crate::domain::evaluate::Status;
+use crate::domain::execution::ExecutionResult;
 use crate::domain::plan::Plan;
 use crate::domain::resource::ResourceKind;
 
@@ -48,6 +53,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// `8 FAILED, 9 PASSED, 1 NOT_APPLICABLE, 0 EXEMPT, 0 ERROR`
+    pub fn counts(&self) -> String {
+        format!(
+            "{} FAILED, {} PASSED, {} NOT_APPLICABLE, {} EXEMPT, {} ERROR",
+            self.failed, self.passed, self.not_applicable, self.exempt, self.error
+        )
+    }
+
     fn count(&mut self, s: Status) {
         *match s {
             Status::Passed => &mut self.passed,
@@ -66,31 +79,51 @@ impl Summary {
 pub struct SweepError {
     pub region: String,
     pub resource_type: &'static str,
+    /// The AWS service called: `SageMaker`, `KMS`, ...
+    pub service: &'static str,
     pub operation: &'static str,
     pub code: String,
     pub message: String,
+    /// The id AWS gave the request, when it answered: what AWS support asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// What to do about it, for the table.
+    #[serde(skip)]
+    pub hint: Option<String>,
 }
 
 impl SweepError {
     /// An account whose role could not be assumed: its resources were not read.
     pub fn account(account: &str, e: AwsError) -> Self {
+        let hint = e.hint().or_else(|| {
+            Some(format!("check that the role in account {account} exists and trusts this guard's role (with the external id, when one is set)"))
+        });
         SweepError {
             region: String::new(),
             resource_type: "Account",
+            service: e.service,
             operation: e.operation,
             code: e.code,
             message: format!("account {account}: {}", e.message),
+            request_id: e.request_id,
+            hint,
         }
     }
 
     /// The `--intent-key-id` could not be used: `--apply` changes nothing.
     pub fn intent_key(e: AwsError) -> Self {
+        let hint = e.hint().or_else(|| {
+            Some("check --intent-key-id (SAGEMAKER_GUARD_INTENT_KEY_ID): an enabled HMAC_256 key of the account and region".into())
+        });
         SweepError {
             region: String::new(),
             resource_type: "IntentKey",
+            service: e.service,
             operation: e.operation,
             code: e.code,
             message: format!("{}; --apply changed nothing", e.message),
+            request_id: e.request_id,
+            hint,
         }
     }
 
@@ -98,10 +131,38 @@ impl SweepError {
         SweepError {
             region: region.to_string(),
             resource_type: kind.cfn_type(),
+            service: e.service,
             operation: e.operation,
+            hint: e.hint(),
             code: e.code,
             message: e.message,
+            request_id: e.request_id,
         }
+    }
+
+    /// The table's line: what could not be read, and the AWS error in one line.
+    fn line(&self) -> String {
+        let what = if self.resource_type == "IntentKey" {
+            "error: the intent key cannot be used".to_string()
+        } else {
+            format!(
+                "error: {} in {} could not be listed",
+                self.resource_type.trim_start_matches("AWS::SageMaker::"),
+                self.region
+            )
+        };
+        let mut line = format!(
+            "{what}: {} {} failed: {}: {}",
+            self.service, self.operation, self.code, self.message
+        );
+        if let Some(id) = &self.request_id {
+            line.push_str(&format!(" (request id {id})"));
+        }
+        line.push('\n');
+        if let Some(hint) = &self.hint {
+            line.push_str(&format!("  hint: {hint}\n"));
+        }
+        line
     }
 }
 
@@ -118,7 +179,11 @@ pub struct Report {
     pub errors: Vec<SweepError>,
     /// With `--apply`: what was done to each resource, and its verdicts afterwards.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub applied: Vec<crate::converge::Applied>,
+    pub applied: Vec<Applied>,
+    /// With `--apply`: the count per status once it was done (`summary` is the sweep's, before
+    /// anything was done). The exit status follows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_after_apply: Option<Summary>,
 }
 
 /// The process exit code of an audit: 0 nothing FAILED, 1 something FAILED, 3 something could
@@ -183,33 +248,53 @@ impl Report {
             resources,
             errors,
             applied: Vec::new(),
+            summary_after_apply: None,
         }
     }
 
-    /// With `--apply`, the verdicts after the fixes decide.
+    /// With `--apply`: records what was done (resources ordered by ARN, as the results), and
+    /// counts the statuses once it was done: each (resource, control) `--apply` looked at again
+    /// has its final status, every other keeps the sweep's.
+    pub fn set_applied(&mut self, mut applied: Vec<Applied>) {
+        // In the order of the results, whatever order the resources settled in.
+        applied.sort_by(|a, b| a.resource_arn.cmp(&b.resource_arn));
+        let mut after = Summary::default();
+        for r in &self.results {
+            let last = applied
+                .iter()
+                .find(|a| a.resource_arn == r.resource_arn)
+                .and_then(|a| a.final_statuses.get(&r.control));
+            after.count(last.copied().unwrap_or(r.status));
+        }
+        self.applied = applied;
+        self.summary_after_apply = Some(after);
+    }
+
+    /// The exit status: of the sweep's verdicts, or with `--apply`, of those once it was done;
+    /// 3 also when a step of `--apply` failed.
     pub fn exit_code(&self) -> i32 {
-        if self.applied.iter().any(|a| {
+        let failed_step = self.applied.iter().any(|a| {
             a.executions
                 .iter()
-                .any(|e| e.result == crate::domain::execution::ExecutionResult::Error)
-        }) {
+                .any(|e| e.result == ExecutionResult::Error)
+        });
+        if failed_step {
             return 3;
         }
-        let mut after = self.summary;
-        for a in &self.applied {
-            let before = self
-                .results
-                .iter()
-                .filter(|r| r.resource_arn == a.resource_arn && r.status == Status::Failed)
-                .count();
-            let now = a
-                .final_statuses
-                .iter()
-                .filter(|(_, s)| **s == Status::Failed)
-                .count();
-            after.failed = after.failed - before + now;
-        }
-        exit_code(&after, &self.errors)
+        exit_code(
+            self.summary_after_apply.as_ref().unwrap_or(&self.summary),
+            &self.errors,
+        )
+    }
+
+    /// `9 resources, 18 verdicts`
+    fn counted(&self) -> String {
+        let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{}, {}",
+            plural(self.resources, "resource"),
+            plural(self.results.len(), "verdict")
+        )
     }
 
     /// The table for people: grouped by resource, resources with failures first, then a
@@ -272,26 +357,82 @@ impl Report {
             }
             out.push('\n');
         }
-        for e in &self.errors {
+        if let Some(after) = &self.summary_after_apply {
+            out.push_str("applied:\n");
+            if self.applied.is_empty() {
+                out.push_str(
+                    if self.errors.iter().any(|e| e.resource_type == "IntentKey") {
+                        "  nothing: the intent key cannot be used (below)\n"
+                    } else {
+                        "  nothing: no resource had anything to do\n"
+                    },
+                );
+            }
+            for a in &self.applied {
+                out.push_str(&format!("  {}\n", applied_line(a)));
+            }
+            out.push('\n');
+            for e in &self.errors {
+                out.push_str(&e.line());
+            }
             out.push_str(&format!(
-                "error: {} in {} could not be listed: {}: {}: {}\n",
-                e.resource_type, e.region, e.operation, e.code, e.message
+                "{} before --apply: {} (policy {})\n",
+                self.counted(),
+                self.summary.counts(),
+                self.policy
             ));
+            out.push_str(&format!("after --apply: {}\n", after.counts()));
+            return out;
         }
-        let s = &self.summary;
+        for e in &self.errors {
+            out.push_str(&e.line());
+        }
         out.push_str(&format!(
-            "{} resources, {} verdicts: {} FAILED, {} PASSED, {} NOT_APPLICABLE, {} EXEMPT, {} ERROR (policy {})\n",
-            self.resources,
-            self.results.len(),
-            s.failed,
-            s.passed,
-            s.not_applicable,
-            s.exempt,
-            s.error,
+            "{}: {} (policy {})\n",
+            self.counted(),
+            self.summary.counts(),
             self.policy
         ));
         out
     }
+}
+
+/// What `--apply` did to one resource, in one line: `name: step; step; ...` (the steps taken,
+/// in the plan's words), then how it ended unless its steps say it all: `scheduled`,
+/// `deferred`, `dry-run`, `unsupported`, `rate-limited`, `stuck`, out of time, an error, or a
+/// recreate finished.
+pub fn applied_line(a: &Applied) -> String {
+    let mut parts: Vec<String> = a
+        .executions
+        .iter()
+        .flat_map(|e| e.done.iter().cloned())
+        .collect();
+    match a.executions.last() {
+        Some(last)
+            if !matches!(
+                last.result,
+                ExecutionResult::Applied | ExecutionResult::NothingToDo
+            ) =>
+        {
+            let result = last.result.as_str();
+            let notes = last.notes.join("; ");
+            parts.push(if notes.is_empty() {
+                result.to_string()
+            } else if notes.starts_with(result) {
+                notes
+            } else {
+                format!("{result}: {notes}")
+            });
+        }
+        _ => {}
+    }
+    if a.gone {
+        parts.push(format!(
+            "gone: its findings archived ({})",
+            a.findings.as_deref().unwrap_or("none active")
+        ));
+    }
+    format!("{}: {}", a.resource_name, parts.join("; "))
 }
 
 fn status_rank(s: Status) -> u8 {
@@ -303,3 +444,6 @@ fn status_rank(s: Status) -> u8 {
         Status::NotApplicable => 4,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -114,10 +114,24 @@ mod humantime_opt {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match d {
-            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            Some(d) => s.collect_str(&super::for_people(*d)),
             None => s.serialize_none(),
         }
     }
+}
+
+/// A duration as people read it: `15s`, `2m 30s`, `3days`; never `2days 23h 59m 57s 823ms
+/// 284us 810ns`. Under a second in milliseconds, under an hour in whole seconds, else in whole
+/// minutes.
+pub fn for_people(d: Duration) -> String {
+    let rounded = if d < Duration::from_secs(1) {
+        Duration::from_millis(d.as_millis() as u64)
+    } else if d < Duration::from_secs(3600) {
+        Duration::from_secs(d.as_secs() + u64::from(d.subsec_millis() >= 500))
+    } else {
+        Duration::from_secs((d.as_secs() + 30) / 60 * 60)
+    };
+    humantime::format_duration(rounded).to_string()
 }
 
 impl Execution {
@@ -143,5 +157,32 @@ impl Execution {
     /// The finding's outcome line: the result and what was done.
     pub fn summary(&self) -> String {
         format!("{}: {}", self.result, self.done.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_rounded_for_people() {
+        for (d, said) in [
+            (Duration::from_millis(200), "200ms"),
+            (Duration::from_millis(15_400), "15s"),
+            (Duration::from_millis(89_600), "1m 30s"),
+            (Duration::from_secs(1800), "30m"),
+            (Duration::new(3 * 86_400 - 3, 823_284_810), "3days"),
+            (Duration::from_secs(3 * 3600 + 20 * 60 + 10), "3h 20m"),
+        ] {
+            assert_eq!(for_people(d), said, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn requeue_after_is_written_rounded() {
+        let mut e = Execution::new(ExecutionResult::Scheduled);
+        e.requeue_after = Some(Duration::new(259_197, 823_284_810));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["requeueAfter"], "3days");
     }
 }

@@ -416,12 +416,12 @@ pub fn next_step(
             }
             NotebookStatus::InService if !intent.was_running => IntentStep::Stop,
             NotebookStatus::InService | NotebookStatus::Stopped => {
-                IntentStep::Fulfilled(format!("recreated; {}", status.as_str()))
+                IntentStep::Fulfilled(format!("recreated, now {}", status.as_str()))
             }
             NotebookStatus::Failed => IntentStep::Fulfilled(
                 "recreated, but the new notebook Failed to start (its configuration is the old one's; look at its lifecycle configuration)".into(),
             ),
-            other => IntentStep::Fulfilled(format!("recreated; {}", other.as_str())),
+            other => IntentStep::Fulfilled(format!("recreated, now {}", other.as_str())),
         };
     }
     if status == NotebookStatus::Deleting {

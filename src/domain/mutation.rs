@@ -57,6 +57,16 @@ impl Mutation {
         }
     }
 
+    /// The service it calls, as people name it.
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Mutation::StoreRecreateIntent => "SQS",
+            Mutation::ImportFindings => "Security Hub",
+            Mutation::PublishOutcome => "EventBridge",
+            _ => "SageMaker",
+        }
+    }
+
     /// The IAM service prefix of the call.
     pub fn service(self) -> &'static str {
         match self {

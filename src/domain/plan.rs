@@ -92,6 +92,22 @@ impl Setting {
         }
     }
 
+    /// Whether giving it to `nb` changes anything: `false` when the notebook has that value
+    /// already. Compares with the value a recreate carries over from the notebook
+    /// (`intent::derive_spec`), so a setting that changes nothing can be left out of a plan
+    /// without changing what is created.
+    pub fn changes(&self, nb: &NotebookInstance) -> bool {
+        let same = |current: &Option<String>, v: &String| current.as_ref() == Some(v);
+        match self {
+            Setting::DirectInternetAccess(v) => !same(&nb.direct_internet_access, v),
+            Setting::SubnetId(v) => !same(&nb.subnet_id.clone().filter(|s| !s.is_empty()), v),
+            Setting::SecurityGroupIds(groups) => nb.security_groups != *groups,
+            Setting::RootAccess(v) => !same(&nb.root_access, v),
+            Setting::PlatformIdentifier(v) => !same(&nb.platform_identifier, v),
+            Setting::InstanceType(v) => !same(&nb.instance_type, v),
+        }
+    }
+
     /// Whether `UpdateNotebookInstance` can change it (the notebook stopped).
     pub fn updatable_in_place(&self) -> bool {
         matches!(
@@ -178,6 +194,7 @@ impl fmt::Display for Step {
             Step::Start => f.write_str("start"),
             Step::CaptureConfiguration => f.write_str("capture configuration"),
             Step::Delete => f.write_str("delete"),
+            Step::Create { settings } if settings.is_empty() => f.write_str("create as it was"),
             Step::Create { settings } => write!(f, "create {}", settings_list(settings)),
             Step::RestoreTags => write!(f, "restore tags + {RECREATED_AT_TAG}"),
             Step::CreateEndpointConfig {
@@ -545,6 +562,9 @@ impl Builder {
         create.push(Setting::SubnetId(subnet));
         create.push(Setting::SecurityGroupIds(groups));
         create.extend(in_place);
+        // Only what changes: everything else is carried over from the captured notebook anyway
+        // (a notebook in a subnet keeps it and its security groups).
+        create.retain(|s| s.changes(nb));
         self.recreate.append(&mut self.in_place);
 
         let mut steps = Vec::new();

@@ -21,6 +21,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::aws::error::AwsError;
 use crate::domain::event::{self, Decoded};
 use crate::domain::resource::ResourceRef;
 use crate::service::metrics::{Metrics, SourceLabel};
@@ -140,7 +141,7 @@ impl Intake {
                     self.queue_reachable.store(false, Ordering::SeqCst);
                     failures += 1;
                     let wait = Duration::from_secs(1 << failures.min(5));
-                    tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in_s = wait.as_secs(), "cannot receive from the queue");
+                    tracing::error!(error = %AwsError::from_sdk("ReceiveMessage", e), retry_in_s = wait.as_secs(), "cannot receive from the queue");
                     tokio::select! {
                         () = self.stop.cancelled() => return,
                         () = tokio::time::sleep(wait) => continue,
@@ -392,7 +393,7 @@ impl Intake {
         match result {
             Ok(_) => true,
             Err(e) => {
-                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot send to the dead-letter queue; leaving the message on the queue");
+                tracing::error!(error = %AwsError::from_sdk("SendMessage", e), "cannot send to the dead-letter queue; leaving the message on the queue");
                 false
             }
         }
@@ -410,7 +411,7 @@ impl Intake {
             Ok(_) => Metrics::count(&self.metrics().messages_deleted, reason),
             Err(e) => {
                 // It becomes visible again and is settled again: every step is idempotent.
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot delete a settled message");
+                tracing::warn!(error = %AwsError::from_sdk("DeleteMessage", e), "cannot delete a settled message");
             }
         }
     }
@@ -426,7 +427,7 @@ impl Intake {
             .send()
             .await
         {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot change a message's visibility");
+            tracing::warn!(error = %AwsError::from_sdk("ChangeMessageVisibility", e), "cannot change a message's visibility");
         }
     }
 }

@@ -45,20 +45,21 @@ pub struct RunConfig {
     pub state_table: Option<String>,
 }
 
-/// Why `run` could not start or stopped early.
+/// Why `run` could not start or stopped early. An AWS error says the service, the operation,
+/// AWS's code and message and the request id in one line, then what to do (`hint:`).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Policy(PolicyErrors),
     #[error("no AWS region is configured: set AWS_REGION")]
     NoRegion,
-    #[error("the queue {url} cannot be reached: {source}")]
+    #[error("the queue {url} cannot be reached: {source}{}", hint(source, "check --queue-url: the queue must exist in the account and region of the credentials (AWS_REGION)"))]
     Queue {
         url: String,
         #[source]
         source: AwsError,
     },
-    #[error("the dead-letter queue {arn} of the queue {url} cannot be reached: {source}")]
+    #[error("the dead-letter queue {arn} of the queue {url} cannot be reached: {source}{}", hint(source, "the queue's redrive policy must name a queue of the account and region that exists: fix it, or pass --dead-letter-queue-url"))]
     DeadLetterQueue {
         url: String,
         arn: String,
@@ -69,7 +70,7 @@ pub enum RunError {
         "no dead-letter queue: pass --dead-letter-queue-url or give the queue a redrive policy"
     )]
     NoDeadLetterQueue,
-    #[error("the intent key {key} cannot be used: {source}")]
+    #[error("the intent key {key} cannot be used: {source}{}", hint(source, "check --intent-key-id (SAGEMAKER_GUARD_INTENT_KEY_ID): an enabled HMAC_256 key of the account and region, by id, alias or ARN"))]
     IntentKey {
         key: String,
         #[source]
@@ -89,6 +90,13 @@ pub enum RunError {
         #[source]
         cause: std::io::Error,
     },
+}
+
+/// The `hint:` line after an AWS error at start: what the error itself suggests (a permission,
+/// the endpoint), else what to check about the thing named (`otherwise`).
+fn hint(e: &AwsError, otherwise: &str) -> String {
+    let hint = e.hint().unwrap_or_else(|| otherwise.to_string());
+    format!("\n  hint: {hint}")
 }
 
 impl RunError {

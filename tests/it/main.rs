@@ -20,5 +20,6 @@ mod policy;
 mod recreate;
 mod remediate;
 mod replicas;
+mod report;
 mod run;
 mod run_faults;

@@ -336,3 +336,64 @@ fn an_intent_older_than_a_day_is_refused_as_expired() {
         Ok(())
     );
 }
+
+#[test]
+fn leaving_unchanged_settings_out_of_the_create_step_creates_the_same_notebook() {
+    let nb = observed_notebook(NotebookStatus::Stopped);
+    // What a create step listed before it kept only the settings that change: the notebook's
+    // own subnet and security groups, and a root access it has already.
+    let disabled = NotebookInstance {
+        root_access: Some("Disabled".into()),
+        ..nb.clone()
+    };
+    let every = vec![
+        Setting::DirectInternetAccess("Disabled".into()),
+        Setting::SubnetId("subnet-1".into()),
+        Setting::SecurityGroupIds(vec!["sg-1".into()]),
+        Setting::RootAccess("Disabled".into()),
+        Setting::PlatformIdentifier("notebook-al2-v2".into()),
+        Setting::InstanceType("ml.t3.medium".into()),
+    ];
+    for captured in [&nb, &disabled] {
+        let changing: Vec<Setting> = every
+            .iter()
+            .filter(|s| s.changes(captured))
+            .cloned()
+            .collect();
+        assert!(changing.len() < every.len());
+        assert_eq!(
+            derive_spec(captured, &changing).unwrap(),
+            derive_spec(captured, &every).unwrap(),
+            "fixes {changing:?}"
+        );
+    }
+
+    // End to end: the planner's create step, captured into an intent that passes its check.
+    let policy = crate::domain::testing::load_policy(
+        "controls: {SageMaker.1: {action: remediate}, SageMaker.3: {action: remediate}}",
+    );
+    let resource = observed(
+        ResourceKind::NotebookInstance,
+        "nb",
+        Some(Details::NotebookInstance(nb.clone())),
+        Some(tags(&[("owner", "ana")])),
+    );
+    let a = crate::domain::assess::assess(resource, &policy, now(), false);
+    let plan = a.plan.clone().expect("SageMaker.1 and .3 fail");
+    let i = capture(&a, &plan, "p", now()).unwrap();
+    assert_eq!(
+        i.fixes,
+        vec![
+            Setting::DirectInternetAccess("Disabled".into()),
+            Setting::RootAccess("Disabled".into()),
+        ]
+    );
+    let before = vec![
+        Setting::DirectInternetAccess("Disabled".into()),
+        Setting::SubnetId("subnet-1".into()),
+        Setting::SecurityGroupIds(vec!["sg-1".into()]),
+        Setting::RootAccess("Disabled".into()),
+    ];
+    assert_eq!(i.spec, derive_spec(&nb, &before).unwrap());
+    assert_eq!(check(&i, now()), Ok(()));
+}

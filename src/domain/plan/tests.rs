@@ -398,18 +398,16 @@ fn sagemaker1_fresh_notebook_is_recreated_at_once_in_its_own_subnet() {
         setting(&create, "DirectInternetAccess").as_deref(),
         Some("Disabled")
     );
-    assert_eq!(setting(&create, "SubnetId").as_deref(), Some("subnet-nb"));
-    assert_eq!(
-        setting(&create, "SecurityGroupIds").as_deref(),
-        Some("sg-1 sg-2")
-    );
+    // Its own subnet and security groups are carried over: the create lists only what changes.
+    assert_eq!(setting(&create, "SubnetId"), None);
+    assert_eq!(setting(&create, "SecurityGroupIds"), None);
     assert_eq!(
         steps(&p),
         [
             "stop",
             "capture configuration",
             "delete",
-            "create DirectInternetAccess=Disabled, SubnetId=subnet-nb, SecurityGroupIds=sg-1 sg-2",
+            "create DirectInternetAccess=Disabled",
             "restore tags + sagemaker-guard/recreated-at",
         ]
     );
@@ -484,7 +482,7 @@ fn sagemaker1_old_notebook_is_marked_and_waits_for_the_grace_period() {
             "stop",
             "capture configuration",
             "delete",
-            "create DirectInternetAccess=Disabled, SubnetId=subnet-nb, SecurityGroupIds=sg-1 sg-2",
+            "create DirectInternetAccess=Disabled",
             "restore tags + sagemaker-guard/recreated-at",
         ]
     );
@@ -543,7 +541,7 @@ remediation: {notebook: {onlyWhenStopped: true}}
         [
             "capture configuration",
             "delete",
-            "create DirectInternetAccess=Disabled, SubnetId=subnet-nb, SecurityGroupIds=sg-1 sg-2",
+            "create DirectInternetAccess=Disabled",
             "restore tags + sagemaker-guard/recreated-at",
             "stop",
         ]
@@ -567,7 +565,7 @@ fn sagemaker1_3_8_merge_into_one_recreate() {
         setting(&create, "PlatformIdentifier").as_deref(),
         Some("notebook-al2023-v1")
     );
-    assert_eq!(setting(&create, "SubnetId").as_deref(), Some("subnet-nb"));
+    assert_eq!(setting(&create, "SubnetId"), None, "its own subnet is kept");
     assert_eq!(
         count_steps(&p, |s| matches!(s, Step::Update { .. })),
         0,
@@ -581,6 +579,45 @@ fn sagemaker1_3_8_merge_into_one_recreate() {
         steps(&p)
     );
     assert_eq!(p.controls, vec![S1, S3, S8]);
+}
+
+#[test]
+fn a_recreate_lists_only_the_settings_that_change() {
+    let policy = load_policy(
+        "controls: {SageMaker.1: {action: remediate}, SageMaker.2: {action: remediate}}\n\
+         remediation:\n  networks: [{subnetId: subnet-new, securityGroupIds: [sg-new]}]",
+    );
+    // Already without direct internet access, but in no subnet: the subnet and its groups change.
+    let outside = NotebookInstance {
+        subnet_id: None,
+        security_groups: vec![],
+        direct_internet_access: Some("Disabled".into()),
+        ..fresh(nb())
+    };
+    let p = plan_for(&observed_notebook(outside.clone()), &[S2], &policy);
+    assert_eq!(
+        steps(&p)[3],
+        "create SubnetId=subnet-new, SecurityGroupIds=sg-new"
+    );
+    // Each setting listed changes the notebook; each one left out it has already.
+    for s in create_settings(&p) {
+        assert!(s.changes(&outside), "{s:?}");
+    }
+    for same in [
+        Setting::DirectInternetAccess("Disabled".into()),
+        Setting::RootAccess("Enabled".into()),
+        Setting::PlatformIdentifier("notebook-al2-v3".into()),
+        Setting::InstanceType("ml.t3.medium".into()),
+        Setting::SecurityGroupIds(vec![]),
+    ] {
+        assert!(!same.changes(&outside), "{same:?}");
+    }
+    // An empty subnet id is no subnet.
+    let empty = NotebookInstance {
+        subnet_id: Some(String::new()),
+        ..outside
+    };
+    assert!(Setting::SubnetId("subnet-new".into()).changes(&empty));
 }
 
 const NETWORKS: &str = r#"
