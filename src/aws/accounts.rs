@@ -23,6 +23,8 @@ pub struct Reach {
     base: SdkConfig,
     accounts: Option<Accounts>,
     configs: HashMap<String, SdkConfig>,
+    /// Each account's role and external id.
+    roles: HashMap<String, (String, Option<String>)>,
 }
 
 impl Reach {
@@ -32,6 +34,7 @@ impl Reach {
             base,
             accounts: None,
             configs: HashMap::new(),
+            roles: HashMap::new(),
         }
     }
 
@@ -39,7 +42,15 @@ impl Reach {
     /// on the first call in its account.
     pub async fn new(base: SdkConfig, accounts: Accounts, partition: &str) -> Self {
         let mut configs = HashMap::new();
+        let mut roles = HashMap::new();
         for account in accounts.iter() {
+            roles.insert(
+                account.account_id.clone(),
+                (
+                    accounts.role_arn(account, partition),
+                    account.external_id.clone(),
+                ),
+            );
             let mut role = AssumeRoleProvider::builder(accounts.role_arn(account, partition))
                 .session_name(SESSION_NAME)
                 .configure(&base);
@@ -57,6 +68,7 @@ impl Reach {
             base,
             accounts: Some(accounts),
             configs,
+            roles,
         }
     }
 
@@ -99,20 +111,24 @@ impl Reach {
         }
     }
 
-    /// Assumes the account's role once, to say at once whether the account can be reached.
+    /// Assumes the account's role once, to say at once (and in AWS's own words) whether the
+    /// account can be reached.
     pub async fn check(&self, account: &str) -> Result<(), AwsError> {
-        let Some(config) = self.config(Some(account)) else {
+        let Some((role, external_id)) = self.roles.get(account) else {
             return Err(AwsError::refused(
                 "STS",
                 "AssumeRole",
                 &format!("account {account} is not in the account list"),
             ));
         };
-        aws_sdk_sts::Client::new(config)
-            .get_caller_identity()
+        aws_sdk_sts::Client::new(&self.base)
+            .assume_role()
+            .role_arn(role)
+            .role_session_name(SESSION_NAME)
+            .set_external_id(external_id.clone())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+            .map_err(|e| AwsError::from_sdk("AssumeRole", e))?;
         Ok(())
     }
 }

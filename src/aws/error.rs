@@ -187,6 +187,8 @@ fn service_named(type_name: &str) -> &'static str {
         "aws_sdk_kms" => "KMS",
         "aws_sdk_securityhub" => "Security Hub",
         "aws_sdk_eventbridge" => "EventBridge",
+        "aws_sdk_sts" => "STS",
+        "aws_sdk_dynamodb" => "DynamoDB",
         _ => "AWS",
     }
 }

@@ -95,9 +95,9 @@ pub struct SweepError {
 impl SweepError {
     /// An account whose role could not be assumed: its resources were not read.
     pub fn account(account: &str, e: AwsError) -> Self {
-        let hint = e.hint().or_else(|| {
-            Some(format!("check that the role in account {account} exists and trusts this guard's role (with the external id, when one is set)"))
-        });
+        let hint = Some(format!(
+            "check that the role in account {account} exists and trusts this guard's role (with the external id, when one is set); the other accounts were read"
+        ));
         SweepError {
             region: String::new(),
             resource_type: "Account",
@@ -144,6 +144,8 @@ impl SweepError {
     fn line(&self) -> String {
         let what = if self.resource_type == "IntentKey" {
             "error: the intent key cannot be used".to_string()
+        } else if self.resource_type == "Account" {
+            "error: an account could not be reached".to_string()
         } else {
             format!(
                 "error: {} in {} could not be listed",

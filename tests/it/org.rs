@@ -128,6 +128,9 @@ async fn an_account_whose_role_is_missing_is_its_error_and_the_other_is_fixed() 
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{report:#}");
     assert_eq!(errors[0]["resourceType"], "Account");
+    // In AWS's own words, in one line: the role could not be assumed.
+    assert_eq!(errors[0]["operation"], "AssumeRole", "{report:#}");
+    assert_eq!(errors[0]["code"], "AccessDenied", "{report:#}");
     assert!(
         errors[0]["message"].as_str().unwrap().contains(&bad),
         "{report:#}"
