@@ -11,6 +11,10 @@
 //! - it is a recreate intent ([`crate::aws::recreate`]): its next step is taken; while the recreate is
 //!   under way a fresh copy goes back on the queue with a delay and this one is deleted; once the
 //!   notebook is back it is deleted; on any error it is kept (retried), never deleted.
+//!
+//! Deletes and visibility changes (the heartbeat's too) go to SQS in batches of up to ten
+//! ([`crate::service::settlement`]); each message still learns its own entry's result, and the
+//! metrics count it only once SQS has answered for it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use crate::domain::event::{self, Decoded};
 use crate::domain::resource::ResourceRef;
 use crate::service::metrics::{Metrics, SourceLabel};
 use crate::service::runtime::{Outcome, Service, Waiter};
+use crate::service::settlement::{FlushRule, Settlement, Settler};
 use crate::service::workqueue::WorkQueue;
 
 /// The message attributes a dead-lettered message carries.
@@ -59,6 +64,8 @@ pub struct Intake {
     /// Messages held at once: received and not yet settled. Receiving waits below it.
     pub in_flight: Arc<Semaphore>,
     receivers: AtomicUsize,
+    /// Sends the deletes and visibility changes in batches.
+    settler: Settler,
 }
 
 impl Intake {
@@ -75,6 +82,7 @@ impl Intake {
         max_receivers: usize,
         max_in_flight_messages: usize,
     ) -> Arc<Self> {
+        let settler = Settler::start(sqs.clone(), queue_url.clone(), FlushRule::default());
         Arc::new(Intake {
             sqs,
             queue_url,
@@ -89,7 +97,16 @@ impl Intake {
             max_receivers: max_receivers.max(1),
             in_flight: Arc::new(Semaphore::new(max_in_flight_messages.max(BATCH))),
             receivers: AtomicUsize::new(0),
+            settler,
         })
+    }
+
+    /// After `abandon`: waits (until `deadline`) for every message to be settled or released,
+    /// then sends the settlements still pending in a batch.
+    pub async fn finish(&self, deadline: tokio::time::Instant) {
+        self.tasks.close();
+        let _ = tokio::time::timeout_at(deadline, self.tasks.wait()).await;
+        self.settler.close().await;
     }
 
     fn metrics(&self) -> &Metrics {
@@ -400,34 +417,22 @@ impl Intake {
     }
 
     async fn delete(&self, receipt: &str, reason: &str) {
-        match self
-            .sqs
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt)
-            .send()
-            .await
-        {
-            Ok(_) => Metrics::count(&self.metrics().messages_deleted, reason),
+        match self.settler.settle(receipt, Settlement::Delete).await {
+            Ok(()) => Metrics::count(&self.metrics().messages_deleted, reason),
             Err(e) => {
                 // It becomes visible again and is settled again: every step is idempotent.
-                tracing::warn!(error = %AwsError::from_sdk("DeleteMessage", e), "cannot delete a settled message");
+                tracing::warn!(error = %e, "cannot delete a settled message");
             }
         }
     }
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) {
-        let seconds = timeout.as_secs().min(43_200) as i32;
         if let Err(e) = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(seconds)
-            .send()
+            .settler
+            .settle(receipt, Settlement::Visibility(timeout))
             .await
         {
-            tracing::warn!(error = %AwsError::from_sdk("ChangeMessageVisibility", e), "cannot change a message's visibility");
+            tracing::warn!(error = %e, "cannot change a message's visibility");
         }
     }
 }

@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod resync;
 pub mod run;
 pub mod runtime;
+pub mod settlement;
 pub mod workqueue;

@@ -341,9 +341,8 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     }
     // Nothing else will finish: messages still waiting go back to the queue for another replica.
     abandon.cancel();
-    intake.tasks.close();
     let release_deadline = deadline.max(tokio::time::Instant::now() + Duration::from_secs(5));
-    let _ = tokio::time::timeout_at(release_deadline, intake.tasks.wait()).await;
+    intake.finish(release_deadline).await;
     let _ = resync.await;
     http_stop.cancel();
     let _ = http_task.await;
