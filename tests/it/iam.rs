@@ -107,6 +107,11 @@ fn action(service: &str, operation: &str) -> String {
         "EventBridge" => "events".to_string(),
         other => other.to_ascii_lowercase(),
     };
+    // SQS authorises a batch call by its single call's action: there is no `sqs:...Batch`.
+    let operation = match (prefix.as_str(), operation) {
+        ("sqs", op) => op.strip_suffix("Batch").unwrap_or(op),
+        (_, op) => op,
+    };
     format!("{prefix}:{operation}")
 }
 
