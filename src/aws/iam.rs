@@ -21,7 +21,8 @@ use crate::domain::policy::{Action, Policy};
 use crate::domain::resource::ResourceKind;
 
 /// The operations of the `run` service on the queue it reads: receive and settle messages, read
-/// the queue's settings (and its redrive target).
+/// the queue's settings (and its redrive target). The settling is done with `DeleteMessageBatch` and
+/// `ChangeMessageVisibilityBatch`, which SQS authorises with the single calls' actions.
 pub const QUEUE_ACTIONS: [&str; 4] = [
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",

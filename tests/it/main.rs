@@ -23,3 +23,4 @@ mod replicas;
 mod report;
 mod run;
 mod run_faults;
+mod settlement;

@@ -507,3 +507,67 @@ async fn two_spellings_of_a_resource_name_are_one_key() {
     assert_eq!(starts[0].0, "ML-Research-7");
     assert_eq!((queue.depth(), queue.in_flight()), (0, 0));
 }
+
+/// A reconcile that asks to look again after `settle` every time, as one waiting for a
+/// notebook's transition does.
+fn settling(
+    recorder: &Recorder,
+    settle: Duration,
+) -> impl Fn(Key) -> std::pin::Pin<Box<dyn Future<Output = Reconciled> + Send>> + Send + Sync + 'static
+{
+    let recorder = recorder.clone();
+    move |key| {
+        let recorder = recorder.clone();
+        Box::pin(async move {
+            let _running = recorder.enter(key);
+            sleep(Duration::from_millis(100)).await;
+            Ok(Action::requeue(settle))
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_enqueue_wakes_a_key_waiting_for_its_requeue_at_once() {
+    // The settle interval is the fallback; the event that says the transition ended comes first.
+    let queue = WorkQueue::new(2);
+    let recorder = Recorder::new();
+    let run = spawn_run(&queue, settling(&recorder, Duration::from_secs(60)));
+    queue.enqueue("nb");
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        (queue.depth(), queue.in_flight()),
+        (1, 0),
+        "waiting for its requeue"
+    );
+
+    queue.enqueue("nb"); // the state-change event, 5 s into a 60 s settle
+    sleep(Duration::from_secs(1)).await;
+    assert_at(&recorder.starts("nb"), &[0.0, 5.0]);
+    assert_eq!(
+        queue.deduplicated(),
+        1,
+        "it moved the scheduled key, it did not add one"
+    );
+
+    // Without another event, the settle interval still brings it back.
+    sleep(Duration::from_secs(70)).await;
+    assert_at(&recorder.starts("nb"), &[0.0, 5.0, 65.1]);
+    assert_eq!(queue.depth(), 1, "one scheduled key, not two");
+    stop(run).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_enqueue_during_a_reconcile_that_asks_for_a_requeue_runs_it_right_after() {
+    // The event arrives while the reconcile that started the transition still runs: it read the
+    // resource too early, so the key runs again as soon as it finishes, not after the settle.
+    let queue = WorkQueue::new(2);
+    let recorder = Recorder::new();
+    let run = spawn_run(&queue, settling(&recorder, Duration::from_secs(60)));
+    queue.enqueue("nb");
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(queue.in_flight(), 1);
+    queue.enqueue("nb");
+    sleep(Duration::from_secs(1)).await;
+    assert_at(&recorder.starts("nb"), &[0.0, 0.1]);
+    stop(run).await;
+}
