@@ -46,23 +46,28 @@ async fn messages_are_deleted_and_released_in_batch_calls() {
     service.wait_for("60 messages deleted", Duration::from_secs(120), |m| {
         metric(m, "sagemaker_guard_messages_deleted_total", &[]) >= 60.0
     });
-    assert_eq!(
+    // Each at least once: the emulator, like SQS, may hand a message to two receives.
+    assert!(
         service.metric(
             "sagemaker_guard_messages_deleted_total",
             &["reason=\"done\""]
-        ),
-        40.0
+        ) >= 40.0
     );
-    assert_eq!(
+    assert!(
         service.metric(
             "sagemaker_guard_messages_deleted_total",
             &["reason=\"ignored\""]
-        ),
-        20.0
+        ) >= 20.0
     );
     q.wait_empty(&q.url, Duration::from_secs(30)).await;
     let batches = sqs_calls(&account, "DeleteMessageBatch");
-    assert_eq!(sqs_calls(&account, "DeleteMessage"), 0, "no single deletes");
+    assert_eq!(
+        sqs_calls(&account, "DeleteMessage"),
+        0,
+        "no single deletes: {:#}\n{:#?}",
+        calls(&account),
+        service.tail(30)
+    );
     // Ten a call at best; how full each is depends on timing, but never one call a message.
     assert!(
         (6..=30).contains(&batches),

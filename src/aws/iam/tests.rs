@@ -825,9 +825,10 @@ fn every_sdk_operation_the_code_calls_is_allowed_by_the_policy_of_an_all_remedia
     let missing: Vec<&(String, String)> = called
         .iter()
         .filter(|(op, _)| {
-            !allowed
-                .iter()
-                .any(|a| a.split(':').nth(1) == Some(op.as_str()))
+            // SQS authorises its batch calls (`DeleteMessageBatch`, ...) with the single call's
+            // action: there is no `sqs:DeleteMessageBatch`.
+            let action = op.strip_suffix("Batch").unwrap_or(op);
+            !allowed.iter().any(|a| a.split(':').nth(1) == Some(action))
         })
         .collect();
     assert!(
