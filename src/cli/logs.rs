@@ -3,7 +3,9 @@
 //! The JSON lines are `{"timestamp", "level", "fields": {"message", ...}, "target"}`, as
 //! tracing-subscriber's own JSON format writes them, with two differences that collectors need:
 //! fields that hold JSON (a reconcile's `verdicts`, `plan`, `execution`) are embedded as JSON
-//! values, not as strings of JSON; and empty fields (an empty string, `null`) are left out.
+//! values, not as strings of JSON; and empty fields (an empty string, `null`) are left out. The
+//! spans the event is in (the AWS SDK's, with `rpc.method` and `sdk_invocation_id`) are under
+//! `spans`, root first, as tracing-subscriber writes them.
 
 use std::fmt;
 
@@ -11,7 +13,7 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The fields whose value is JSON text, embedded as JSON.
@@ -27,19 +29,37 @@ where
 {
     fn format_event(
         &self,
-        _ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
         let meta = event.metadata();
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "timestamp": jiff::Timestamp::now().to_string(),
             "level": meta.level().as_str(),
             "fields": Value::Object(fields.0),
             "target": meta.target(),
         });
+        // The spans' fields, as the field formatter (JSON fields) recorded them.
+        let spans: Vec<Value> = ctx
+            .event_scope()
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+            .map(|span| {
+                let mut object = span
+                    .extensions()
+                    .get::<FormattedFields<N>>()
+                    .and_then(|f| serde_json::from_str::<Map<String, Value>>(f).ok())
+                    .unwrap_or_default();
+                object.insert("name".into(), span.name().into());
+                Value::Object(object)
+            })
+            .collect();
+        if !spans.is_empty() {
+            line["spans"] = Value::Array(spans);
+        }
         writeln!(writer, "{line}")
     }
 }
@@ -121,6 +141,7 @@ mod tests {
         let sink = Sink::default();
         let out = sink.clone();
         let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(JsonLines)
             .with_writer(move || sink.clone())
             .finish();
@@ -156,6 +177,23 @@ mod tests {
         assert_eq!(fields["message"], "reconciled");
         assert_eq!(logged[0]["level"], "INFO");
         assert!(logged[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn the_spans_an_event_is_in_are_written_root_first_with_their_fields() {
+        let logged = lines(|| {
+            let call = tracing::info_span!(
+                "invoke",
+                rpc.method = "DeleteMessageBatch",
+                sdk_invocation_id = 7
+            );
+            let _in = call.enter();
+            tracing::info!("beginning attempt #1");
+        });
+        let spans = logged[0]["spans"].as_array().unwrap();
+        assert_eq!(spans[0]["name"], "invoke");
+        assert_eq!(spans[0]["rpc.method"], "DeleteMessageBatch");
+        assert_eq!(spans[0]["sdk_invocation_id"], 7);
     }
 
     #[test]
