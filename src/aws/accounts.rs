@@ -111,6 +111,37 @@ impl Reach {
         }
     }
 
+    /// Where to look, as (account, region): each region of `regions` in the guard's own account;
+    /// with an account list, each account in the policy's scope in its own regions (those in
+    /// scope), else in `regions`.
+    pub fn targets(
+        &self,
+        policy: &crate::domain::policy::Policy,
+        regions: &[String],
+    ) -> Vec<(Option<String>, String)> {
+        let Some(accounts) = &self.accounts else {
+            return regions.iter().map(|r| (None, r.clone())).collect();
+        };
+        let mut out = Vec::new();
+        for a in accounts
+            .iter()
+            .filter(|a| policy.scope.includes_account(&a.account_id))
+        {
+            let own = a.regions.iter().filter(|r| policy.scope.includes_region(r));
+            let chosen: Vec<&String> = if a.regions.is_empty() {
+                regions.iter().collect()
+            } else {
+                own.collect()
+            };
+            out.extend(
+                chosen
+                    .into_iter()
+                    .map(|r| (Some(a.account_id.clone()), r.clone())),
+            );
+        }
+        out
+    }
+
     /// Assumes the account's role once, to say at once (and in AWS's own words) whether the
     /// account can be reached.
     pub async fn check(&self, account: &str) -> Result<(), AwsError> {

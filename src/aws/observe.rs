@@ -51,6 +51,17 @@ impl Observer {
         }
     }
 
+    /// A reader of `region` with the credentials of `config` (an account's, see
+    /// [`crate::aws::accounts::Reach`]).
+    pub fn in_region(config: &aws_config::SdkConfig, region: &str) -> Self {
+        let client = Client::from_conf(
+            aws_sdk_sagemaker::config::Builder::from(config)
+                .region(aws_sdk_sagemaker::config::Region::new(region.to_string()))
+                .build(),
+        );
+        Observer::new(client, region)
+    }
+
     /// A client for one region from the standard AWS configuration (`AWS_ENDPOINT_URL`,
     /// profiles, credentials, retries), so the same binary talks to AWS or to an emulator.
     pub async fn from_env(region: &str) -> Self {

@@ -85,14 +85,7 @@ pub async fn sweep(
         let Some(config) = reach.config(account.as_deref()) else {
             continue;
         };
-        let observer = Observer::new(
-            aws_sdk_sagemaker::Client::from_conf(
-                aws_sdk_sagemaker::config::Builder::from(config)
-                    .region(aws_sdk_sagemaker::config::Region::new(region.clone()))
-                    .build(),
-            ),
-            region.clone(),
-        );
+        let observer = Observer::in_region(config, region);
         let mut listed = Vec::new();
         for kind in ResourceKind::ALL.into_iter().filter(|k| policy.judges(*k)) {
             match observer.list(kind).await {
@@ -148,43 +141,37 @@ pub async fn sweep(
     report
 }
 
-/// Where a sweep reads: each region of the guard's own account, or with an account list each
-/// account in scope (checked first: an account whose role cannot be assumed is that account's
-/// error, and the others go on) in its own regions, else `regions`.
+/// Where a sweep reads ([`Reach::targets`]), each account checked first: an account whose role
+/// cannot be assumed is that account's error, and the others go on.
 async fn targets(
     policy: &Policy,
     regions: &[String],
     reach: &Reach,
     errors: &mut Vec<SweepError>,
 ) -> Vec<(Option<String>, String)> {
-    let Some(accounts) = reach.accounts() else {
-        return regions.iter().map(|r| (None, r.clone())).collect();
-    };
     let mut out = Vec::new();
-    for account in accounts
-        .iter()
-        .filter(|a| policy.scope.includes_account(&a.account_id))
-    {
-        if let Err(e) = reach.check(&account.account_id).await {
-            errors.push(SweepError::account(&account.account_id, e));
-            continue;
+    let mut reachable: HashMap<String, bool> = HashMap::new();
+    for (account, region) in reach.targets(policy, regions) {
+        if let Some(a) = &account {
+            let ok = match reachable.get(a) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = match reach.check(a).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            errors.push(SweepError::account(a, e));
+                            false
+                        }
+                    };
+                    reachable.insert(a.clone(), ok);
+                    ok
+                }
+            };
+            if !ok {
+                continue;
+            }
         }
-        let own: Vec<String> = account
-            .regions
-            .iter()
-            .filter(|r| policy.scope.includes_region(r))
-            .cloned()
-            .collect();
-        let chosen = if account.regions.is_empty() {
-            regions
-        } else {
-            &own[..]
-        };
-        out.extend(
-            chosen
-                .iter()
-                .map(|r| (Some(account.account_id.clone()), r.clone())),
-        );
+        out.push((account, region));
     }
     out
 }
@@ -347,15 +334,9 @@ pub async fn evaluate_event(
             .filter(|_| in_scope);
         if let Some(config) = config.filter(|_| policy.judges(resource.kind)) {
             let at = format!("{}|{region}", resource.account.as_deref().unwrap_or(""));
-            if !observers.contains_key(&at) {
-                let client = aws_sdk_sagemaker::Client::from_conf(
-                    aws_sdk_sagemaker::config::Builder::from(config)
-                        .region(aws_sdk_sagemaker::config::Region::new(region.clone()))
-                        .build(),
-                );
-                observers.insert(at.clone(), Observer::new(client, region.clone()));
-            }
-            let observer = &observers[&at];
+            let observer = observers
+                .entry(at)
+                .or_insert_with(|| Observer::in_region(config, &region));
             match observer.observe_ref(&resource, policy).await {
                 Ok(Some(observed)) if !policy.scope.includes_account(&observed.account) => {
                     outcome.state = "out-of-scope";

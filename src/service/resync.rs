@@ -52,33 +52,7 @@ pub async fn sweep(ctx: &Service, queue: &WorkQueue<ResourceRef>) -> usize {
         .clone();
     let mut failed = false;
     // The guard's own account, or every account of the list in scope, each in its own regions.
-    let targets: Vec<(Option<String>, Vec<String>)> = match ctx.edge.reach().accounts() {
-        None => vec![(None, regions.clone())],
-        Some(accounts) => accounts
-            .iter()
-            .filter(|a| policy.scope.includes_account(&a.account_id))
-            .map(|a| {
-                let own: Vec<String> = a
-                    .regions
-                    .iter()
-                    .filter(|r| policy.scope.includes_region(r))
-                    .cloned()
-                    .collect();
-                let chosen = if a.regions.is_empty() {
-                    regions.clone()
-                } else {
-                    own
-                };
-                (Some(a.account_id.clone()), chosen)
-            })
-            .collect(),
-    };
-    let mut pairs: Vec<(Option<String>, String)> = Vec::new();
-    for (account, rs) in &targets {
-        for r in rs {
-            pairs.push((account.clone(), r.clone()));
-        }
-    }
+    let pairs = ctx.edge.reach().targets(&policy, &regions);
     for (account, region) in &pairs {
         let Some(observer) = ctx.edge.observer_in(account.as_deref(), region) else {
             continue;
@@ -123,6 +97,6 @@ pub async fn sweep(ctx: &Service, queue: &WorkQueue<ResourceRef>) -> usize {
     }
     ctx.metrics
         .count_resync(if failed { "incomplete" } else { "done" });
-    tracing::info!(queued, accounts = targets.len(), regions = ?regions, complete = !failed, "resync queued every resource in scope");
+    tracing::info!(queued, targets = pairs.len(), regions = ?regions, complete = !failed, "resync queued every resource in scope");
     queued
 }

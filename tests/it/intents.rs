@@ -102,21 +102,8 @@ async fn a_real_intent_with_its_role_changed_after_a_sigkill_is_dead_lettered_an
     });
     q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-real")])
         .await;
+    first.wait_for_failpoint("after-delete");
     let start = Instant::now();
-    while !first
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l["fields"]["failpoint"] == "after-delete")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the failpoint was not reached: {:#?}",
-            first.tail(20)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     assert_eq!(count(&account, "DeleteNotebookInstance"), 1);

@@ -281,22 +281,7 @@ async fn sigkill_between_delete_and_create_then_restart() {
     );
     q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-crash")])
         .await;
-    let start = Instant::now();
-    while !first
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l["fields"]["failpoint"] == "after-delete")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the failpoint was not reached (it exists in builds with the `failpoints` feature, \
-             which `cargo test` turns on through the dev-dependency): {:#?}",
-            first.tail(20)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    first.wait_for_failpoint("after-delete");
     // SIGKILL: no shutdown, no cleanup.
     first.child.kill().unwrap();
     first.child.wait().unwrap();

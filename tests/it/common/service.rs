@@ -292,6 +292,18 @@ impl Service {
     }
 
     /// Waits until `cond` holds on the metrics, or fails with the metrics and the logs.
+    /// Waits until the service reaches the failpoint `name` (set with `SAGEMAKER_GUARD_FAILPOINT`).
+    pub fn wait_for_failpoint(&self, name: &str) {
+        self.wait_for_log(
+            &format!(
+                "the failpoint {name} (it exists in builds with the `failpoints` feature, which \
+                 `cargo test` turns on through the dev-dependency)"
+            ),
+            Duration::from_secs(60),
+            |l| l["fields"]["failpoint"] == name,
+        );
+    }
+
     /// Waits until a log line satisfies `cond`.
     pub fn wait_for_log(
         &self,
