@@ -400,6 +400,22 @@ pub async fn converge(
 ) -> Result<Look, AwsError> {
     let mut intent_look = None;
     if let Some(intent) = intent {
+        // Replicas sharing a state table take a recreate's steps one at a time too.
+        if let Some(table) = edge.gate.state() {
+            if !table.lease(&intent.arn, Timestamp::now()).await? {
+                let mut e = Execution::new(ExecutionResult::InProgress);
+                e.notes
+                    .push("another replica is taking its next step: looked at again later".into());
+                let mut look = Look::new(Standing::Recreating);
+                look.resource_arn = Some(intent.arn.clone());
+                look.requeue_after = Some(edge.settle);
+                look.intent = Some(IntentLook {
+                    execution: e,
+                    state: IntentState::Pending(edge.settle),
+                });
+                return Ok(look);
+            }
+        }
         let observer = edge
             .observer_in(Some(&intent.account), &intent.region)
             .ok_or_else(|| unreachable_account(&intent.account))?;

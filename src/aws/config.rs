@@ -20,12 +20,17 @@ pub fn set_attempt_timeout(attempt: Duration) {
     let _ = ATTEMPT_TIMEOUT.set(attempt);
 }
 
-/// Loads the configuration, in `region` when given.
-pub async fn load(region: Option<&str>) -> SdkConfig {
-    let attempt = ATTEMPT_TIMEOUT
+/// The attempt timeout in force.
+pub fn attempt_timeout() -> Duration {
+    ATTEMPT_TIMEOUT
         .get()
         .copied()
-        .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
+}
+
+/// Loads the configuration, in `region` when given.
+pub async fn load(region: Option<&str>) -> SdkConfig {
+    let attempt = attempt_timeout();
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts(attempt));
     if let Some(region) = region {

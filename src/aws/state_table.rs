@@ -13,8 +13,18 @@ use jiff::Timestamp;
 
 use crate::aws::error::AwsError;
 
-/// How long a lease holds without being taken again: longer than any one look.
+/// How long a lease holds without being renewed, unless [`StateTable::with_lease_for`] says
+/// otherwise: longer than any one look.
 pub const LEASE_FOR: Duration = Duration::from_secs(300);
+
+/// How long a lease of a replica that takes a step every `settle` and gives each AWS call
+/// attempt up to `attempt_timeout` holds: four looks, and two attempts' worth more than one
+/// look. A replica killed while holding it blocks others for no longer than that.
+pub fn lease_for(settle: Duration, attempt_timeout: Duration) -> Duration {
+    (settle * 4)
+        .max(attempt_timeout * 2)
+        .max(Duration::from_secs(5))
+}
 
 #[derive(Clone, Debug)]
 pub struct StateTable {
@@ -22,6 +32,7 @@ pub struct StateTable {
     table: String,
     /// This process, as the owner of its leases.
     owner: String,
+    lease_for: Duration,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -38,7 +49,14 @@ impl StateTable {
             client: aws_sdk_dynamodb::Client::new(config),
             table: table.to_string(),
             owner: format!("{}-{}", std::process::id(), fastrand::u64(..) & 0xffff_ffff),
+            lease_for: LEASE_FOR,
         }
+    }
+
+    /// Leases taken from now on hold this long unless renewed.
+    pub fn with_lease_for(mut self, lease_for: Duration) -> Self {
+        self.lease_for = lease_for;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -98,7 +116,10 @@ impl StateTable {
             .table_name(&self.table)
             .item("pk", s(format!("lease#{resource}")))
             .item("owner", s(&self.owner))
-            .item("expires", n(now.as_second() + LEASE_FOR.as_secs() as i64))
+            .item(
+                "expires",
+                n(now.as_second() + self.lease_for.as_secs() as i64),
+            )
             .condition_expression("attribute_not_exists(pk) OR #o = :me OR expires < :now")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":me", s(&self.owner))
@@ -137,5 +158,18 @@ impl StateTable {
                 tracing::warn!(resource, error = %e, "cannot give a lease back: it expires on its own");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_four_settle_intervals_and_two_call_attempts() {
+        let s = Duration::from_secs;
+        assert_eq!(lease_for(s(15), s(30)), s(60));
+        assert_eq!(lease_for(s(60), s(30)), s(240));
+        assert_eq!(lease_for(Duration::from_millis(200), s(1)), s(5));
     }
 }

@@ -19,7 +19,7 @@ use crate::service::http::{self, Probe};
 use crate::service::intake::Intake;
 use crate::service::metrics::{ApiCallCounter, Metrics};
 use crate::service::resync;
-use crate::service::runtime::{run_reconcile, Service, Waiters};
+use crate::service::runtime::{run_reconcile, Followed, Service, Waiters};
 use crate::service::workqueue::WorkQueue;
 
 /// What `run` is told on its command line.
@@ -246,7 +246,11 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     let mut edge = edge;
     match &cfg.state_table {
         Some(name) => {
-            let table = crate::aws::state_table::StateTable::new(&sdk_config_for_state, name);
+            let table = crate::aws::state_table::StateTable::new(&sdk_config_for_state, name)
+                .with_lease_for(crate::aws::state_table::lease_for(
+                    cfg.settle_interval,
+                    crate::aws::config::attempt_timeout(),
+                ));
             table.check().await.map_err(|source| RunError::StateTable {
                 table: name.clone(),
                 source,
@@ -264,6 +268,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
             default_region,
         },
         waiters: Waiters::default(),
+        followed: Followed::default(),
     });
     let queue: WorkQueue<crate::domain::resource::ResourceRef> = WorkQueue::new(cfg.concurrency);
     let stop = CancellationToken::new();

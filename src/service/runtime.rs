@@ -71,10 +71,53 @@ impl Waiters {
     }
 }
 
-/// The service's shared state: the controller's context and the waiters of each key.
+/// The recreate intents this replica is following, by notebook: a reconcile that an event woke
+/// (a transition ended) takes the intent's next step at once, instead of waiting for the
+/// intent's message to come back after `--settle-interval`. The message stays the record: it
+/// still comes back, and finds the step taken (every step is idempotent).
+///
+/// Only intents this replica stored itself or admitted from the queue (MAC checked) are here,
+/// and an intent leaves when it settles. At most [`MAX_FOLLOWED`] are kept.
+#[derive(Default)]
+pub struct Followed(Mutex<HashMap<ResourceRef, Box<RecreateIntent>>>);
+
+/// More recreates under way at once than any blast radius allows.
+pub const MAX_FOLLOWED: usize = 10_000;
+
+impl Followed {
+    fn get(&self, key: &ResourceRef) -> Option<Box<RecreateIntent>> {
+        self.lock().get(key).cloned()
+    }
+
+    fn follow(&self, key: ResourceRef, intent: Box<RecreateIntent>) {
+        let mut map = self.lock();
+        if map.len() >= MAX_FOLLOWED && !map.contains_key(&key) {
+            // The queue's copies still drive each one, at the settle interval.
+            map.clear();
+        }
+        map.insert(key, intent);
+    }
+
+    fn forget(&self, key: &ResourceRef, id: &str) {
+        let mut map = self.lock();
+        if map.get(key).is_some_and(|i| i.id.as_str() <= id) {
+            map.remove(key);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ResourceRef, Box<RecreateIntent>>> {
+        self.0
+            .lock()
+            .expect("the followed intents lock is never poisoned")
+    }
+}
+
+/// The service's shared state: the controller's context, the waiters of each key and the
+/// recreates under way.
 pub struct Service {
     pub ctx: Context,
     pub waiters: Waiters,
+    pub followed: Followed,
 }
 
 impl Deref for Service {
@@ -97,11 +140,14 @@ pub async fn run_reconcile(key: ResourceRef, svc: Arc<Service>) -> Result<Action
     if sources.is_empty() {
         sources.push("requeue");
     }
-    // Several messages may carry intents for one notebook: the newest one is followed; the
-    // others settle with it (each finds the notebook recreated, or obsolete, in its turn).
+    // Several messages may carry intents for one notebook, and this replica may be following
+    // one already: the newest one is followed; the others settle with it (each finds the
+    // notebook recreated, or obsolete, in its turn).
+    let followed = svc.followed.get(&key);
     let intent = waiters
         .iter()
         .filter_map(|w| w.intent.as_deref())
+        .chain(followed.as_deref())
         .max_by(|a, b| a.id.cmp(&b.id))
         .cloned();
 
@@ -112,6 +158,7 @@ pub async fn run_reconcile(key: ResourceRef, svc: Arc<Service>) -> Result<Action
 
     let (label, outcome, intent_outcome, ret) = match result {
         Ok(r) => {
+            remember(&svc.followed, &key, intent.as_ref(), &r.look);
             let intent_outcome = r.look.intent.as_ref().map(|i| match i.state {
                 IntentState::Pending(d) => Outcome::Later(d),
                 IntentState::Settled => Outcome::Done,
@@ -158,6 +205,20 @@ pub async fn run_reconcile(key: ResourceRef, svc: Arc<Service>) -> Result<Action
         }
     }
     ret
+}
+
+/// Keeps following the intent a look followed or stored, until it settles.
+fn remember(followed: &Followed, key: &ResourceRef, intent: Option<&RecreateIntent>, look: &Look) {
+    match (intent, look.intent.as_ref().map(|i| &i.state)) {
+        (Some(i), Some(IntentState::Pending(_))) => {
+            followed.follow(key.clone(), Box::new(i.clone()))
+        }
+        (Some(i), Some(IntentState::Settled)) => followed.forget(key, &i.id),
+        _ => {}
+    }
+    if let Some(stored) = look.stored_intent() {
+        followed.follow(key.clone(), Box::new(stored.clone()));
+    }
 }
 
 /// The `result` label of a reconcile that succeeded.

@@ -323,6 +323,76 @@ async fn sigkill_between_delete_and_create_then_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn state_changes_wake_each_step_of_a_recreate_without_waiting_for_the_settle_interval() {
+    let account = account(67);
+    // Transitions take a second, as they take minutes on AWS: the guard must wait for each.
+    emulator_post(
+        "/sg-emulator/config",
+        &serde_json::json!({"account": account, "transitionSeconds": 1.0}).to_string(),
+    );
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
+    rich_notebook(&c, "nb-wake", true).await;
+    wait_status(&c, "nb-wake", NotebookInstanceStatus::InService).await;
+    let before = snapshot(&c, "nb-wake").await;
+    // Stop, delete, create: three transitions, each of which would wait 60 s for the settle
+    // interval; the events that say each one ended wake the next step at once.
+    let service = Service::start_with_policy(
+        &account,
+        &q.url,
+        &policy(""),
+        &[
+            "--no-initial-resync",
+            "--settle-interval",
+            "60s",
+            "--intent-key-id",
+            &key,
+        ],
+        |_| {},
+    );
+    let started = Instant::now();
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-wake")])
+        .await;
+    // Plays EventBridge: each time the notebook ends a transition, its state-change event.
+    let mut last = String::from("InService");
+    let mut deleted = false;
+    let fixed = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(50),
+            "not recreated within 50 s (last status {last}): the settle interval (60 s) was waited for\n{:#?}",
+            service.tail(20)
+        );
+        let status = match describe_notebook(&c, "nb-wake").await {
+            Some(d) => d.notebook_instance_status().unwrap().as_str().to_string(),
+            None => "Deleted".to_string(),
+        };
+        deleted |= status == "Deleted";
+        if deleted && status == "InService" {
+            break started.elapsed();
+        }
+        if status != last && matches!(status.as_str(), "Stopped" | "InService" | "Deleted") {
+            q.send_bodies(&[state_change(&account, "nb-wake", &status)])
+                .await;
+        }
+        last = status;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    expect_recreated(&before, &snapshot(&c, "nb-wake").await);
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 1);
+    let triggers: Vec<String> = service
+        .reconciled()
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !triggers.iter().any(|t| t == "requeue"),
+        "nothing waited for the settle interval: {triggers:?}"
+    );
+    eprintln!("recreated {fixed:?} after the first event; reconciles: {triggers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn grace_period() {
     let account = account(62);
     slow_transitions(&account);

@@ -126,3 +126,111 @@ async fn three_replicas_sharing_a_table_start_no_more_fixes_than_the_limit() {
         .sum();
     assert!(limited >= 4.0, "the rest became findings: {limited}");
 }
+
+const FIX_ROOT: &str = r#"
+apiVersion: sagemaker-guard/v1
+kind: GuardPolicy
+metadata: {name: replicas}
+spec:
+  dryRun: false
+  defaultAction: off
+  controls:
+    SageMaker.3: {action: remediate}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_told_of_one_notebook_at_once_change_it_once() {
+    let account = account(192);
+    slow_transitions(&account);
+    let table = state_table(&account).await;
+    let c = client(&account).await;
+    create_notebooks(&c, 1, |_| "nb-both".to_string(), |_| false).await;
+    // Each replica reads its own queue, so both are told at the same moment.
+    let first = queues(&account, 30).await;
+    let second_url = first
+        .sqs
+        .create_queue()
+        .queue_name("guard-second")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let args = [
+        "--no-initial-resync",
+        "--settle-interval",
+        "200ms",
+        "--state-table",
+        table.as_str(),
+    ];
+    let replicas = [
+        Service::start_with_policy(&account, &first.url, FIX_ROOT, &args, |_| {}),
+        Service::start_with_policy(&account, &second_url, FIX_ROOT, &args, |cmd| {
+            cmd.env("SAGEMAKER_GUARD_DEAD_LETTER_QUEUE_URL", &first.dlq_url);
+        }),
+    ];
+    let event = cloudtrail(&account, "UpdateNotebookInstance", "nb-both");
+    let send = |url: String| {
+        let sqs = first.sqs.clone();
+        let body = event.clone();
+        async move {
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    tokio::join!(send(first.url.clone()), send(second_url.clone()));
+
+    let start = Instant::now();
+    loop {
+        let d = describe_notebook(&c, "nb-both").await.unwrap();
+        if d.root_access().map(|r| r.as_str()) == Some("Disabled")
+            && d.notebook_instance_status().map(|s| s.as_str()) == Some("InService")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not fixed: {:#?}\n{:#?}",
+            replicas[0].tail(10),
+            replicas[1].tail(10)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    first.wait_empty(&first.url, Duration::from_secs(30)).await;
+    first.wait_empty(&second_url, Duration::from_secs(30)).await;
+    // One replica stopped, updated and started it; the other found the lease and waited.
+    assert_eq!(stops(&account), 1, "stopped once");
+    assert_eq!(
+        crate::recreate::count(&account, "UpdateNotebookInstance"),
+        1,
+        "updated once"
+    );
+    assert_eq!(
+        crate::recreate::count(&account, "StartNotebookInstance"),
+        1,
+        "started once"
+    );
+    let waited: Vec<usize> = replicas
+        .iter()
+        .map(|r| {
+            r.reconciled()
+                .iter()
+                .filter(|l| {
+                    l["execution"]
+                        .to_string()
+                        .contains("another replica is changing it")
+                })
+                .count()
+        })
+        .collect();
+    assert!(
+        waited.iter().filter(|n| **n > 0).count() == 1,
+        "exactly one replica waited for the other's lease: {waited:?}\n{:#?}\n{:#?}",
+        replicas[0].reconciled(),
+        replicas[1].reconciled()
+    );
+}

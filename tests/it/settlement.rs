@@ -125,17 +125,6 @@ async fn messages_are_deleted_and_released_in_batch_calls() {
     );
 }
 
-/// SageMaker's state-change event for a notebook, as the EventBridge rule delivers it.
-fn state_change(account: &str, name: &str, status: &str) -> String {
-    serde_json::json!({
-        "version": "0", "id": "e", "detail-type": "SageMaker Notebook Instance State Change",
-        "source": "aws.sagemaker", "account": account, "time": "2026-12-01T00:00:00Z",
-        "region": REGION, "resources": [],
-        "detail": {"NotebookInstanceName": name, "NotebookInstanceStatus": status}
-    })
-    .to_string()
-}
-
 const REMEDIATE_ROOT: &str = r#"
 apiVersion: sagemaker-guard/v1
 kind: GuardPolicy

@@ -161,6 +161,17 @@ impl Queues {
     }
 }
 
+/// SageMaker's state-change event for a notebook, as the EventBridge rule delivers it.
+pub fn state_change(account: &str, name: &str, status: &str) -> String {
+    serde_json::json!({
+        "version": "0", "id": "e", "detail-type": "SageMaker Notebook Instance State Change",
+        "source": "aws.sagemaker", "account": account, "time": "2026-12-01T00:00:00Z",
+        "region": REGION, "resources": [],
+        "detail": {"NotebookInstanceName": name, "NotebookInstanceStatus": status}
+    })
+    .to_string()
+}
+
 pub fn cloudtrail(account: &str, event_name: &str, notebook: &str) -> String {
     serde_json::json!({
         "version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail", "source": "aws.sagemaker",
