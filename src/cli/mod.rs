@@ -327,6 +327,11 @@ pub struct RunArgs {
     /// Reconciles at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), env = "SAGEMAKER_GUARD_CONCURRENCY")]
     pub concurrency: u16,
+    /// Reconciles at once in one account and region, whose SageMaker API rate limits they share;
+    /// the accounts and regions with work waiting take turns, so one large account never starves
+    /// the others.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), env = "SAGEMAKER_GUARD_CONCURRENCY_PER_ACCOUNT_REGION")]
+    pub concurrency_per_account_region: u16,
     /// Address of /healthz, /readyz and /metrics (port 0: any free port, logged at start).
     #[arg(long, default_value = "0.0.0.0:9464", env = "SAGEMAKER_GUARD_LISTEN")]
     pub listen: std::net::SocketAddr,
@@ -482,6 +487,7 @@ fn run(command: Command) -> ExitCode {
                 resync_interval: args.resync_interval,
                 initial_resync: !args.no_initial_resync,
                 concurrency: usize::from(args.concurrency),
+                concurrency_per_target: usize::from(args.concurrency_per_account_region),
                 listen: args.listen,
                 shutdown_timeout: args.shutdown_timeout,
                 dead_letter_queue_url: args.dead_letter_queue_url,

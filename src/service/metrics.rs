@@ -82,6 +82,8 @@ pub struct Metrics {
     pub reconciles_in_flight: Gauge,
     pub workqueue_deduplicated: Counter<u64, AtomicU64>,
     pub resyncs: Family<ResultLabel, Counter>,
+    pub resync_targets: Family<ResultLabel, Counter>,
+    pub resync_targets_pending: Gauge,
     pub aws_api_calls: Family<OperationLabel, Counter>,
     pub aws_api_errors: Family<ErrorLabels, Counter>,
 }
@@ -112,6 +114,8 @@ impl Metrics {
             reconciles_in_flight: Gauge::default(),
             workqueue_deduplicated: Counter::default(),
             resyncs: Family::default(),
+            resync_targets: Family::default(),
+            resync_targets_pending: Gauge::default(),
             aws_api_calls: Family::default(),
             aws_api_errors: Family::default(),
             registry: Registry::default(),
@@ -188,6 +192,16 @@ impl Metrics {
             m.workqueue_deduplicated.clone(),
         );
         registry.register("resyncs", "Full sweeps, by result", m.resyncs.clone());
+        registry.register(
+            "resync_targets",
+            "Accounts x regions a sweep listed, by result (listed, failed: a list call failed)",
+            m.resync_targets.clone(),
+        );
+        registry.register(
+            "resync_targets_pending",
+            "Accounts x regions the sweep in progress has yet to list",
+            m.resync_targets_pending.clone(),
+        );
         registry.register(
             "aws_api_calls",
             "AWS API call attempts, by service and operation",

@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub resync_interval: Duration,
     pub initial_resync: bool,
     pub concurrency: usize,
+    /// Reconciles at once in one account and region.
+    pub concurrency_per_target: usize,
     pub listen: SocketAddr,
     pub shutdown_timeout: Duration,
     pub dead_letter_queue_url: Option<String>,
@@ -270,7 +272,20 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         waiters: Waiters::default(),
         followed: Followed::default(),
     });
-    let queue: WorkQueue<crate::domain::resource::ResourceRef> = WorkQueue::new(cfg.concurrency);
+    let queue = {
+        let default_region = ctx.default_region.clone();
+        WorkQueue::grouped(
+            cfg.concurrency,
+            cfg.concurrency_per_target,
+            move |key: &crate::domain::resource::ResourceRef| {
+                format!(
+                    "{}/{}",
+                    key.account.as_deref().unwrap_or(""),
+                    key.region.as_deref().unwrap_or(&default_region)
+                )
+            },
+        )
+    };
     let stop = CancellationToken::new();
     let abandon = CancellationToken::new();
 

@@ -10,7 +10,7 @@
 //! reconcile reads the resource's current state, which covers every event that woke it.
 //!
 //! A key is, at any moment, in at most one of three places:
-//! - *ready*: waiting for a worker, in FIFO order;
+//! - *ready*: waiting for a worker, in FIFO order within its group, the groups taking turns;
 //! - *scheduled*: waiting for an instant (a requeue, a back-off, an [`WorkQueue::enqueue_after`]);
 //! - *in flight*: held by a worker. Enqueues meanwhile are remembered as *dirty* and turn into
 //!   one follow-up when the reconcile finishes, so a key is never reconciled twice at once.
@@ -18,6 +18,11 @@
 //! Keys are one key when they are equal: the service's [`crate::domain::resource::ResourceRef`]
 //! compares names case-insensitively, as SageMaker does, so two spellings of one notebook's name
 //! are one key.
+//!
+//! Keys may fall into groups (the service's are an account and region, whose SageMaker rate
+//! limits they share): at most [`WorkQueue::grouped`]'s `per_group` keys of one group are in
+//! flight at once, and the groups with ready keys take turns, so one large account never starves
+//! the others.
 //!
 //! Everything is in-process tokio: a mutex-guarded state, one [`Notify`] to wake the dispatcher
 //! and one timer for the earliest scheduled key. No worker sleeps while holding a slot.
@@ -134,6 +139,9 @@ impl<K> Clone for WorkQueue<K> {
     }
 }
 
+/// The group a key falls into.
+type GroupOf<K> = Arc<dyn Fn(&K) -> String + Send + Sync>;
+
 struct Inner<K> {
     state: Mutex<State<K>>,
     /// Wakes the dispatcher when a key becomes ready or the earliest deadline moves.
@@ -144,7 +152,7 @@ struct Inner<K> {
 }
 
 struct State<K> {
-    ready: VecDeque<K>,
+    ready: Ready<K>,
     queued: HashSet<K>,
     /// Scheduled keys, with their deadline and the tie-breaker that indexes `timeline`.
     scheduled: HashMap<K, (Instant, u64)>,
@@ -175,10 +183,46 @@ where
 
     /// A queue with an explicit back-off policy.
     pub fn with_backoff(concurrency: usize, backoff: BackoffPolicy) -> Self {
+        Self::build(
+            concurrency,
+            backoff,
+            usize::MAX,
+            Arc::new(|_: &K| String::new()),
+        )
+    }
+
+    /// A queue that also reconciles at most `per_group` keys of one group at once (at least 1);
+    /// the groups with keys ready take turns.
+    pub fn grouped(
+        concurrency: usize,
+        per_group: usize,
+        group_of: impl Fn(&K) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self::build(
+            concurrency,
+            BackoffPolicy::default(),
+            per_group,
+            Arc::new(group_of),
+        )
+    }
+
+    fn build(
+        concurrency: usize,
+        backoff: BackoffPolicy,
+        per_group: usize,
+        group_of: GroupOf<K>,
+    ) -> Self {
         WorkQueue {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    ready: VecDeque::new(),
+                    ready: Ready {
+                        groups: HashMap::new(),
+                        turns: VecDeque::new(),
+                        busy: HashMap::new(),
+                        len: 0,
+                        per_group: per_group.max(1),
+                        group_of,
+                    },
                     queued: HashSet::new(),
                     scheduled: HashMap::new(),
                     timeline: BTreeMap::new(),
@@ -284,7 +328,7 @@ where
             let deadline = {
                 let mut state = self.state();
                 state.promote_due(Instant::now());
-                if let Some(key) = state.ready.pop_front() {
+                if let Some(key) = state.ready.pop() {
                     state.queued.remove(&key);
                     state.in_flight.insert(key.clone());
                     return Lease {
@@ -326,6 +370,7 @@ where
         {
             let mut state = self.state();
             state.in_flight.remove(&key);
+            state.ready.finished(&key);
             let mut due = match outcome {
                 Outcome::Done(action) => {
                     state.failures.remove(&key);
@@ -392,7 +437,7 @@ where
         };
         if at <= Instant::now() {
             self.queued.insert(key.clone());
-            self.ready.push_back(key);
+            self.ready.push(key);
         } else {
             self.insert_scheduled(key, at);
         }
@@ -415,7 +460,69 @@ where
             let key = entry.remove();
             self.scheduled.remove(&key);
             self.queued.insert(key.clone());
-            self.ready.push_back(key);
+            self.ready.push(key);
+        }
+    }
+}
+
+/// The ready keys: a FIFO per group, and the groups that may start one now taking turns.
+///
+/// A group is in `turns` exactly when it has a ready key and fewer than `per_group` in flight.
+struct Ready<K> {
+    groups: HashMap<String, VecDeque<K>>,
+    turns: VecDeque<String>,
+    busy: HashMap<String, usize>,
+    len: usize,
+    per_group: usize,
+    group_of: GroupOf<K>,
+}
+
+impl<K> Ready<K> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, key: K) {
+        let group = (self.group_of)(&key);
+        let keys = self.groups.entry(group.clone()).or_default();
+        keys.push_back(key);
+        self.len += 1;
+        if keys.len() == 1 && self.busy.get(&group).copied().unwrap_or(0) < self.per_group {
+            self.turns.push_back(group);
+        }
+    }
+
+    /// The next key of the group whose turn it is; it counts as in flight in its group.
+    fn pop(&mut self) -> Option<K> {
+        let group = self.turns.pop_front()?;
+        let keys = self.groups.get_mut(&group)?;
+        let key = keys.pop_front()?;
+        let left = keys.len();
+        if left == 0 {
+            self.groups.remove(&group);
+        }
+        self.len -= 1;
+        let busy = self.busy.entry(group.clone()).or_insert(0);
+        *busy += 1;
+        if left > 0 && *busy < self.per_group {
+            self.turns.push_back(group);
+        }
+        Some(key)
+    }
+
+    /// An in-flight key is done: its group may start another.
+    fn finished(&mut self, key: &K) {
+        let group = (self.group_of)(key);
+        let Some(busy) = self.busy.get_mut(&group) else {
+            return;
+        };
+        let was_full = *busy >= self.per_group;
+        *busy -= 1;
+        if *busy == 0 {
+            self.busy.remove(&group);
+        }
+        if was_full && self.groups.contains_key(&group) {
+            self.turns.push_back(group);
         }
     }
 }

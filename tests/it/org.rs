@@ -219,3 +219,89 @@ async fn evaluate_reads_the_member_account_an_event_is_about() {
         "{report:#}"
     );
 }
+
+/// A SageMaker client of `account` in `region`.
+fn client_in(account: &str, region: &str) -> aws_sdk_sagemaker::Client {
+    aws_sdk_sagemaker::Client::from_conf(
+        aws_sdk_sagemaker::Config::builder()
+            .behavior_version(aws_sdk_sagemaker::config::BehaviorVersion::latest())
+            .endpoint_url(emulator_url())
+            .region(aws_sdk_sagemaker::config::Region::new(region.to_string()))
+            .credentials_provider(aws_sdk_sagemaker::config::Credentials::new(
+                account, "x", None, None, "test",
+            ))
+            .build(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_resync_lists_every_member_account_in_each_of_its_regions_and_counts_them() {
+    let central = account(193);
+    let (a, b) = (account(194), account(195));
+    for member in [&a, &b] {
+        create_member_role(member, None);
+        for region in ["us-east-1", "us-west-2"] {
+            create_notebook(&client_in(member, region), &format!("nb-{region}"), true).await;
+        }
+    }
+    let q = queues(&central, 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("accounts.yml");
+    std::fs::write(
+        &list,
+        format!(
+            "accounts:\n\
+             - account_id: \"{a}\"\n  name: member-a\n  regions: [us-east-1, us-west-2]\n\
+             - account_id: \"{b}\"\n  name: member-b\n  regions: [us-east-1, us-west-2]\n"
+        ),
+    )
+    .unwrap();
+    let service = Service::start_with_policy(
+        &central,
+        &q.url,
+        FIX_POLICY,
+        &["--accounts", list.to_str().unwrap()],
+        |_| {},
+    );
+    service.wait_for_log(
+        "the end of the first resync",
+        Duration::from_secs(60),
+        |l| l["fields"]["message"] == "resync queued every resource in scope",
+    );
+    service.wait_for("four notebooks reconciled", Duration::from_secs(60), |m| {
+        metric(m, "sagemaker_guard_reconciles_total", &[]) >= 4.0
+    });
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_resync_targets_total",
+            &["result=\"listed\""]
+        ),
+        4.0,
+        "two accounts x two regions"
+    );
+    assert_eq!(
+        service.metric("sagemaker_guard_resync_targets_pending", &[]),
+        0.0
+    );
+    let mut seen: Vec<(String, String)> = service
+        .reconciled()
+        .iter()
+        .map(|l| {
+            (
+                l["account"].as_str().unwrap_or_default().to_string(),
+                l["region"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    let mut expected: Vec<(String, String)> = [&a, &b]
+        .iter()
+        .flat_map(|m| ["us-east-1", "us-west-2"].map(|r| (m.to_string(), r.to_string())))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "each notebook looked at in its own account and region"
+    );
+}

@@ -571,3 +571,85 @@ async fn an_enqueue_during_a_reconcile_that_asks_for_a_requeue_runs_it_right_aft
     assert_at(&recorder.starts("nb"), &[0.0, 0.1]);
     stop(run).await;
 }
+
+/// The group of a test key: its first letter.
+fn first_letter(key: &Key) -> String {
+    key[..1].to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_more_than_the_group_bound_of_one_group_run_at_once() {
+    let queue = WorkQueue::grouped(8, 2, first_letter);
+    let recorder = Recorder::new();
+    let in_a = Arc::new(AtomicUsize::new(0));
+    let max_in_a = Arc::new(AtomicUsize::new(0));
+    let run = {
+        let recorder = recorder.clone();
+        let (in_a, max_in_a) = (Arc::clone(&in_a), Arc::clone(&max_in_a));
+        spawn_run(&queue, move |key| {
+            let recorder = recorder.clone();
+            let (in_a, max_in_a) = (Arc::clone(&in_a), Arc::clone(&max_in_a));
+            async move {
+                let _running = recorder.enter(key);
+                let group_a = key.starts_with('a');
+                if group_a {
+                    let now = in_a.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_in_a.fetch_max(now, Ordering::SeqCst);
+                }
+                sleep(Duration::from_millis(100)).await;
+                if group_a {
+                    in_a.fetch_sub(1, Ordering::SeqCst);
+                }
+                Ok(Action::await_change())
+            }
+        })
+    };
+    for key in ["a1", "a2", "a3", "a4", "a5", "a6", "b1", "b2"] {
+        queue.enqueue(key);
+    }
+    sleep(Duration::from_secs(2)).await;
+    stop(run).await;
+    assert_eq!(recorder.total(), 8, "every key ran");
+    assert_eq!(
+        max_in_a.load(Ordering::SeqCst),
+        2,
+        "group a ran two at a time"
+    );
+    // Group b's keys did not wait for group a's backlog.
+    for key in ["b1", "b2"] {
+        assert_at(&recorder.starts(key), &[0.0]);
+    }
+    assert_at(&recorder.starts("a5"), &[0.2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn groups_with_keys_ready_take_turns() {
+    // One worker: the order of the starts is the order of the turns.
+    let queue = WorkQueue::grouped(1, 1, first_letter);
+    let recorder = Recorder::new();
+    let run = {
+        let recorder = recorder.clone();
+        spawn_run(&queue, move |key| {
+            let recorder = recorder.clone();
+            async move {
+                let _running = recorder.enter(key);
+                sleep(Duration::from_millis(10)).await;
+                Ok(Action::await_change())
+            }
+        })
+    };
+    for key in ["a1", "a2", "a3", "b1", "b2", "c1"] {
+        queue.enqueue(key);
+    }
+    sleep(Duration::from_secs(1)).await;
+    stop(run).await;
+    let order: Vec<Key> = recorder
+        .log
+        .lock()
+        .unwrap()
+        .starts
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(order, ["a1", "b1", "c1", "a2", "b2", "a3"]);
+}
