@@ -294,7 +294,7 @@ def check_settings(path, variables, problems):
     keys it sets."""
     keys = set()
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        m = re.match(r"^\s*(#\s*)?([A-Z][A-Z0-9_]*)=", line)
+        m = re.match(r"^\s*(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$", line)
         if not m:
             continue
         name = m.group(2)
@@ -305,6 +305,8 @@ def check_settings(path, variables, problems):
             problems.add(where, f"{name} is set by the Deployment (its probes and mounts depend on it)")
         if not m.group(1):
             keys.add(name)
+            if not m.group(3).strip():
+                problems.add(where, f"{name} is empty, which the guard refuses: comment the line out")
     return keys
 
 
