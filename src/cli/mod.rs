@@ -309,7 +309,8 @@ impl ApplyArgs {
 /// The flags of `run`; each can also come from its environment variable.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The policy file. SIGHUP reloads it; an invalid new policy is refused and the old one kept.
+    /// The policy file. SIGHUP, or a change of its contents (read every 5 s), reloads it; an
+    /// invalid new policy is refused and the old one kept.
     #[arg(long, env = "SAGEMAKER_GUARD_POLICY")]
     pub policy: PathBuf,
     /// The SQS queue EventBridge delivers SageMaker and Security Hub events to.

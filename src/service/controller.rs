@@ -22,15 +22,38 @@ use crate::service::workqueue::Action;
 pub struct PolicyHolder {
     path: PathBuf,
     current: RwLock<Arc<Policy>>,
+    /// The file's contents when last read, valid or not: a change on disk is a new version.
+    seen: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl PolicyHolder {
     pub fn load(path: PathBuf) -> Result<Self, PolicyErrors> {
+        let seen = std::fs::read(&path).ok();
         let policy = policy::load_file(&path)?;
         Ok(PolicyHolder {
             path,
             current: RwLock::new(Arc::new(policy)),
+            seen: std::sync::Mutex::new(seen),
         })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Whether the file holds something else than when last read (a Kubernetes ConfigMap
+    /// update swaps a symlink: the path is read, so that is seen too). A file that cannot be
+    /// read is not a change: the policy in force stays.
+    pub fn changed_on_disk(&self) -> bool {
+        let Ok(now) = std::fs::read(&self.path) else {
+            return false;
+        };
+        let mut seen = self.seen.lock().expect("the policy lock is never poisoned");
+        if seen.as_deref() == Some(now.as_slice()) {
+            return false;
+        }
+        *seen = Some(now);
+        true
     }
 
     pub fn get(&self) -> Arc<Policy> {

@@ -82,6 +82,7 @@ pub struct Metrics {
     pub reconciles_in_flight: Gauge,
     pub workqueue_deduplicated: Counter<u64, AtomicU64>,
     pub resyncs: Family<ResultLabel, Counter>,
+    pub policy_reloads: Family<ResultLabel, Counter>,
     pub resync_targets: Family<ResultLabel, Counter>,
     pub resync_targets_pending: Gauge,
     pub aws_api_calls: Family<OperationLabel, Counter>,
@@ -114,6 +115,7 @@ impl Metrics {
             reconciles_in_flight: Gauge::default(),
             workqueue_deduplicated: Counter::default(),
             resyncs: Family::default(),
+            policy_reloads: Family::default(),
             resync_targets: Family::default(),
             resync_targets_pending: Gauge::default(),
             aws_api_calls: Family::default(),
@@ -192,6 +194,11 @@ impl Metrics {
             m.workqueue_deduplicated.clone(),
         );
         registry.register("resyncs", "Full sweeps, by result", m.resyncs.clone());
+        registry.register(
+            "policy_reloads",
+            "Policy reloads (SIGHUP, or the file changed), by result: applied, refused (invalid: the old policy stays)",
+            m.policy_reloads.clone(),
+        );
         registry.register(
             "resync_targets",
             "Accounts x regions a sweep listed, by result (listed, failed: a list call failed)",

@@ -320,6 +320,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         })?;
     let policy_name = ctx.policy.get().name.clone();
     spawn_signal_handlers(Arc::clone(&ctx), stop.clone());
+    spawn_policy_watch(Arc::clone(&ctx), stop.clone());
     tracing::info!(
         listen = %bound, queue_url = %cfg.queue_url, dead_letter_queue_url = %dlq_url,
         visibility_timeout_s = visibility_timeout.as_secs(), policy = %policy_name, dry_run,
@@ -370,6 +371,50 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
     Ok(())
 }
 
+/// How often the policy file is read to see whether it changed.
+pub const POLICY_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Reloads the policy when its file changes, as SIGHUP does: a mounted ConfigMap or a file a
+/// deployment tool rewrites takes effect without a signal.
+fn spawn_policy_watch(ctx: Arc<Service>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(POLICY_CHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            if ctx.policy.changed_on_disk() {
+                reload_policy(&ctx, "the file changed");
+            }
+        }
+    });
+}
+
+/// Reloads the policy; an invalid one is refused and the old one kept. Either way a log line
+/// and `policy_reloads_total{result}` say so.
+fn reload_policy(ctx: &Service, why: &str) {
+    let result = match ctx.policy.reload() {
+        Ok(p) => {
+            tracing::info!(policy = %p.name, dry_run = p.dry_run, why, "policy reloaded");
+            warn_about(&p);
+            "applied"
+        }
+        Err(e) => {
+            tracing::error!(file = %ctx.policy.path().display(), why, error = %e, "the new policy is refused; the old one stays in force");
+            "refused"
+        }
+    };
+    ctx.metrics
+        .policy_reloads
+        .get_or_create(&crate::service::metrics::ResultLabel {
+            result: result.to_string(),
+        })
+        .inc();
+}
+
 /// SIGTERM or SIGINT: stop gracefully; a second one: exit at once. SIGHUP: reload the policy.
 /// Installs the handlers at once (before the service says it runs, so that a signal sent as soon
 /// as it says so is handled), then handles signals in a task.
@@ -383,13 +428,8 @@ fn spawn_signal_handlers(ctx: Arc<Service>, stop: CancellationToken) {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
                 _ = hup.recv() => {
-                    match ctx.policy.reload() {
-                        Ok(p) => {
-                            tracing::info!(policy = %p.name, dry_run = p.dry_run, "policy reloaded");
-                            warn_about(&p);
-                        }
-                        Err(e) => tracing::error!(error = %e, "the new policy is refused; the old one stays in force"),
-                    }
+                    ctx.policy.changed_on_disk();
+                    reload_policy(&ctx, "SIGHUP");
                     continue;
                 }
             }

@@ -564,3 +564,92 @@ async fn the_policys_warnings_are_logged_at_start() {
         },
     );
 }
+
+/// Points `link` at `target` at once, as the kubelet updates a mounted ConfigMap: a new symlink
+/// renamed over the old.
+#[cfg(unix)]
+fn swap_symlink(target: &str, link: &std::path::Path) {
+    let tmp = link.with_file_name("..swap");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    std::fs::rename(&tmp, link).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_mounted_configmap_update_reloads_the_policy_and_an_invalid_one_is_refused() {
+    let account = account(196);
+    let q = queues(&account, 30).await;
+    let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
+    // Lay the policy out as a ConfigMap volume: policy.yaml -> ..data/policy.yaml,
+    // ..data -> ..v1 (the same contents as at start: not a change).
+    let dir = service.policy.parent().unwrap().to_path_buf();
+    let version = |name: &str, text: &str| {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("policy.yaml"), text).unwrap();
+    };
+    version("..v1", &std::fs::read_to_string(&service.policy).unwrap());
+    swap_symlink("..v1", &dir.join("..data"));
+    swap_symlink("..data/policy.yaml", &service.policy);
+
+    version("..v2", &POLICY.replace("name: service", "name: reloaded"));
+    swap_symlink("..v2", &dir.join("..data"));
+    service.wait_for_log("the policy reloaded", Duration::from_secs(30), |l| {
+        l["fields"]["message"] == "policy reloaded"
+    });
+    let reloaded = service
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l["fields"]["message"] == "policy reloaded")
+        .cloned()
+        .unwrap();
+    assert_eq!(reloaded["fields"]["policy"], "reloaded", "{reloaded}");
+    assert_eq!(reloaded["fields"]["why"], "the file changed", "{reloaded}");
+
+    version(
+        "..v3",
+        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: x}\nspec: {bogus: 1}\n",
+    );
+    swap_symlink("..v3", &dir.join("..data"));
+    service.wait_for("the refusal counted", Duration::from_secs(30), |m| {
+        metric(
+            m,
+            "sagemaker_guard_policy_reloads_total",
+            &["result=\"refused\""],
+        ) == 1.0
+    });
+    let refused = service
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l["fields"]["message"] == "the new policy is refused; the old one stays in force")
+        .cloned()
+        .unwrap();
+    assert!(
+        refused["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("policy.yaml:4:"),
+        "the refusal names the file, line and column: {refused}"
+    );
+    // Read once, said once: the invalid file is not refused again on every check.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_policy_reloads_total",
+            &["result=\"refused\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        service.metric(
+            "sagemaker_guard_policy_reloads_total",
+            &["result=\"applied\""]
+        ),
+        1.0
+    );
+    assert_eq!(http_get(&format!("{}/readyz", service.base)).0, 200);
+}
