@@ -72,20 +72,37 @@ impl Reach {
         }
     }
 
-    /// From `--accounts FILE` and `--member-role`: the guard's own account alone without a
-    /// file. A file that cannot be read or is malformed is an error that says which and why.
+    /// From `--accounts FILE` and `--member-role`, or the policy's `spec.organization` (its
+    /// `memberRole` wins over `--member-role`): the guard's own account alone without either. A
+    /// file that cannot be read or is malformed, or a list given in both places, is an error
+    /// that says which and why.
     pub async fn load(
         base: SdkConfig,
         accounts: Option<&std::path::Path>,
         member_role: &str,
+        organization: Option<&crate::domain::policy::Organization>,
     ) -> Result<Reach, String> {
-        let Some(path) = accounts else {
-            return Ok(Reach::single(base));
+        let accounts = match (accounts, organization) {
+            (Some(path), Some(_)) => {
+                return Err(format!(
+                    "the accounts are given twice: --accounts {} and the policy's spec.organization; keep one",
+                    path.display()
+                ))
+            }
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("{}: cannot read the account list: {e}", path.display())
+                })?;
+                Accounts::parse(&path.display().to_string(), &text, member_role)
+                    .map_err(|e| e.to_string())?
+            }
+            (None, Some(org)) => Accounts::from_list(
+                org.accounts.clone(),
+                org.member_role.as_deref().unwrap_or(member_role),
+            )
+            .map_err(|e| format!("the policy's spec.organization: {e}"))?,
+            (None, None) => return Ok(Reach::single(base)),
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read the account list: {e}", path.display()))?;
-        let accounts = Accounts::parse(&path.display().to_string(), &text, member_role)
-            .map_err(|e| e.to_string())?;
         let partition = crate::domain::accounts::partition_of(
             base.region().map(|r| r.as_ref()).unwrap_or("us-east-1"),
         );

@@ -260,9 +260,15 @@ pub struct OrgArgs {
 impl OrgArgs {
     /// Where the guard may act: its own account, or every account of the list. A list that
     /// cannot be read or is malformed is a usage error.
-    pub async fn reach(&self) -> Result<crate::aws::accounts::Reach, String> {
+    pub async fn reach(&self, policy: &Policy) -> Result<crate::aws::accounts::Reach, String> {
         let base = crate::aws::config::load(None).await;
-        crate::aws::accounts::Reach::load(base, self.accounts.as_deref(), &self.member_role).await
+        crate::aws::accounts::Reach::load(
+            base,
+            self.accounts.as_deref(),
+            &self.member_role,
+            policy.organization.as_ref(),
+        )
+        .await
     }
 }
 
@@ -618,7 +624,7 @@ async fn audit_command(
     apply: Option<audit::ApplyOptions>,
     org: OrgArgs,
 ) -> ExitCode {
-    let reach = match org.reach().await {
+    let reach = match org.reach(&policy).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -709,7 +715,7 @@ async fn evaluate_command(
         eprintln!("error: no region: set AWS_REGION (used for events that name none)");
         return ExitCode::from(EXIT_USAGE);
     };
-    let reach = match org.reach().await {
+    let reach = match org.reach(&policy).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

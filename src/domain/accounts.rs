@@ -78,48 +78,27 @@ impl Accounts {
                 "{e}; an account list is `accounts:` with entries of account_id, name, regions, role, external_id (the c7n-org format)"
             ))
         })?;
-        if !role_template.contains("{account_id}") {
-            return Err(err(format!(
-                "the member role template `{role_template}` has no {{account_id}}: every account would get one role"
-            )));
-        }
+        let accounts = parsed
+            .accounts
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                account(e.account_id, e.name, e.regions, e.role, e.external_id)
+                    .map_err(|m| err(format!("accounts[{i}]: {m}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Accounts::from_list(accounts, role_template).map_err(err)
+    }
+
+    /// The accounts already checked one by one ([`account`]): each must appear once, and the
+    /// role template must name the account.
+    pub fn from_list(accounts: Vec<Account>, role_template: &str) -> Result<Accounts, String> {
+        check_role_template(role_template)?;
         let mut by_id = BTreeMap::new();
-        for (i, e) in parsed.accounts.into_iter().enumerate() {
-            let id = match &e.account_id {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => format!("{n:0>12}"),
-                other => {
-                    return Err(err(format!(
-                        "accounts[{i}].account_id is {other}: write the 12-digit id in quotes"
-                    )))
-                }
-            };
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err(format!(
-                    "accounts[{i}].account_id `{id}` is not a 12-digit AWS account id"
-                )));
-            }
-            if let Some(role) = &e.role {
-                if !role.starts_with("arn:") || !role.contains(":role/") {
-                    return Err(err(format!(
-                        "accounts[{i}].role `{role}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-                    )));
-                }
-            }
-            if matches!(&e.external_id, Some(x) if x.len() < 2 || x.len() > 1224) {
-                return Err(err(format!(
-                    "accounts[{i}].external_id must have 2 to 1224 characters (STS's limits)"
-                )));
-            }
-            let account = Account {
-                account_id: id.clone(),
-                name: e.name,
-                regions: e.regions,
-                role: e.role,
-                external_id: e.external_id,
-            };
+        for account in accounts {
+            let id = account.account_id.clone();
             if by_id.insert(id.clone(), account).is_some() {
-                return Err(err(format!("account {id} appears twice")));
+                return Err(format!("account {id} appears twice"));
             }
         }
         Ok(Accounts {
@@ -148,6 +127,59 @@ impl Accounts {
                 .replace("{account_id}", &account.account_id)
         })
     }
+}
+
+/// Why a role template cannot be used, if it cannot.
+pub fn check_role_template(role_template: &str) -> Result<(), String> {
+    if role_template.contains("{account_id}") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the member role template `{role_template}` has no {{account_id}}: every account would get one role"
+        ))
+    }
+}
+
+/// One account as written (`account_id` may be a YAML number), checked: a 12-digit id, a role
+/// ARN, an external id of STS's length.
+pub fn account(
+    account_id: serde_json::Value,
+    name: Option<String>,
+    regions: Vec<String>,
+    role: Option<String>,
+    external_id: Option<String>,
+) -> Result<Account, String> {
+    let id = match &account_id {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => format!("{n:0>12}"),
+        other => {
+            return Err(format!(
+                "account_id is {other}: write the 12-digit id in quotes"
+            ))
+        }
+    };
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "account_id `{id}` is not a 12-digit AWS account id"
+        ));
+    }
+    if let Some(role) = &role {
+        if !role.starts_with("arn:") || !role.contains(":role/") {
+            return Err(format!(
+                "role `{role}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            ));
+        }
+    }
+    if matches!(&external_id, Some(x) if x.len() < 2 || x.len() > 1224) {
+        return Err("external_id must have 2 to 1224 characters (STS's limits)".to_string());
+    }
+    Ok(Account {
+        account_id: id,
+        name,
+        regions,
+        role,
+        external_id,
+    })
 }
 
 /// The partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.

@@ -92,6 +92,14 @@ pub struct Scope {
     pub regions: Vec<String>,
 }
 
+/// The accounts of an organization written in the policy (`spec.organization`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Organization {
+    pub accounts: Vec<crate::domain::accounts::Account>,
+    /// The role template of accounts that name no role, when the policy gives one.
+    pub member_role: Option<String>,
+}
+
 impl Scope {
     pub fn includes_account(&self, account: &str) -> bool {
         self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
@@ -217,6 +225,8 @@ pub struct Policy {
     /// Every control not `off`, with its settings.
     pub controls: BTreeMap<ControlId, ControlSettings>,
     pub scope: Scope,
+    /// The accounts to act in, when the policy lists them rather than `--accounts`.
+    pub organization: Option<Organization>,
     pub exemptions: Vec<Exemption>,
     pub remediation: Remediation,
     /// What works but is probably not what was meant (an unknown region), found when reading.
@@ -500,6 +510,7 @@ impl Checker<'_> {
         }
         let spec = doc.spec;
         let scope = self.scope(&spec.scope);
+        let organization = spec.organization.as_ref().map(|o| self.organization(o));
         let remediation = self.remediation(&spec.remediation);
         let exemptions = spec
             .exemptions
@@ -560,6 +571,7 @@ impl Checker<'_> {
             dry_run: spec.dry_run.unwrap_or(true),
             controls,
             scope,
+            organization,
             exemptions,
             remediation,
             warnings: Vec::new(),
@@ -635,6 +647,59 @@ impl Checker<'_> {
         Scope {
             accounts: scope.accounts.iter().map(|a| a.value.clone()).collect(),
             regions: scope.regions.iter().map(|r| r.value.clone()).collect(),
+        }
+    }
+
+    fn organization(&mut self, o: &document::Organization) -> Organization {
+        let mut accounts: Vec<crate::domain::accounts::Account> = Vec::new();
+        for entry in &o.accounts {
+            let e = &entry.value;
+            match crate::domain::accounts::account(
+                e.account_id.clone(),
+                e.name.clone(),
+                e.regions.clone(),
+                e.role.clone(),
+                e.external_id.clone(),
+            ) {
+                Ok(a) if accounts.iter().any(|b| b.account_id == a.account_id) => self.error(
+                    entry,
+                    format!("account {} appears twice in spec.organization.accounts", a.account_id),
+                    Some("list each account once".to_string()),
+                ),
+                Ok(a) => {
+                    for r in &a.regions {
+                        if !region::is_well_formed(r) {
+                            self.error(
+                                entry,
+                                format!("`{r}` is not an AWS region"),
+                                Some("e.g. us-east-1".to_string()),
+                            );
+                        }
+                    }
+                    accounts.push(a);
+                }
+                Err(message) => self.error(
+                    entry,
+                    message,
+                    Some("an entry is as in c7n-org's accounts.yml: account_id (quoted), name, regions, role, external_id".to_string()),
+                ),
+            }
+        }
+        if let Some(template) = &o.member_role {
+            if let Err(message) = crate::domain::accounts::check_role_template(&template.value) {
+                self.error(
+                    template,
+                    message,
+                    Some(
+                        "e.g. arn:{partition}:iam::{account_id}:role/SageMakerGuardMember"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+        Organization {
+            accounts,
+            member_role: o.member_role.as_ref().map(|m| m.value.clone()),
         }
     }
 

@@ -233,6 +233,7 @@ pub async fn run(cfg: RunConfig) -> Result<(), RunError> {
         sdk_config.clone(),
         cfg.accounts.as_deref(),
         &cfg.member_role,
+        policy.get().organization.as_ref(),
     )
     .await
     .map_err(RunError::Accounts)?;
@@ -396,10 +397,14 @@ fn spawn_policy_watch(ctx: Arc<Service>, stop: CancellationToken) {
 /// Reloads the policy; an invalid one is refused and the old one kept. Either way a log line
 /// and `policy_reloads_total{result}` say so.
 fn reload_policy(ctx: &Service, why: &str) {
+    let before = ctx.policy.get();
     let result = match ctx.policy.reload() {
         Ok(p) => {
             tracing::info!(policy = %p.name, dry_run = p.dry_run, why, "policy reloaded");
             warn_about(&p);
+            if p.organization != before.organization {
+                tracing::warn!("spec.organization changed: the accounts are read at start, so the old list stays in use until the guard restarts");
+            }
             "applied"
         }
         Err(e) => {

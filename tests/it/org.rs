@@ -305,3 +305,52 @@ async fn the_resync_lists_every_member_account_in_each_of_its_regions_and_counts
         "each notebook looked at in its own account and region"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_reads_the_member_accounts_the_policy_lists_inline() {
+    let central = account(197);
+    let a = account(198);
+    create_member_role(&a, Some("ext-inline"));
+    create_notebook(&client(&a).await, "nb-inline", false).await;
+    create_notebook(&client(&central).await, "nb-central", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The entries of a c7n-org accounts.yml, as they are, under spec.organization.
+    let yaml = FIX_POLICY.replace("dryRun: false", "dryRun: true").replace(
+        "  defaultAction: off\n",
+        &format!(
+            "  defaultAction: off\n  organization:\n    accounts:\n      - account_id: \"{a}\"\n        name: member-a\n        external_id: ext-inline\n        tags: [type:test]\n"
+        ),
+    );
+    let policy = policy_file(dir.path(), &yaml);
+    let (code, report) = audit_json(&central, &policy, &[]);
+    assert_eq!(code, Some(1), "nb-inline fails: {report:#}");
+    let arns: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["resourceArn"].as_str().unwrap())
+        .collect();
+    assert!(
+        !arns.is_empty()
+            && arns
+                .iter()
+                .all(|arn| *arn
+                    == format!("arn:aws:sagemaker:{REGION}:{a}:notebook-instance/nb-inline")),
+        "the listed member's notebook alone: {arns:?}"
+    );
+    // Given in both places, the list is refused: which one would be meant?
+    let list = accounts_file(dir.path(), &[(&a, Some("ext-inline"))]);
+    let out = guard(&central)
+        .args([
+            "audit",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--accounts",
+            list.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the accounts are given twice"), "{stderr}");
+}

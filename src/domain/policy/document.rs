@@ -119,6 +119,8 @@ pub struct Spec {
     pub default_action: Option<Located<Action>>,
     #[serde(default)]
     pub scope: Scope,
+    /// The accounts of an organization and how to reach each, instead of `--accounts FILE`.
+    pub organization: Option<Organization>,
     /// Resources the policy deliberately leaves alone.
     #[serde(default)]
     pub exemptions: Vec<Located<Exemption>>,
@@ -139,6 +141,37 @@ pub struct Scope {
     /// Regions. Empty: the region of the AWS configuration. `--region` overrides this.
     #[serde(default)]
     pub regions: Vec<Located<String>>,
+}
+
+/// The accounts of an organization the guard acts in, each through a role it assumes there.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Organization {
+    /// The entries of a c7n-org `accounts.yml`, as they are (`account_id`, `name`, `regions`,
+    /// `role`, `external_id`; `tags`, `vars` and other keys are ignored).
+    #[serde(default)]
+    pub accounts: Vec<Located<OrgAccount>>,
+    /// The role assumed in an account that names none; {partition} and {account_id} are filled
+    /// in. Default: `--member-role`.
+    pub member_role: Option<Located<String>>,
+}
+
+/// One account, with c7n-org's keys; the keys the guard does not use are accepted as they are.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = {}))]
+pub struct OrgAccount {
+    /// The 12-digit account id, quoted.
+    pub account_id: serde_json::Value,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The regions to sweep in it; empty: the policy's scope, else the default region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The role to assume; none: the member role template's.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// Resources left alone. A resource is exempt when every given selector matches: all of
