@@ -31,7 +31,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
+from moto.cloudformation.parsing import get_model_map
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table as DynamoDbTable
+from moto.events.models import EventBus, EventPattern, events_backends
+from moto.kms.models import Key as KmsKey, kms_backends
+from moto.sqs.models import sqs_backends
 from moto.core.request import Request as MotoRequest
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.core.routing import get_service_router
@@ -52,7 +60,7 @@ from moto.sagemaker.models import (
 )
 from moto.sagemaker.responses import SageMakerResponse
 from moto.securityhub.models import SecurityHubBackend
-from moto.iam.models import iam_backends
+from moto.iam.models import Role as IamRole, iam_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 from moto.sagemaker.utils import arn_formatter
@@ -395,6 +403,8 @@ _moto = {
     "notebook.__init__": FakeSagemakerNotebookInstance.__init__,
     "notebook.to_dict": FakeSagemakerNotebookInstance.to_dict,
     "backend.__init__": SageMakerModelBackend.__init__,
+    "dynamodb.table.create_from_cloudformation_json": DynamoDbTable.create_from_cloudformation_json,
+    "iam.role.create_from_cloudformation_json": IamRole.create_from_cloudformation_json,
     **{
         f"backend.{name}": getattr(SageMakerModelBackend, name)
         for name in ("_get_resource_from_arn", "create_notebook_instance", "get_notebook_instance",
@@ -879,6 +889,198 @@ def _finding_matches(finding: dict[str, Any], filters: dict[str, Any]) -> bool:
     return True
 
 
+# ==========================================================================
+# CloudFormation: what deploy/cloudformation/central.yaml uses that moto 5.2.5's
+# CloudFormation lacks.  Three resource types it does not know (it skips them
+# with a warning), and three properties it drops.
+# ==========================================================================
+
+
+class KmsKeyPatches:
+    """Onto moto.kms.models.Key: a key from a template keeps its KeySpec and KeyUsage (moto
+    makes every one SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) and its policy as JSON text (moto keeps
+    the template's object, which its own policy check cannot read)."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        policy = properties.get("KeyPolicy")
+        key = kms_backends[account_id][region_name].create_key(
+            policy=policy if isinstance(policy, str) or policy is None else json.dumps(policy),
+            key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            key_spec=properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            description=properties.get("Description"),
+            tags=properties.get("Tags", []),
+        )
+        key.key_rotation_status = properties.get("EnableKeyRotation", False)
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+
+class DynamoDbTablePatches:
+    """Onto moto's DynamoDB Table: a table from a template gets its TimeToLiveSpecification
+    (moto ignores it)."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        table = _moto["dynamodb.table.create_from_cloudformation_json"](
+            resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        ttl = cloudformation_json["Properties"].get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb_backends[account_id][region_name].update_time_to_live(table.name, ttl)
+        return table
+
+
+class IamRolePatches:
+    """Onto moto.iam.models.Role: a role's inline policies from a template are kept as JSON
+    text, as PutRolePolicy keeps them (moto keeps the template's object, and GetRolePolicy
+    then answers with its Python repr)."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        for policy in cloudformation_json["Properties"].get("Policies", []):
+            if not isinstance(policy["PolicyDocument"], str):
+                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+        return _moto["iam.role.create_from_cloudformation_json"](
+            resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+class EventBusPatches:
+    """Onto moto.events.models.EventBus: `Ref` of a bus is its name, as in CloudFormation
+    (moto hands the object itself to whatever refers to it)."""
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+
+class EventPatternPatches:
+    """Onto moto.events.models.EventPattern: a pattern reaches into arrays of objects, as
+    EventBridge's does (a Security Hub event's `detail.findings` is one: the pattern
+    `{"detail": {"findings": {"Compliance": {"SecurityControlId": [...]}}}}` matches when any
+    finding's id does). moto stops at an array, so such a rule never matched."""
+
+    @staticmethod
+    def _flatten_dict(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:
+        if result is None:
+            result = {}
+        if isinstance(node, dict):
+            for k, v in node.items():
+                key = f"{prefix}.{k}" if prefix else k
+                if isinstance(v, dict) and v:
+                    EventPatternPatches._flatten_dict(v, key, result)
+                elif isinstance(v, list) and any(isinstance(item, dict) for item in v):
+                    # Each object's leaves, under the array's key: the values of one leaf
+                    # across the objects become a list, which the filters match any of.
+                    for item in v:
+                        if not isinstance(item, dict):
+                            continue
+                        for leaf, value in EventPatternPatches._flatten_dict(item, key).items():
+                            values = result.setdefault(leaf, [])
+                            values.extend(value if isinstance(value, list) else [value])
+                else:
+                    result[key] = v
+        return result
+
+
+class _TemplateOnlyResource:
+    """A resource that exists only as the settings it applied to other resources. Each one
+    derives from CloudFormationModel itself: moto finds them among its direct subclasses."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+
+class SqsQueuePolicy(_TemplateOnlyResource, CloudFormationModel):
+    """AWS::SQS::QueuePolicy: the document becomes each queue's `Policy` attribute, as
+    SetQueueAttributes would make it (moto stores it and does not enforce it)."""
+
+    # moto files every model under the service its module names (moto.<service>.models).
+    __module__ = "moto.sg_emulator"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        document = json.dumps(properties["PolicyDocument"])
+        for url in properties["Queues"]:
+            queue_name = url.rstrip("/").rsplit("/", 1)[-1]
+            sqs_backends[account_id][region_name].set_queue_attributes(queue_name, {"Policy": document})
+        return cls(resource_name)
+
+
+class EventBusPolicy(_TemplateOnlyResource, CloudFormationModel):
+    """AWS::Events::EventBusPolicy (with `Statement`, or the older Action/Principal/Condition):
+    the bus's policy, as PutPermission would make it."""
+
+    # moto files every model under the service its module names (moto.<service>.models).
+    __module__ = "moto.sg_emulator"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::EventBusPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        backend = events_backends[account_id][region_name]
+        bus = properties.get("EventBusName") or "default"
+        sid = properties["StatementId"]
+        if "Statement" in properties:
+            document = {"Version": "2012-10-17", "Statement": [{"Sid": sid, **properties["Statement"]}]}
+            backend.put_permission(bus, None, None, None, None, json.dumps(document))
+        else:
+            backend.put_permission(bus, properties["Action"], properties["Principal"], sid,
+                                   properties.get("Condition"), None)
+        return cls(f"{bus}|{sid}")
+
+
+class CloudWatchAlarm(_TemplateOnlyResource, CloudFormationModel):
+    """AWS::CloudWatch::Alarm on one metric, as PutMetricAlarm would make it."""
+
+    # moto files every model under the service its module names (moto.<service>.models).
+    __module__ = "moto.sg_emulator"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        p = cloudformation_json["Properties"]
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 60)), threshold=float(p["Threshold"]), statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(resource_name)
+
+
 _PATCH_TARGETS = {
     BaseResponse: BaseResponsePatches,
     SecurityHubBackend: SecurityHubPatches,
@@ -886,6 +1088,11 @@ _PATCH_TARGETS = {
     FakeSagemakerNotebookInstance: NotebookPatches,
     SageMakerModelBackend: BackendPatches,
     SageMakerResponse: ResponsePatches,
+    KmsKey: KmsKeyPatches,
+    DynamoDbTable: DynamoDbTablePatches,
+    EventBus: EventBusPatches,
+    EventPattern: EventPatternPatches,
+    IamRole: IamRolePatches,
 }
 
 
@@ -898,6 +1105,9 @@ def install() -> None:
             if name == "__init__" or not name.startswith("__"):
                 setattr(target, name, member)
     SageMakerModelBackend._sg_emulator_installed = True
+    # The resource types defined above join moto's (it finds them as CloudFormationModel's
+    # subclasses, once: the map is cached).
+    get_model_map.cache_clear()
 
 
 # ==========================================================================

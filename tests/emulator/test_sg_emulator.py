@@ -890,6 +890,107 @@ class NotebookControlTest(EmulatorTest):
         self.assertEqual(control("POST", "notebook-creation-time", self.target(creationTime="yesterday"))[0], 400)
 
 
+CFN_TEMPLATE = {
+    "Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {
+            "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC",
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                 "Action": "kms:*", "Resource": "*"}]}}},
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": "state", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True}}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q"}},
+        "QueuePolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [{"Ref": "Queue"}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}]}}},
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "bus"}},
+        "BusPolicy": {"Type": "AWS::Events::EventBusPolicy", "Properties": {
+            "EventBusName": {"Ref": "Bus"}, "StatementId": "org",
+            "Statement": {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
+                          "Resource": {"Fn::GetAtt": ["Bus", "Arn"]},
+                          "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-exampleorg1"}}}}},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventBusName": {"Ref": "Bus"},
+            "EventPattern": {"source": ["aws.securityhub"], "detail": {"findings": {
+                "Compliance": {"SecurityControlId": [{"prefix": "SageMaker."}]}}}},
+            "Targets": [{"Id": "q", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}},
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": "dlq", "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": "q"}], "Statistic": "Maximum", "Period": 300,
+            "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"}},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": "guard",
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]}}]}},
+    },
+}
+
+
+class CloudFormationTest(EmulatorTest):
+    """What deploy/cloudformation/central.yaml needs of moto's CloudFormation."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        cf = client("cloudformation")
+        cf.create_stack(StackName="s", TemplateBody=json.dumps(CFN_TEMPLATE), Capabilities=["CAPABILITY_NAMED_IAM"])
+        self.stack = cf.describe_stacks(StackName="s")["Stacks"][0]
+        self.resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                          for r in cf.list_stack_resources(StackName="s")["StackResourceSummaries"]}
+
+    def test_stack_is_complete_with_every_resource(self) -> None:
+        self.assertEqual(self.stack["StackStatus"], "CREATE_COMPLETE")
+        self.assertEqual(set(self.resources), set(CFN_TEMPLATE["Resources"]))
+
+    def test_kms_key_keeps_its_spec_usage_and_policy(self) -> None:
+        kms = client("kms")
+        meta = kms.describe_key(KeyId=self.resources["Key"])["KeyMetadata"]
+        self.assertEqual((meta["KeySpec"], meta["KeyUsage"]), ("HMAC_256", "GENERATE_VERIFY_MAC"))
+        policy = json.loads(kms.get_key_policy(KeyId=self.resources["Key"], PolicyName="default")["Policy"])
+        self.assertEqual(policy, CFN_TEMPLATE["Resources"]["Key"]["Properties"]["KeyPolicy"])
+
+    def test_dynamodb_table_gets_its_ttl(self) -> None:
+        ttl = client("dynamodb").describe_time_to_live(TableName="state")["TimeToLiveDescription"]
+        self.assertEqual((ttl["TimeToLiveStatus"], ttl["AttributeName"]), ("ENABLED", "expires"))
+
+    def test_queue_policy_becomes_the_queues_policy(self) -> None:
+        sqs = client("sqs")
+        url = sqs.get_queue_url(QueueName="q")["QueueUrl"]
+        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        self.assertEqual(json.loads(policy), CFN_TEMPLATE["Resources"]["QueuePolicy"]["Properties"]["PolicyDocument"])
+
+    def test_ref_of_a_bus_is_its_name_and_the_bus_policy_is_set(self) -> None:
+        events = client("events")
+        self.assertEqual(self.resources["Bus"], "bus")
+        self.assertEqual(events.list_rules(EventBusName="bus")["Rules"][0]["EventBusName"], "bus")
+        policy = json.loads(events.describe_event_bus(Name="bus")["Policy"])
+        self.assertEqual([s["Sid"] for s in policy["Statement"]], ["org"])
+        self.assertEqual(policy["Statement"][0]["Condition"], {"StringEquals": {"aws:PrincipalOrgID": "o-exampleorg1"}})
+
+    def test_a_pattern_reaches_into_an_array_of_objects(self) -> None:
+        events, sqs = client("events"), client("sqs")
+        for control_id in ["EC2.1", "SageMaker.3"]:
+            findings = [{"Compliance": {"SecurityControlId": "S3.1"}}, {"Compliance": {"SecurityControlId": control_id}}]
+            events.put_events(Entries=[{"EventBusName": "bus", "Source": "aws.securityhub", "DetailType": "x",
+                                        "Detail": json.dumps({"findings": findings})}])
+        url = sqs.get_queue_url(QueueName="q")["QueueUrl"]
+        bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+        self.assertEqual([b["detail"]["findings"][1]["Compliance"]["SecurityControlId"] for b in bodies], ["SageMaker.3"])
+
+    def test_alarm_is_created(self) -> None:
+        alarms = client("cloudwatch").describe_alarms(AlarmNames=["dlq"])["MetricAlarms"]
+        self.assertEqual([(a["MetricName"], a["Threshold"]) for a in alarms], [("ApproximateNumberOfMessagesVisible", 0.0)])
+
+    def test_role_inline_policy_reads_back_as_json(self) -> None:
+        doc = client("iam").get_role_policy(RoleName="guard", PolicyName="p")["PolicyDocument"]
+        self.assertEqual(doc, CFN_TEMPLATE["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"])
+
+
 class ResetTest(EmulatorTest):
     def dirty(self) -> None:
         self.create_notebook()

@@ -10,6 +10,7 @@ mod common;
 
 mod audit;
 mod converge;
+mod deploy;
 mod docs;
 mod findings;
 mod iam;
