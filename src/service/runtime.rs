@@ -13,7 +13,6 @@ use tokio::sync::oneshot;
 use crate::aws::recreate::IntentState;
 use crate::converge::Look;
 use crate::domain::event::TriggerSource;
-use crate::domain::execution::ExecutionResult;
 use crate::domain::intent::RecreateIntent;
 use crate::domain::resource::ResourceRef;
 use crate::service::controller::{
@@ -251,10 +250,6 @@ fn log(
             .as_ref()
             .or(l.intent.as_ref().map(|i| &i.execution))
     });
-    // What changed, failed or needs changing is told at info; a look that found all well and
-    // did nothing, at debug (a resync looks at everything).
-    let quiet = matches!(label, "compliant" | "gone" | "out-of-scope" | "not-judged")
-        && execution.is_none_or(|e| e.result == ExecutionResult::NothingToDo);
     macro_rules! reconciled {
         ($level:ident) => {
             tracing::$level!(
@@ -276,9 +271,7 @@ fn log(
             )
         };
     }
-    if quiet {
-        reconciled!(debug);
-    } else {
-        reconciled!(info);
-    }
+    // Every reconcile is one line at info, the resync's too: a service that says nothing looks
+    // dead. `RUST_LOG=sagemaker_guard=warn` keeps only what went wrong.
+    reconciled!(info);
 }

@@ -526,9 +526,10 @@ async fn no_dead_letter_queue_is_refused_at_start() {
 }
 
 /// At the default log level the service says it runs and where it listens, and it is ready as
-/// soon as the queue has answered, not after the first long poll (20 s on an empty queue).
+/// soon as the queue has answered, not after the first long poll (20 s on an empty queue). Each
+/// reconcile is one line at info, a compliant one too: a silent service looks dead.
 #[tokio::test]
-async fn at_the_default_level_it_logs_its_address_and_is_ready_at_once() {
+async fn at_the_default_level_it_logs_its_address_and_each_reconcile_and_is_ready_at_once() {
     let account = account(29);
     let q = queues(&account, 30).await;
     let service = Service::start_with(&account, &q.url, &["--no-initial-resync"], |cmd| {
@@ -542,6 +543,18 @@ async fn at_the_default_level_it_logs_its_address_and_is_ready_at_once() {
     assert!(
         logs.iter().all(|l| l["level"] != "DEBUG"),
         "nothing below info by default: {logs:#?}"
+    );
+    create_notebook(&client(&account).await, "nb-fine", true).await;
+    q.send_bodies(&[cloudtrail(&account, "UpdateNotebookInstance", "nb-fine")])
+        .await;
+    service.wait_for_log(
+        "the compliant notebook's reconcile at info",
+        Duration::from_secs(30),
+        |l| {
+            l["fields"]["message"] == "reconciled"
+                && l["fields"]["result"] == "compliant"
+                && l["level"] == "INFO"
+        },
     );
 }
 
