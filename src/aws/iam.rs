@@ -77,6 +77,12 @@ pub struct Deployment {
     pub intent_key: Option<IntentKeyId>,
     /// The DynamoDB table replicas share (`run --state-table`).
     pub state_table: Option<String>,
+    /// The role template the guard assumes in member accounts (`run --member-role`).
+    pub member_role: Option<String>,
+    /// The organization the member roles belong to.
+    pub organization_id: Option<String>,
+    /// The policy of a member account's role: SageMaker, PassRole and findings only.
+    pub member_only: bool,
 }
 
 impl Default for Deployment {
@@ -89,6 +95,9 @@ impl Default for Deployment {
             dead_letter_queue: None,
             intent_key: None,
             state_table: None,
+            member_role: None,
+            organization_id: None,
+            member_only: false,
         }
     }
 }
@@ -577,6 +586,12 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
             d.arns("securityhub", |_| "hub/default".into()),
         ));
     }
+    if d.member_only {
+        // The rest is done with the central account's own credentials.
+        let statements: Vec<serde_json::Value> =
+            statements.iter().map(Statement::to_json).collect();
+        return serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+    }
     if let (true, Some(bus)) = (needs.publishes_outcomes, &policy.remediation.event_bus) {
         let buses = if bus.starts_with("arn:") {
             vec![bus.clone()]
@@ -621,6 +636,20 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
                 d.partition
             )],
         ));
+    }
+    if let Some(template) = &d.member_role {
+        // Every member account's role: which accounts is the account list's business, read at
+        // run time; the organization, when given, bounds them.
+        let role = template
+            .replace("{partition}", &d.partition)
+            .replace("{account_id}", "*");
+        let mut assume =
+            Statement::new("SageMakerGuardMemberRoles", ["sts:AssumeRole"], vec![role]);
+        assume.condition = d
+            .organization_id
+            .as_ref()
+            .map(|id| serde_json::json!({"StringEquals": {"aws:ResourceOrgID": id}}));
+        statements.push(assume);
     }
     let statements: Vec<serde_json::Value> = statements.iter().map(Statement::to_json).collect();
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})

@@ -193,6 +193,35 @@ pub struct IamPolicyArgs {
     /// table.
     #[arg(long, env = "SAGEMAKER_GUARD_STATE_TABLE", value_name = "TABLE")]
     pub state_table: Option<String>,
+    /// The role the guard assumes in member accounts (`run --member-role`; {partition} and
+    /// {account_id} are filled in): adds sts:AssumeRole on it, in any account.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub member_role: Option<String>,
+    /// Only member roles in this AWS Organization (o-...): the member-role statement gets an
+    /// aws:ResourceOrgID condition.
+    #[arg(long, value_name = "ID", requires = "member_role", value_parser = organization_id)]
+    pub organization_id: Option<String>,
+    /// Print the policy of the role the guard assumes in a member account instead: reading and
+    /// fixing SageMaker, passing roles to it, and findings. The queues, the intent key, the
+    /// state table, outcome events and the member roles are the central role's.
+    #[arg(long, conflicts_with_all = ["member_role", "queue_url", "queue_arn", "dead_letter_queue_url", "dead_letter_queue_arn", "intent_key_id", "state_table"])]
+    pub member: bool,
+}
+
+/// An AWS Organizations id: `o-` and 10 to 32 lower-case letters or digits.
+fn organization_id(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("o-").unwrap_or("");
+    if (10..=32).contains(&rest.len())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not an organization id: o- and 10 to 32 lower-case letters or digits"
+        ))
+    }
 }
 
 impl IamPolicyArgs {
@@ -208,6 +237,9 @@ impl IamPolicyArgs {
                 .or_else(|| self.dead_letter_queue_url.clone()),
             intent_key: self.intent_key_id.clone(),
             state_table: self.state_table.clone(),
+            member_role: self.member_role.clone(),
+            organization_id: self.organization_id.clone(),
+            member_only: self.member,
         }
     }
 }

@@ -260,6 +260,7 @@ fn everything_named() -> Deployment {
             .unwrap(),
         ),
         state_table: Some("guard-state".into()),
+        ..Deployment::default()
     }
 }
 
@@ -903,4 +904,66 @@ fn every_resource_type_a_call_is_granted_on_has_its_statement() {
             "{call} is granted on {t}, which has no statement in SAGEMAKER_TYPES"
         );
     }
+}
+
+#[test]
+fn a_member_role_template_is_assumed_in_any_account_of_the_organization() {
+    let d = Deployment {
+        member_role: Some(crate::domain::accounts::DEFAULT_ROLE_TEMPLATE.into()),
+        organization_id: Some("o-abcdefghij".into()),
+        ..everything_named()
+    };
+    let doc = iam_policy(&load("    SageMaker.3: {action: remediate}\n"), &d);
+    let assume: Vec<&serde_json::Value> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Sid"] == "SageMakerGuardMemberRoles")
+        .collect();
+    assert_eq!(assume.len(), 1, "{doc:#}");
+    assert_eq!(assume[0]["Action"], serde_json::json!(["sts:AssumeRole"]));
+    assert_eq!(
+        assume[0]["Resource"],
+        "arn:aws:iam::*:role/SageMakerGuardMember"
+    );
+    assert_eq!(
+        assume[0]["Condition"],
+        serde_json::json!({"StringEquals": {"aws:ResourceOrgID": "o-abcdefghij"}})
+    );
+}
+
+#[test]
+fn a_member_accounts_role_reads_fixes_and_files_findings_and_nothing_else() {
+    let d = Deployment {
+        member_only: true,
+        ..Deployment::default()
+    };
+    let doc = iam_policy(&load("    SageMaker.3: {action: remediate}\n"), &d);
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert!(sids.contains(&"SageMakerGuardFindings"), "{sids:?}");
+    for central in [
+        "SageMakerGuardQueue",
+        "SageMakerGuardDeadLetterQueue",
+        "SageMakerGuardIntentKey",
+        "SageMakerGuardStateTable",
+        "SageMakerGuardOutcomes",
+        "SageMakerGuardMemberRoles",
+    ] {
+        assert!(
+            !sids.contains(&central),
+            "{central} is the central role's: {sids:?}"
+        );
+    }
+    let actions = allowed_actions(&doc);
+    assert!(
+        actions
+            .iter()
+            .any(|a| a == "sagemaker:UpdateNotebookInstance"),
+        "{actions:?}"
+    );
 }
