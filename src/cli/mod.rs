@@ -153,6 +153,17 @@ pub enum Command {
     /// product, outcome events on the policy's bus, the queues and the intent key on their ARNs.
     /// What the flags below do not name stays a wildcard, and a note on stderr says so.
     IamPolicy(Box<IamPolicyArgs>),
+    /// Ask a running `run` whether it is healthy (GET /healthz): exit 0 when it answers 200,
+    /// else 1 with the reason. For container health checks in images without an HTTP client
+    /// (the distroless image; ECS's `healthCheck`).
+    Healthcheck {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
+        url: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 /// The flags of `iam-policy`: the policy, and where the guard runs, to narrow each statement.
@@ -502,6 +513,15 @@ fn run(command: Command) -> ExitCode {
                 apply,
                 org,
             ))
+        }
+        Command::Healthcheck { url, timeout } => {
+            match runtime().block_on(crate::service::http::check(&url, timeout)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {url}: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::IamPolicy(args) => {
             let Some(policy) = load_policy(&args.policy) else {

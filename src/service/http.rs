@@ -77,3 +77,23 @@ pub async fn serve(
     });
     Ok((bound, handle))
 }
+
+/// Asks `url` with a GET, as a container health check does: `Ok` when it answers 200 within
+/// `timeout`, else why not.
+pub async fn check(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+    use http_body_util::Empty;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let client: Client<_, Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let answer = tokio::time::timeout(timeout, client.get(uri))
+        .await
+        .map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))?
+        .map_err(|e| format!("cannot ask: {e}"))?;
+    match answer.status() {
+        StatusCode::OK => Ok(()),
+        status => Err(format!("answered {status}")),
+    }
+}

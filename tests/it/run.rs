@@ -666,3 +666,28 @@ async fn a_mounted_configmap_update_reloads_the_policy_and_an_invalid_one_is_ref
     );
     assert_eq!(http_get(&format!("{}/readyz", service.base)).0, 200);
 }
+
+/// `healthcheck`, for container health checks in an image without an HTTP client: 0 for a
+/// running service, 1 with the reason when nothing answers.
+#[tokio::test]
+async fn healthcheck_exits_0_for_a_running_service_and_1_when_nothing_answers() {
+    let account = account(199);
+    let q = queues(&account, 30).await;
+    let service = Service::start(&account, &q.url, &["--no-initial-resync"]);
+    let ok = guard(&account)
+        .args(["healthcheck", "--url", &format!("{}/healthz", service.base)])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    // Port 9 (discard) has no listener here.
+    let down = guard(&account)
+        .args(["healthcheck", "--url", "http://127.0.0.1:9/healthz"])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        stderr.starts_with("error: http://127.0.0.1:9/healthz: cannot ask"),
+        "{stderr}"
+    );
+}
