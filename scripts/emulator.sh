@@ -3,19 +3,11 @@
 
 SG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SG_VENV="${SG_VENV:-$SG_ROOT/.venv}"
+. "$SG_ROOT/scripts/venv.sh"
 
 # Creates .venv and installs the emulator's pinned packages, once (again when the pins change).
 ensure_venv() {
-  local req="$SG_ROOT/tests/emulator/requirements.txt" stamp="$SG_VENV/.requirements"
-  if [ ! -x "$SG_VENV/bin/python" ]; then
-    echo "==> creating $SG_VENV" >&2
-    python3 -m venv "$SG_VENV"
-  fi
-  if ! cmp -s "$req" "$stamp"; then
-    echo "==> installing the emulator's Python packages" >&2
-    "$SG_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-    cp "$req" "$stamp"
-  fi
+  venv_from "$SG_VENV" "$SG_ROOT/tests/emulator/requirements.txt" "the emulator's Python packages"
 }
 
 # Starts the extended moto emulator on a free loopback port, exports SG_EMULATOR_URL, and stops
