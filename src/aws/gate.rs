@@ -132,6 +132,14 @@ impl Effects<'_> {
             .pacer
             .wait(account, region, self.mutations_per_second)
             .await;
+        if let Some(table) = &self.gate.state {
+            let pace = Pace {
+                account,
+                region,
+                per_second: self.mutations_per_second,
+            };
+            shared_pace(table, &pace).await;
+        }
     }
 
     /// A mutating call whose pacing slot was taken already ([`Effects::take_slot`]): refused in
@@ -180,11 +188,45 @@ impl Gate {
         }
         if let (true, Some(p)) = (m.is_paced(), pace) {
             self.pacer.wait(p.account, p.region, p.per_second).await;
+            if let Some(table) = &self.state {
+                shared_pace(table, &p).await;
+            }
         }
         tracing::debug!(operation = m.operation(), "mutating call");
         call.await
             .map_err(|err| AwsError::from_sdk(m.operation(), err))
     }
+}
+
+/// Waits until the replicas sharing `table` have made fewer than `per_second` mutating calls in
+/// the account and region this second, and counts this one. Pacing is a courtesy to the
+/// account's own use of the API, not a safety limit: if the table cannot be asked, or after a
+/// minute of full seconds, the call goes on, paced by this process alone, and a warning says so.
+async fn shared_pace(table: &crate::aws::state_table::StateTable, p: &Pace<'_>) {
+    for _ in 0..60 {
+        let now = Timestamp::now();
+        match table
+            .take_pace(p.account, p.region, p.per_second, now)
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => {
+                // The next second: its window is empty.
+                let into = u64::from(now.subsec_nanosecond().max(0) as u32);
+                let left = Duration::from_nanos(1_000_000_000u64.saturating_sub(into));
+                tokio::time::sleep(left + Duration::from_millis(fastrand::u64(0..50))).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, account = p.account, region = p.region, "cannot pace with the other replicas; pacing this process alone");
+                return;
+            }
+        }
+    }
+    tracing::warn!(
+        account = p.account,
+        region = p.region,
+        "the other replicas kept every second full for a minute; going on"
+    );
 }
 
 /// Remediations per account in the last hour: beyond the policy's `maxRemediationsPerHour`, a

@@ -1,10 +1,12 @@
 //! State the replicas of one guard share (`--state-table`): a DynamoDB table holding the blast
 //! radius per account and hour, so that N replicas together never start more than
-//! `maxRemediationsPerHour` fixes, and a lease per resource, so that two replicas never change
-//! one resource at the same time. Every write is conditional; nothing is read-modify-written.
+//! `maxRemediationsPerHour` fixes, the mutating calls per account, region and second, so that
+//! together they keep `mutationsPerSecond`, and a lease per resource, so that two replicas never
+//! change one resource at the same time. Every write is conditional; nothing is read-modify-written.
 //!
 //! The table: partition key `pk` (string), TTL attribute `expires` (epoch seconds). Items:
-//! `budget#<account>#<hour>` with `used`, and `lease#<resource ARN>` with `owner`.
+//! `budget#<account>#<hour>` with `used`, `pace#<account>#<region>#<second>` with `used`, and
+//! `lease#<resource ARN>` with `owner`.
 
 use std::time::Duration;
 
@@ -93,6 +95,41 @@ impl StateTable {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(limit))
             .expression_attribute_values(":expires", n((hour + 2) * 3600))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = AwsError::from_sdk("UpdateItem", e);
+                if e.code == "ConditionalCheckFailedException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Counts one more mutating call in `account` and `region` in the second `now` falls in, if
+    /// fewer than `per_second` were made there by all replicas; `false` when that second is full.
+    pub async fn take_pace(
+        &self,
+        account: &str,
+        region: &str,
+        per_second: u32,
+        now: Timestamp,
+    ) -> Result<bool, AwsError> {
+        let second = now.as_second();
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("pace#{account}#{region}#{second}")))
+            .update_expression("ADD used :one SET expires = :expires")
+            .condition_expression("attribute_not_exists(used) OR used < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(per_second))
+            .expression_attribute_values(":expires", n(second + 3600))
             .send()
             .await;
         match answer {

@@ -1243,7 +1243,10 @@ class EmulatorApp(DomainDispatcherApplication):
             return _aws_error(400, "ThrottlingException", "Rate exceeded")(environ, start_response)
         if fault == "error":
             return _aws_error(500, "InternalFailure", "Injected internal failure")(environ, start_response)
-        if is_sagemaker_api:
+        # DynamoDB too: moto reads and writes an item in two steps, so two conditional writes at
+        # once could both pass their condition; DynamoDB makes each one atomic.
+        is_dynamodb = (environ.get("HTTP_X_AMZ_TARGET") or "").startswith("DynamoDB_")
+        if is_sagemaker_api or is_dynamodb:
             with STATE.lock:
                 return super().__call__(environ, start_response)
         return super().__call__(environ, start_response)

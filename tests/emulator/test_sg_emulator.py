@@ -1019,3 +1019,31 @@ class ResetTest(EmulatorTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DynamoDbConditionalWriteTest(EmulatorTest):
+    def test_concurrent_conditional_writes_to_one_item_are_atomic(self) -> None:
+        import concurrent.futures
+        ddb = client("dynamodb")
+        ddb.create_table(
+            TableName="state", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+
+        def take(_: int) -> bool:
+            try:
+                client("dynamodb").update_item(
+                    TableName="state", Key={"pk": {"S": "budget"}},
+                    UpdateExpression="ADD used :one",
+                    ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "5"}})
+                return True
+            except ClientError as error:
+                self.assertEqual(error.response["Error"]["Code"], "ConditionalCheckFailedException")
+                return False
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            taken = sum(pool.map(take, range(64)))
+        item = ddb.get_item(TableName="state", Key={"pk": {"S": "budget"}})["Item"]
+        self.assertEqual(taken, 5)
+        self.assertEqual(item["used"], {"N": "5"})
