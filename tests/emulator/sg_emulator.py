@@ -163,6 +163,7 @@ class EmulatorState:
             self.transition_seconds = self.default_transition_seconds
             self.calls: Counter[CallKey] = Counter()
             self.mutations: list[dict[str, Any]] = []
+            self.faulted: Counter[tuple[str, str, str]] = Counter()  # (account, service, fault)
             self.faults: FaultPlan | None = None
             # Per-account settings win over the global ones above, so tests that run in
             # parallel, each in an account of its own, can set them without affecting
@@ -1285,6 +1286,8 @@ class EmulatorApp(DomainDispatcherApplication):
                 STATE.calls[call] += 1
             faults = STATE.faults_for(call.account) if call and target else None
             fault = faults.draw(call) if faults else None
+            if fault:
+                STATE.faulted[(call.account, call.service, fault)] += 1
             if mutation is not None:
                 STATE.mutations.append(mutation)
         if mutation is not None:  # its status, once the response starts
@@ -1321,10 +1324,16 @@ class EmulatorApp(DomainDispatcherApplication):
             for key, count in sorted(STATE.calls.items())
             if account is None or key.account == account
         ]
-        return {"total": sum(call["count"] for call in calls), "calls": calls}
+        faulted = [
+            {"account": key[0], "service": key[1], "fault": key[2], "count": count}
+            for key, count in sorted(STATE.faulted.items())
+            if account is None or key[0] == account
+        ]
+        return {"total": sum(call["count"] for call in calls), "calls": calls, "faulted": faulted}
 
     def reset_calls(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
         STATE.calls.clear()
+        STATE.faulted.clear()
         STATE.mutations.clear()
         return {"status": "ok"}
 

@@ -679,7 +679,7 @@ class CallCountTest(EmulatorTest):
         self.assertEqual((filtered["total"], len(filtered["calls"])), (1, 1))
 
         self.assertEqual(control("POST", "calls/reset")[0], 200)
-        self.assertEqual(control("GET", "calls")[1], {"total": 0, "calls": []})
+        self.assertEqual(control("GET", "calls")[1], {"total": 0, "calls": [], "faulted": []})
 
     def test_rest_protocol_actions_are_named(self) -> None:
         client("securityhub").get_findings()
@@ -772,8 +772,10 @@ class FaultTest(EmulatorTest):
         self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 400)
         control("POST", "faults", {})
         self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])  # no state change
-        calls = control("GET", "calls")[1]["calls"]
-        self.assertIn(("CreateNotebookInstance", 1), [(c["action"], c["count"]) for c in calls])
+        calls = control("GET", "calls")[1]
+        self.assertIn(("CreateNotebookInstance", 1), [(c["action"], c["count"]) for c in calls["calls"]])
+        self.assertEqual(calls["faulted"],
+                         [{"account": ACCOUNT, "service": "sagemaker", "fault": "throttle", "count": 1}])
 
     def test_internal_failure(self) -> None:
         control("POST", "faults", {"errorRate": 1.0})
