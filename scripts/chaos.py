@@ -60,6 +60,7 @@ MARK_TAG = "sagemaker-guard/noncompliant"
 REPLACED_TAG = "sagemaker-guard/replaced-by"
 REPLACEMENT_SUFFIX = "-guard-ha"
 SUPPORTED_PLATFORM = "notebook-al2023-v1"
+FORGED_NOTEBOOK = "nb-backdoor"
 GRACE_S = 90
 SETTLE_INTERVAL = "1s"
 RESYNC_INTERVAL = "30s"
@@ -453,16 +454,24 @@ def poison_messages():
     disagree = json.loads(cloudtrail(a, HOME, "UpdateNotebookInstance", {"notebookInstanceName": "nb-poison"}))
     disagree["detail"]["recipientAccountId"] = b
     no_resource = json.loads(cloudtrail(a, HOME, "UpdateNotebookInstance", {}))
+    # A recreate intent as the guard writes one, but not signed by it: whoever may send to the
+    # queue must not make the guard create a notebook (with a role of their choice).
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    arn = f"arn:aws:sagemaker:{HOME}:{a}:notebook-instance/{FORGED_NOTEBOOK}"
+    role = f"arn:aws:iam::{a}:role/attacker"
     forged = {"version": "0", "id": "forged", "source": "sagemaker-guard", "detail-type": "Recreate Intent",
-              "account": a, "region": HOME, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "resources": [f"arn:aws:sagemaker:{HOME}:{a}:notebook-instance/nb-backdoor"],
-              "detail": {"id": "not-a-time", "name": "nb-backdoor"}}
+              "account": a, "region": HOME, "time": stamp, "resources": [arn],
+              "detail": {"id": stamp, "name": FORGED_NOTEBOOK, "arn": arn, "account": a, "region": HOME,
+                         "captured": {"instanceType": "ml.t3.medium", "roleArn": role, "creationTime": 1},
+                         "fixes": [], "spec": {"InstanceType": "ml.t3.medium", "RoleArn": role},
+                         "tags": {RECREATED_TAG: stamp}, "wasRunning": True, "controls": ["SageMaker.1"],
+                         "policy": "chaos"}}
     return [
         ("malformed-json", '{"detail-type": "AWS API Call via CloudTrail", chaos'),
         ("not-an-event", json.dumps({"chaos": "not an EventBridge event", "n": 1})),
         ("no-resource", json.dumps(no_resource)),
         ("accounts-disagree", json.dumps(disagree)),
-        ("not-an-event", json.dumps(forged)),
+        ("intent-signature", json.dumps(forged)),
     ]
 
 
@@ -761,6 +770,40 @@ def fixes_started(mutations):
     return started
 
 
+def crash_recreates(hits, mutations, notebooks, verdicts):
+    """For each replica SIGKILLed at the after-delete failpoint: the notebook whose delete it had
+    just made (the guard's last successful DeleteNotebookInstance before the kill, not yet
+    claimed), and whether another process created it again (a create signed by another role
+    session: each process assumes the member role for itself) and it is there now, recreated.
+    Returns [(time, notebook, why not, ok)]."""
+    out, claimed = [], set()
+    deletes = [m for m in mutations if m["action"] == "DeleteNotebookInstance" and m["status"] == 200
+               and guard_key(m["accessKeyId"])]
+    for t, _, _ in hits:
+        before = [m for m in deletes if m["time"] <= t and id(m) not in claimed]
+        if not before:
+            out.append((t, "?", "no delete found before the kill", False))
+            continue
+        d = before[-1]
+        claimed.add(id(d))
+        name = d["request"]["NotebookInstanceName"]
+        creates = [m for m in mutations if m["action"] == "CreateNotebookInstance" and m["status"] == 200
+                   and m["time"] > t and m["account"] == d["account"] and m["region"] == d["region"]
+                   and m["request"].get("NotebookInstanceName", "").lower() == name.lower()]
+        nb = next((nb for nb in notebooks if (nb.account, nb.region, nb.name.lower())
+                   == (d["account"], d["region"], name.lower())), None)
+        state = verdicts.get(nb, ("?", False, "not seeded"))
+        if not creates:
+            out.append((t, name, "nobody", False))
+        elif creates[0]["accessKeyId"] == d["accessKeyId"]:
+            out.append((t, name, "the same process?", False))
+        elif not (state[1] and state[2] == "recreated"):
+            out.append((t, name, f"another, but it is {state[0]}: {state[2]}", False))
+        else:
+            out.append((t, name, "", True))
+    return out
+
+
 def per_account_hour(started):
     out = Counter()
     for t, account, _, _, _ in started:
@@ -1030,7 +1073,7 @@ def main():
         log(f"==> {args.replicas} replicas of `run`, all with the after-delete failpoint; faults on: throttling "
             f"{args.throttle_rate}, 5xx {args.error_rate} (SageMaker); half that on the central SQS, DynamoDB, KMS")
         for r in fleet.replicas:
-            fleet.start(r, True)
+            fleet.start(r, args.failpoint_odds > 0)
         t0 = now()
         for r in notebooks + configs + models:
             r.first_event = now()
@@ -1052,7 +1095,7 @@ def main():
                 if t >= item[0]:
                     pending_restart.remove(item)
                     fleet.start(item[1], rng.random() < args.failpoint_odds)
-            if t >= next_kill:
+            if args.kill_every and t >= next_kill:
                 r = rng.choice([r for r in fleet.replicas if r not in [p[1] for p in pending_restart]])
                 fleet.kill(r, "random")
                 pending_restart.append((t + rng.uniform(0, 1.5), r))
@@ -1205,9 +1248,13 @@ def report_and_check(args, s):
     checks.add(f"fixes per account and hour <= {args.limit} across all replicas", not over,
                f"from the emulator's log of SageMaker changes: {rows}" + (f"; OVER: {over}" if over else ""))
 
-    hits = fleet.failpoint_hits
-    checks.add("a replica SIGKILLed between a delete and its create, another finished the recreate", bool(hits)
-               and not lost, f"{len(hits)} times (the failpoint after-delete); the notebooks all exist, recreated")
+    hits = crash_recreates(fleet.failpoint_hits, s["mutations"], notebooks, verdicts)
+    unfinished = [h for h in hits if not h[3]]
+    checks.add("a replica SIGKILLed between a delete and its create, another finished the recreate",
+               bool(hits) and not unfinished,
+               f"{len(hits)} times (the failpoint after-delete): "
+               + "; ".join(f"{name} deleted by one process, created by {'another' if ok else why}"
+                           for _, name, why, ok in hits))
 
     vis, inflight, delayed = s["counts"]
     vis2, inflight2, delayed2 = s["counts_after"]
@@ -1220,9 +1267,11 @@ def report_and_check(args, s):
                  for m in s["dead"])
     extra = [g for g in got if g not in expected]
     missing = [e for e in expected if e not in got]
+    backdoor = [m for m in s["mutations"] if (m.get("request") or {}).get("NotebookInstanceName") == FORGED_NOTEBOOK]
     checks.add("the dead-letter queue holds exactly the poison messages, each with its reason",
-               not extra and not missing,
-               f"{len(got)} dead letters: {Counter(r for r, _ in got)}"
+               not extra and not missing and not backdoor,
+               f"{len(got)} dead letters: {dict(Counter(r for r, _ in got))}; calls naming the forged intent's "
+               f"notebook: {len(backdoor)}"
                + (f"; unexpected: {[(r, b[:200]) for r, b in extra]}" if extra else "")
                + (f"; missing: {[(r, b[:80]) for r, b in missing]}" if missing else ""))
 
@@ -1270,7 +1319,7 @@ def report_and_check(args, s):
         "end_states": dict(states), "fixes_started": len(started),
         "guard_changes": dict(Counter(m["action"] for m in changes)),
         "recreated": len(recreated), "kills": dict(fleet.kills), "starts": fleet.starts,
-        "delete_then_crash": len(fleet.failpoint_hits),
+        "delete_then_crash": len(hits),
         "faults_injected": {f"{k[0]} {k[1]}": n for k, n in sorted(faulted.items())},
         "aws_calls": guard_calls, "messages_sent": dict(s["sender"].sent), "dead_letters": len(s["dead"]),
         "time_to_compliance": ttc, "fixes_per_account_hour": {f"{a} {h}": n for (a, h), n in per_hour.items()},
