@@ -750,23 +750,34 @@ def resource_of(m):
     return ("arn", (req.get("ResourceArn") or "").lower())
 
 
+# The one change each fix makes exactly once, whatever crashes and retries: an in-place fix's
+# update, a recreate's delete, SageMaker.4's replacement config.
+CORE_CHANGES = ("UpdateNotebookInstance", "DeleteNotebookInstance", "CreateEndpointConfig")
+
+
 def fixes_started(mutations):
     """Each fix the guard started, from the emulator's log of SageMaker changes: the guard's
     first change (tags aside; any outcome, even a throttled attempt) to a resource since this run
-    created or changed it. A fix resumed after a crash, or finished from a recreate intent, makes
-    more changes, but not a new start: this run never changes a resource the guard has started
-    fixing. Returns [(time, account, region, resource, action)]."""
-    started, open_ = [], set()
+    created or changed it, and then every further successful core change (CORE_CHANGES) beyond
+    one: a fix resumed after a crash, or finished from a recreate intent, makes more changes but
+    only one core change, while a second fix of the same resource (say an in-place fix, then a
+    recreate) makes a second. Returns [(time, account, region, resource, action)]."""
+    started, open_, cores = [], set(), Counter()
     for m in mutations:
         key = (m["account"], m["region"], resource_of(m))
         if m["action"] in ("AddTags", "DeleteTags"):
             continue
         if not guard_key(m["accessKeyId"]):
             open_.discard(key)
+            cores[key] = 0
             continue
         if key not in open_:
             open_.add(key)
             started.append((m["time"], m["account"], m["region"], key[2], m["action"]))
+        if m["action"] in CORE_CHANGES and m["status"] == 200:
+            cores[key] += 1
+            if cores[key] > 1:
+                started.append((m["time"], m["account"], m["region"], key[2], m["action"]))
     return started
 
 
@@ -910,8 +921,10 @@ def classify(args, notebooks, configs, models, lines, started, table_budget):
         mine = used[(account, hour)]
         table = table_budget.get((account, hour), 0)
         if mine >= args.limit or table >= args.limit:
+            leak = (f" (NOTE: {table - mine} budget admitted without a change made: a replica killed between "
+                    "taking the budget and its first change?)" if table > mine else "")
             return (f"rate-limited ({v.get('timestamp', '')[11:19]}): {mine} fixes started in {account} this "
-                    f"hour by the emulator's log, {table} by the state table's budget; limit {args.limit}")
+                    f"hour by the emulator's log, {table} by the state table's budget; limit {args.limit}{leak}")
         return None
 
     for nb in notebooks:
@@ -1165,6 +1178,8 @@ def main():
         # The checks.
         lines = read_logs(fleet.logs)
         mutations = emulator("GET", "mutations")["mutations"]
+        with open(os.path.join(args.work, "mutations.json"), "w") as f:
+            json.dump(mutations, f)
         started = fixes_started(mutations)
         budget = table_budget()
         verdicts = classify(args, notebooks, configs, models, lines, started, budget)
