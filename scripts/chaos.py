@@ -1083,8 +1083,10 @@ def main():
     status = 0
     try:
         faults(True)
-        log(f"==> {args.replicas} replicas of `run`, all with the after-delete failpoint; faults on: throttling "
-            f"{args.throttle_rate}, 5xx {args.error_rate} (SageMaker); half that on the central SQS, DynamoDB, KMS")
+        log(f"==> {args.replicas} replicas of `run`"
+            + (", all with the after-delete failpoint" if args.failpoint_odds > 0 else "")
+            + f"; faults: throttling {args.throttle_rate}, 5xx {args.error_rate} (SageMaker); half that on the "
+            "central SQS, DynamoDB, KMS")
         for r in fleet.replicas:
             fleet.start(r, args.failpoint_odds > 0)
         t0 = now()
@@ -1337,7 +1339,7 @@ def report_and_check(args, s):
         "recreated": len(recreated), "kills": dict(fleet.kills), "starts": fleet.starts,
         "delete_then_crash": len(hits),
         "faults_injected": {f"{k[0]} {k[1]}": n for k, n in sorted(faulted.items())},
-        "aws_calls": guard_calls, "messages_sent": dict(s["sender"].sent), "dead_letters": len(s["dead"]),
+        "aws_calls_all_callers": guard_calls, "messages_sent": dict(s["sender"].sent), "dead_letters": len(s["dead"]),
         "time_to_compliance": ttc, "fixes_per_account_hour": {f"{a} {h}": n for (a, h), n in per_hour.items()},
         "limit": args.limit, "transitions_s": s["transitions"],
     }
