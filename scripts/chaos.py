@@ -527,7 +527,7 @@ class Fleet:
         self.logs.append(r.log_path)
         env = dict(self.env)
         if failpoint:
-            env["SAGEMAKER_GUARD_FAILPOINT"] = "after-delete"
+            env["SAGEMAKER_GUARD_FAILPOINT"] = self.args.failpoint
         with open(r.log_path, "w") as f:
             r.proc = subprocess.Popen(self.cmd, env=env, stdout=subprocess.DEVNULL, stderr=f)
         self.starts += 1
@@ -1038,6 +1038,7 @@ def main():
     ap.add_argument("--replicas", type=int, default=3)
     ap.add_argument("--kill-every", type=float, default=5)
     ap.add_argument("--failpoint-odds", type=float, default=0.3)
+    ap.add_argument("--failpoint", default="after-delete", choices=["after-delete", "before-delete"])
     ap.add_argument("--throttle-rate", type=float, default=0.1)
     ap.add_argument("--error-rate", type=float, default=0.05)
     ap.add_argument("--limit", type=int, default=5)
