@@ -1266,11 +1266,13 @@ def report_and_check(args, s):
     checks.add(f"fixes per account and hour <= {args.limit} across all replicas", not over,
                f"from the emulator's log of SageMaker changes: {rows}" + (f"; OVER: {over}" if over else ""))
 
-    hits = crash_recreates(fleet.failpoint_hits, s["mutations"], notebooks, verdicts)
+    hits = (crash_recreates(fleet.failpoint_hits, s["mutations"], notebooks, verdicts)
+            if args.failpoint == "after-delete" else [])
     unfinished = [h for h in hits if not h[3]]
     checks.add("a replica SIGKILLed between a delete and its create, another finished the recreate",
-               (bool(hits) or args.failpoint_odds == 0) and not unfinished,
-               "not exercised (--failpoint-odds 0)" if args.failpoint_odds == 0 else
+               (bool(hits) or args.failpoint_odds == 0 or args.failpoint != "after-delete") and not unfinished,
+               f"not exercised (--failpoint-odds {args.failpoint_odds}, failpoint {args.failpoint})"
+               if args.failpoint_odds == 0 or args.failpoint != "after-delete" else
                f"{len(hits)} times (the failpoint after-delete): "
                + "; ".join(f"{name} deleted by one process, created by {'another' if ok else why}"
                            for _, name, why, ok in hits))
