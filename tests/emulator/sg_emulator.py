@@ -60,7 +60,7 @@ from moto.sagemaker.models import (
 )
 from moto.sagemaker.responses import SageMakerResponse
 from moto.securityhub.models import SecurityHubBackend
-from moto.iam.models import Role as IamRole, iam_backends
+from moto.iam.models import Role as IamRole, get_account_id_from, iam_backends
 from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 from moto.sagemaker.utils import arn_formatter
@@ -77,6 +77,13 @@ NOTEBOOK_STATUSES = frozenset(get_service_model("sagemaker").shape_for("Notebook
 GONE = "<gone>"
 
 _TWELVE_DIGITS = re.compile(r"\d{12}")
+# The services faults may be injected into (POST /sg-emulator/faults `services`), by the
+# signing name of their credential scope: all speak a JSON protocol (X-Amz-Target), whose
+# errors the fault responses imitate.
+FAULTABLE_SERVICES = frozenset({"sagemaker", "sqs", "dynamodb", "kms"})
+# SageMaker calls recorded by GET /sg-emulator/mutations: the ones that change something.
+_MUTATING_PREFIXES = ("Create", "Update", "Delete", "Start", "Stop")
+_MUTATING_ACTIONS = frozenset({"AddTags", "DeleteTags"})
 _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/\d{8}/([^/\s,]+)/([^/\s,]+)/")
 
 
@@ -87,10 +94,10 @@ _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/\d{8}/([^/\s,]+)/([^/\s,]+)/")
 
 
 class FaultPlan:
-    """Which SageMaker calls fail, and how (see POST /sg-emulator/faults)."""
+    """Which calls fail, and how (see POST /sg-emulator/faults)."""
 
     def __init__(self, spec: dict[str, Any]):
-        unknown = set(spec) - {"throttleRate", "errorRate", "actions", "seed"}
+        unknown = set(spec) - {"throttleRate", "errorRate", "actions", "services", "seed"}
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         self.throttle_rate = _rate(spec, "throttleRate")
@@ -101,12 +108,16 @@ class FaultPlan:
         if actions is not None and not (isinstance(actions, list) and all(isinstance(a, str) for a in actions)):
             raise ValueError("actions must be a list of action names")
         self.actions = None if actions is None else frozenset(actions)
+        services = spec.get("services", ["sagemaker"])
+        if not (isinstance(services, list) and services and all(s in FAULTABLE_SERVICES for s in services)):
+            raise ValueError(f"services must be a non-empty list of {sorted(FAULTABLE_SERVICES)}")
+        self.services = frozenset(services)
         self.seed = spec.get("seed")
         self._rng = random.Random(self.seed)
 
-    def draw(self, action: str) -> str | None:
-        """"throttle", "error" or None (no fault) for one call of `action`."""
-        if self.actions is not None and action not in self.actions:
+    def draw(self, call: CallKey) -> str | None:
+        """"throttle", "error" or None (no fault) for one call."""
+        if call.service not in self.services or self.actions is not None and call.action not in self.actions:
             return None
         roll = self._rng.random()
         if roll < self.throttle_rate:
@@ -120,6 +131,7 @@ class FaultPlan:
             "throttleRate": self.throttle_rate,
             "errorRate": self.error_rate,
             "actions": None if self.actions is None else sorted(self.actions),
+            "services": sorted(self.services),
             "seed": self.seed,
         }
 
@@ -150,6 +162,8 @@ class EmulatorState:
         with self.lock:
             self.transition_seconds = self.default_transition_seconds
             self.calls: Counter[CallKey] = Counter()
+            self.mutations: list[dict[str, Any]] = []
+            self.faulted: Counter[tuple[str, str, str]] = Counter()  # (account, service, fault)
             self.faults: FaultPlan | None = None
             # Per-account settings win over the global ones above, so tests that run in
             # parallel, each in an account of its own, can set them without affecting
@@ -219,7 +233,12 @@ def credential_scope(authorization: str | None) -> tuple[str | None, str | None,
 
 
 def account_for(access_key: str | None) -> str:
-    return access_key if access_key and _TWELVE_DIGITS.fullmatch(access_key) else DEFAULT_ACCOUNT_ID
+    """The account a request acts in: a 12-digit key is the account; a key moto issued (the
+    temporary credentials of an AssumeRole) is the role's account, as moto itself resolves it;
+    anything else is moto's default account."""
+    if access_key and _TWELVE_DIGITS.fullmatch(access_key):
+        return access_key
+    return get_account_id_from(access_key) if access_key else DEFAULT_ACCOUNT_ID
 
 
 # ==========================================================================
@@ -1163,6 +1182,32 @@ def describe_call(environ: dict[str, Any]) -> CallKey | None:
     return CallKey(account_for(access_key), region or "us-east-1", service or "unknown", action)
 
 
+def _mutation_record(call: CallKey | None, environ: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry GET /sg-emulator/mutations keeps for a SageMaker call that changes something
+    (None for any other): when, by which key, in which account and region, and its request.
+    The body that is read is put back for moto."""
+    if call is None or not (call.action.startswith(_MUTATING_PREFIXES) or call.action in _MUTATING_ACTIONS):
+        return None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        request = None
+    access_key, _, _ = credential_scope(environ.get("HTTP_AUTHORIZATION"))
+    return {"time": utcnow().replace(tzinfo=timezone.utc).timestamp(), "account": call.account,
+            "region": call.region, "action": call.action, "accessKeyId": access_key,
+            "request": request, "status": None}
+
+
+def _recording_status(mutation: dict[str, Any], start_response: Any) -> Any:
+    def start(status: str, headers: Any, *args: Any) -> Any:
+        mutation["status"] = int(status.split(" ", 1)[0])
+        return start_response(status, headers, *args)
+    return start
+
+
 class ControlError(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -1210,6 +1255,7 @@ class EmulatorApp(DomainDispatcherApplication):
         self.routes = {
             ("GET", "calls"): self.get_calls,
             ("POST", "calls/reset"): self.reset_calls,
+            ("GET", "mutations"): self.get_mutations,
             ("GET", "config"): self.get_config,
             ("POST", "config"): self.set_config,
             ("GET", "faults"): self.get_faults,
@@ -1231,13 +1277,21 @@ class EmulatorApp(DomainDispatcherApplication):
             return result
 
         call = describe_call(environ)
-        # Only the SageMaker API (JSON protocol) is faulted and serialised.
-        is_sagemaker_api = (environ.get("HTTP_X_AMZ_TARGET") or "").startswith("SageMaker.")
+        # Only JSON-protocol calls (X-Amz-Target) are faulted; only SageMaker's are serialised.
+        target = environ.get("HTTP_X_AMZ_TARGET") or ""
+        is_sagemaker_api = target.startswith("SageMaker.")
+        mutation = _mutation_record(call, environ) if is_sagemaker_api else None
         with STATE.lock:
             if call:
                 STATE.calls[call] += 1
-            faults = STATE.faults_for(call.account) if call and is_sagemaker_api else None
-            fault = faults.draw(call.action) if faults else None
+            faults = STATE.faults_for(call.account) if call and target else None
+            fault = faults.draw(call) if faults else None
+            if fault:
+                STATE.faulted[(call.account, call.service, fault)] += 1
+            if mutation is not None:
+                STATE.mutations.append(mutation)
+        if mutation is not None:  # its status, once the response starts
+            start_response = _recording_status(mutation, start_response)
         # A faulted request never reaches moto, so it changes no state.
         if fault == "throttle":
             return _aws_error(400, "ThrottlingException", "Rate exceeded")(environ, start_response)
@@ -1273,11 +1327,22 @@ class EmulatorApp(DomainDispatcherApplication):
             for key, count in sorted(STATE.calls.items())
             if account is None or key.account == account
         ]
-        return {"total": sum(call["count"] for call in calls), "calls": calls}
+        faulted = [
+            {"account": key[0], "service": key[1], "fault": key[2], "count": count}
+            for key, count in sorted(STATE.faulted.items())
+            if account is None or key[0] == account
+        ]
+        return {"total": sum(call["count"] for call in calls), "calls": calls, "faulted": faulted}
 
     def reset_calls(self, _request: Request, _body: dict[str, Any]) -> dict[str, Any]:
         STATE.calls.clear()
+        STATE.faulted.clear()
+        STATE.mutations.clear()
         return {"status": "ok"}
+
+    def get_mutations(self, request: Request, _body: dict[str, Any]) -> dict[str, Any]:
+        account = _account_arg(request.args)
+        return {"mutations": [m for m in STATE.mutations if account is None or m["account"] == account]}
 
     def get_config(self, request: Request, _body: dict[str, Any]) -> dict[str, Any]:
         return _config_view(_account_arg(request.args))

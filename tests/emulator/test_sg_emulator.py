@@ -679,7 +679,7 @@ class CallCountTest(EmulatorTest):
         self.assertEqual((filtered["total"], len(filtered["calls"])), (1, 1))
 
         self.assertEqual(control("POST", "calls/reset")[0], 200)
-        self.assertEqual(control("GET", "calls")[1], {"total": 0, "calls": []})
+        self.assertEqual(control("GET", "calls")[1], {"total": 0, "calls": [], "faulted": []})
 
     def test_rest_protocol_actions_are_named(self) -> None:
         client("securityhub").get_findings()
@@ -772,8 +772,10 @@ class FaultTest(EmulatorTest):
         self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 400)
         control("POST", "faults", {})
         self.assertEqual(self.sm.list_notebook_instances()["NotebookInstances"], [])  # no state change
-        calls = control("GET", "calls")[1]["calls"]
-        self.assertIn(("CreateNotebookInstance", 1), [(c["action"], c["count"]) for c in calls])
+        calls = control("GET", "calls")[1]
+        self.assertIn(("CreateNotebookInstance", 1), [(c["action"], c["count"]) for c in calls["calls"]])
+        self.assertEqual(calls["faulted"],
+                         [{"account": ACCOUNT, "service": "sagemaker", "fault": "throttle", "count": 1}])
 
     def test_internal_failure(self) -> None:
         control("POST", "faults", {"errorRate": 1.0})
@@ -817,14 +819,15 @@ class FaultTest(EmulatorTest):
         self.assertEqual(control("GET", "faults"), (200, {"faults": None}))
         control("POST", "faults", {"throttleRate": 0.2, "actions": ["ListImages"], "seed": 1})
         self.assertEqual(control("GET", "faults")[1]["faults"],
-                         {"throttleRate": 0.2, "errorRate": 0.0, "actions": ["ListImages"], "seed": 1})
+                         {"throttleRate": 0.2, "errorRate": 0.0, "actions": ["ListImages"],
+                          "services": ["sagemaker"], "seed": 1})
         for bad in ({"throttleRate": 2}, {"throttleRate": 0.6, "errorRate": 0.6}, {"actions": "ListImages"},
-                    {"bogus": 1}):
+                    {"bogus": 1}, {"services": []}, {"services": ["iam"]}, {"services": "sqs"}):
             self.assertEqual(control("POST", "faults", bad)[0], 400, bad)
 
     def test_faults_per_account(self) -> None:
         other = client(account=OTHER_ACCOUNT)
-        plan = {"throttleRate": 1.0, "errorRate": 0.0, "actions": None, "seed": None}
+        plan = {"throttleRate": 1.0, "errorRate": 0.0, "actions": None, "services": ["sagemaker"], "seed": None}
         self.assertEqual(control("POST", "faults", {"account": OTHER_ACCOUNT, "throttleRate": 1.0}),
                          (200, {"account": OTHER_ACCOUNT, "faults": plan}))
         self.assertEqual(control("GET", "faults"), (200, {"faults": None}))
@@ -841,6 +844,67 @@ class FaultTest(EmulatorTest):
         control("POST", "reset")
         self.assertEqual(control("GET", f"faults?account={OTHER_ACCOUNT}")[1]["faults"], None)
         self.assertEqual(control("POST", "faults", {"account": "x", "throttleRate": 1.0})[0], 400)
+
+
+    def test_other_services_when_named(self) -> None:
+        control("POST", "faults", {"throttleRate": 1.0, "services": ["dynamodb", "sqs"]})
+        self.assert_error("ThrottlingException", client("dynamodb").list_tables)
+        self.assert_error("ThrottlingException", client("sqs").list_queues)
+        self.sm.list_images()  # SageMaker is not named: healthy
+        client("kms").list_keys()
+        control("POST", "faults", {"errorRate": 1.0, "services": ["kms"], "actions": ["ListKeys"]})
+        self.assert_error("InternalFailure", client("kms").list_keys)
+        client("dynamodb").list_tables()
+
+    def test_an_assumed_role_is_faulted_and_counted_in_its_account(self) -> None:
+        trust = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+        client("iam", account=OTHER_ACCOUNT).create_role(RoleName="Member", AssumeRolePolicyDocument=trust)
+        creds = client("sts").assume_role(RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/Member",
+                                          RoleSessionName="guard")["Credentials"]
+        member = boto3.client("sagemaker", endpoint_url=_server["url"], region_name=REGION,
+                              aws_access_key_id=creds["AccessKeyId"],
+                              aws_secret_access_key=creds["SecretAccessKey"],
+                              aws_session_token=creds["SessionToken"],
+                              config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        control("POST", "calls/reset")
+        member.list_images()
+        calls = control("GET", "calls")[1]["calls"]
+        self.assertEqual([(c["account"], c["action"]) for c in calls], [(OTHER_ACCOUNT, "ListImages")])
+        control("POST", "faults", {"account": OTHER_ACCOUNT, "throttleRate": 1.0})
+        self.assert_error("ThrottlingException", member.list_images)
+        self.sm.list_images()
+
+
+class MutationLogTest(EmulatorTest):
+    def test_records_sagemaker_changes_in_order_with_their_status(self) -> None:
+        before = time.time()
+        self.create_notebook("nb", DirectInternetAccess="Disabled")
+        self.sm.list_notebook_instances()  # a read: not recorded
+        self.sm.add_tags(ResourceArn=self.notebook()["NotebookInstanceArn"], Tags=[{"Key": "k", "Value": "v"}])
+        self.assert_error("ValidationException", self.sm.start_notebook_instance, NotebookInstanceName="nb")
+        control("POST", "faults", {"throttleRate": 1.0})
+        self.assert_error("ThrottlingException", self.sm.stop_notebook_instance, NotebookInstanceName="nb")
+        self.assert_error("ThrottlingException", client(account=OTHER_ACCOUNT).create_image, ImageName="img",
+                          RoleArn=ROLE)
+        control("POST", "faults", {})
+        client(account=OTHER_ACCOUNT).create_image(ImageName="img", RoleArn=ROLE)
+
+        mutations = control("GET", f"mutations?account={ACCOUNT}")[1]["mutations"]
+        self.assertEqual([(m["action"], m["status"]) for m in mutations], [
+            ("CreateNotebookInstance", 200), ("AddTags", 200), ("StartNotebookInstance", 400),
+            ("StopNotebookInstance", 400),
+        ])
+        first = mutations[0]
+        self.assertEqual((first["account"], first["region"], first["accessKeyId"]), (ACCOUNT, REGION, ACCOUNT))
+        self.assertEqual(first["request"]["NotebookInstanceName"], "nb")
+        self.assertEqual(first["request"]["DirectInternetAccess"], "Disabled")
+        self.assertLessEqual(before - 1, first["time"])
+        self.assertLessEqual(first["time"], mutations[-1]["time"])
+        self.assertLessEqual(mutations[-1]["time"], time.time() + 1)
+        self.assertEqual(len(control("GET", "mutations")[1]["mutations"]), 6)
+        self.assertEqual(control("GET", "mutations?account=x")[0], 400)
+        control("POST", "calls/reset")
+        self.assertEqual(control("GET", "mutations")[1], {"mutations": []})
 
 
 class NotebookControlTest(EmulatorTest):
