@@ -970,13 +970,22 @@ class BackendPatches:
 
     # ---- models, endpoint configs, endpoints ------------------------------
 
-    def create_model(self, enable_network_isolation: bool = False, **kwargs: Any) -> Any:
+    def create_model(self, enable_network_isolation: bool = False,
+                     inference_execution_config: dict[str, str] | None = None, **kwargs: Any) -> Any:
         name = kwargs["model_name"]
         if name in self._models:
             arn = arn_formatter("model", name, self.account_id, self.region_name)
             raise ValidationError(message=f'Cannot create already existing model "{arn}".')
         model = _moto["backend.create_model"](self, **kwargs)
         model.enable_network_isolation = bool(enable_network_isolation)
+        # moto turns an absent PrimaryContainer, Containers or VpcConfig into {} or [], which
+        # DescribeModel then returns: a multi-container model would seem to have an (empty)
+        # primary container.  None is left out of the response, as AWS leaves out what was
+        # not given.
+        model.primary_container = kwargs.get("primary_container")
+        model.containers = kwargs.get("containers")
+        model.vpc_config = kwargs.get("vpc_config")
+        model.inference_execution_config = inference_execution_config
         return model
 
     def create_endpoint_config(self, **kwargs: Any) -> Any:
@@ -1354,6 +1363,7 @@ class ResponsePatches:
             containers=self._get_param("Containers"),
             tags=self._get_param("Tags"),
             enable_network_isolation=self._get_param("EnableNetworkIsolation", False),
+            inference_execution_config=self._get_param("InferenceExecutionConfig"),
         )
         return ActionResult(model.response_create)
 

@@ -198,6 +198,13 @@ class NotebookDescribeTest(EmulatorTest):
         tags = self.sm.list_tags(ResourceArn=nb["NotebookInstanceArn"])["Tags"]
         self.assertEqual(tags, [{"Key": "team", "Value": "ml"}])
 
+    def test_kms_key_is_returned(self) -> None:
+        key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        self.create_notebook("encrypted", KmsKeyId=key)
+        self.create_notebook("plain")
+        self.assertEqual(self.notebook("encrypted")["KmsKeyId"], key)
+        self.assertNotIn("KmsKeyId", self.notebook("plain"))
+
     def test_list_returns_summaries(self) -> None:
         self.create_notebook("a", DefaultCodeRepository="repo", LifecycleConfigName="lcc")
         self.create_notebook("b")
@@ -402,6 +409,28 @@ class ModelAndEndpointTest(EmulatorTest):
         self.create_model("open")
         self.assertTrue(self.sm.describe_model(ModelName="isolated")["EnableNetworkIsolation"])
         self.assertFalse(self.sm.describe_model(ModelName="open")["EnableNetworkIsolation"])
+
+    def test_model_containers_keep_their_image_config(self) -> None:
+        primary = {"Image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/inference:1", "Mode": "SingleModel",
+                   "ImageConfig": {"RepositoryAccessMode": "Vpc",
+                                   "RepositoryAuthConfig": {"RepositoryCredentialsProviderArn": "arn:aws:lambda:x"}},
+                   "Environment": {"A": "1"}}
+        containers = [
+            {"ContainerHostname": "first", "Image": "registry.example.com/a:1",
+             "ImageConfig": {"RepositoryAccessMode": "Vpc"}},
+            {"ContainerHostname": "second", "Image": "b:1", "ImageConfig": {"RepositoryAccessMode": "Platform"}},
+            {"ContainerHostname": "third", "Image": "c:1"},
+        ]
+        self.sm.create_model(ModelName="single", ExecutionRoleArn=ROLE, PrimaryContainer=primary)
+        self.sm.create_model(ModelName="multi", ExecutionRoleArn=ROLE, Containers=containers,
+                             InferenceExecutionConfig={"Mode": "Direct"})
+        self.assertEqual(self.sm.describe_model(ModelName="single")["PrimaryContainer"], primary)
+        multi = self.sm.describe_model(ModelName="multi")
+        self.assertEqual(multi["Containers"], containers)
+        self.assertEqual(multi["InferenceExecutionConfig"], {"Mode": "Direct"})
+        self.assertNotIn("PrimaryContainer", multi)  # moto returned {}
+        self.assertNotIn("VpcConfig", multi)
+        self.assertNotIn("Containers", self.sm.describe_model(ModelName="single"))
 
     def test_duplicate_model_is_rejected(self) -> None:
         arn = self.create_model(EnableNetworkIsolation=True)
