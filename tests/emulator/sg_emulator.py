@@ -1978,6 +1978,15 @@ def _notebook_from(body: dict[str, Any]) -> FakeSagemakerNotebookInstance:
     return notebook
 
 
+# Control route -> (how to find the resource, its statuses, its reason attribute), for
+# forcing the status of the types SageMaker.9-.25 judge (the notebook's route is older).
+_FORCEABLE = {
+    "monitoring-schedule-status": (_monitoring_schedule, MONITORING_SCHEDULE_STATUSES, "failure_reason"),
+    "feature-group-status": (_feature_group, FEATURE_GROUP_STATUSES, "failure_reason"),
+    "inference-experiment-status": (_inference_experiment, INFERENCE_EXPERIMENT_STATUSES, "status_reason"),
+}
+
+
 class EmulatorApp(DomainDispatcherApplication):
     """moto's dispatcher plus call counting, fault injection and the control API."""
 
@@ -1992,6 +2001,7 @@ class EmulatorApp(DomainDispatcherApplication):
             ("POST", "faults"): self.set_faults,
             ("POST", "notebook-status"): self.force_notebook_status,
             ("POST", "notebook-creation-time"): self.set_notebook_creation_time,
+            **{("POST", route): self.force_status for route in _FORCEABLE},
             ("POST", "reset"): self.reset,
         }
 
@@ -2095,6 +2105,23 @@ class EmulatorApp(DomainDispatcherApplication):
         notebook.status = status  # forced: stays until the next transition or force
         notebook.failure_reason = body.get("failureReason")
         return {"name": notebook.notebook_instance_name, "status": notebook.status}
+
+    def force_status(self, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        find, statuses, reason_attribute = _FORCEABLE[request.path[len(CONTROL_PREFIX):].strip("/")]
+        try:
+            account, region, name = body["account"], body["region"], body["name"]
+        except KeyError as missing:
+            raise ControlError(f"missing field {missing}") from None
+        try:
+            resource = find(sagemaker_backends[account][region], name)
+        except ResourceNotFound as error:
+            raise ControlError(str(error.message), 404) from None
+        status = body.get("status")
+        if status not in statuses:
+            raise ControlError(f"status must be one of {sorted(statuses)}")
+        resource.lifecycle.force(status)  # stays until the next transition or force
+        setattr(resource, reason_attribute, body.get("failureReason"))
+        return {"name": resource.name, "status": status}
 
     def set_notebook_creation_time(self, _request: Request, body: dict[str, Any]) -> dict[str, Any]:
         notebook = _notebook_from(body)

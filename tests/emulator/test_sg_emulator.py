@@ -886,6 +886,17 @@ class MonitoringScheduleTest(EmulatorTest):
         self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
         self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "b", "Value": "2"}])
 
+    def test_a_forced_failure_is_fixed_by_an_update(self) -> None:
+        self.create()
+        body = {"account": ACCOUNT, "region": REGION, "name": "ms", "status": "Failed", "failureReason": "boom"}
+        self.assertEqual(control("POST", "monitoring-schedule-status", body), (200, {"name": "ms", "status": "Failed"}))
+        failed = self.describe()
+        self.assertEqual((failed["MonitoringScheduleStatus"], failed["FailureReason"]), ("Failed", "boom"))
+        self.sm.update_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig=INLINE_CONFIG)
+        updated = self.describe()
+        self.assertEqual(updated["MonitoringScheduleStatus"], "Scheduled")
+        self.assertNotIn("FailureReason", updated)
+
 
 FEATURES = {"RecordIdentifierFeatureName": "id", "EventTimeFeatureName": "time",
             "FeatureDefinitions": [{"FeatureName": "id", "FeatureType": "String"},
@@ -1338,6 +1349,22 @@ class FaultTest(EmulatorTest):
         creates = [c["count"] for c in control("GET", "calls")[1]["calls"] if c["action"] == "CreateImage"]
         self.assertGreater(creates[0], 4)
 
+    def test_new_actions_are_faulted_and_counted(self) -> None:
+        self.sm.create_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig=INLINE_CONFIG)
+        control("POST", "faults", {"throttleRate": 1.0, "actions": ["UpdateMonitoringSchedule",
+                                                                    "ListDataQualityJobDefinitions"]})
+        changed = {**INLINE_CONFIG, "ScheduleConfig": {"ScheduleExpression": "cron(0 0 ? * * *)"}}
+        self.assert_error("ThrottlingException", self.sm.update_monitoring_schedule, MonitoringScheduleName="ms",
+                          MonitoringScheduleConfig=changed)
+        self.assert_error("ThrottlingException", self.sm.list_data_quality_job_definitions)
+        self.assertEqual(self.sm.describe_monitoring_schedule(MonitoringScheduleName="ms")
+                         ["MonitoringScheduleConfig"], INLINE_CONFIG)  # no state change
+        counts = {c["action"]: c["count"] for c in control("GET", "calls")[1]["calls"]}
+        self.assertEqual({a: counts[a] for a in ("CreateMonitoringSchedule", "UpdateMonitoringSchedule",
+                                                 "ListDataQualityJobDefinitions", "DescribeMonitoringSchedule")},
+                         {"CreateMonitoringSchedule": 1, "UpdateMonitoringSchedule": 1,
+                          "ListDataQualityJobDefinitions": 1, "DescribeMonitoringSchedule": 1})
+
     def test_seed_makes_faults_reproducible(self) -> None:
         def outcomes() -> list[str]:
             control("POST", "faults", {"throttleRate": 0.5, "seed": 42})
@@ -1423,6 +1450,23 @@ class NotebookControlTest(EmulatorTest):
         epoch = 1_600_000_000
         self.assertEqual(control("POST", "notebook-creation-time", self.target(creationTime=epoch))[0], 200)
         self.assertEqual(self.notebook()["CreationTime"], datetime.fromtimestamp(epoch, tz=timezone.utc))
+
+    def test_force_the_status_of_a_feature_group_and_an_inference_experiment(self) -> None:
+        self.sm.create_feature_group(FeatureGroupName="fg", OnlineStoreConfig={"EnableOnlineStore": True}, **FEATURES)
+        self.sm.create_inference_experiment(Name="ie", Type="ShadowMode", RoleArn=ROLE, EndpointName="ep",
+                                            ModelVariants=VARIANTS, ShadowModeConfig=SHADOW)
+        base = {"account": ACCOUNT, "region": REGION, "failureReason": "why"}
+        self.assertEqual(control("POST", "feature-group-status", {**base, "name": "fg", "status": "CreateFailed"})[0],
+                         200)
+        group = self.sm.describe_feature_group(FeatureGroupName="fg")
+        self.assertEqual((group["FeatureGroupStatus"], group["FailureReason"]), ("CreateFailed", "why"))
+        self.assertEqual(control("POST", "inference-experiment-status", {**base, "name": "ie", "status": "Running"})[0],
+                         200)
+        experiment = self.sm.describe_inference_experiment(Name="ie")
+        self.assertEqual((experiment["Status"], experiment["StatusReason"]), ("Running", "why"))
+        self.assertEqual(control("POST", "monitoring-schedule-status", {**base, "name": "missing", "status": "Failed"})[0],
+                         404)
+        self.assertEqual(control("POST", "feature-group-status", {**base, "name": "fg", "status": "Failed"})[0], 400)
 
     def test_errors(self) -> None:
         self.create_notebook()
