@@ -1020,15 +1020,19 @@ class InferenceExperimentTest(EmulatorTest):
     def test_describe_returns_the_keys_and_data_storage_config(self) -> None:
         storage = {"Destination": "s3://bucket/capture", "KmsKey": "alias/capture",
                    "ContentType": {"CsvContentTypes": ["text/csv"]}}
-        arn = self.create("Shadow-Test", KmsKey="alias/volume", DataStorageConfig=storage, Description="d")
+        schedule = {"StartTime": datetime(2027, 1, 1, tzinfo=timezone.utc),
+                    "EndTime": datetime(2027, 1, 8, tzinfo=timezone.utc)}
+        arn = self.create("Shadow-Test", KmsKey="alias/volume", DataStorageConfig=storage, Description="d",
+                          Schedule=schedule)
         self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:inference-experiment/shadow-test")
         described = self.describe("Shadow-Test")
         self.assertEqual(
             {k: described[k] for k in ("Arn", "Name", "Type", "Status", "KmsKey", "DataStorageConfig",
-                                       "ShadowModeConfig", "EndpointMetadata", "Description", "RoleArn")},
+                                       "ShadowModeConfig", "EndpointMetadata", "Description", "RoleArn",
+                                       "Schedule")},
             {"Arn": arn, "Name": "Shadow-Test", "Type": "ShadowMode", "Status": "Created", "KmsKey": "alias/volume",
              "DataStorageConfig": storage, "ShadowModeConfig": SHADOW, "EndpointMetadata": {"EndpointName": "ep"},
-             "Description": "d", "RoleArn": ROLE},
+             "Description": "d", "RoleArn": ROLE, "Schedule": schedule},
         )
         self.assertEqual(described["ModelVariants"], [{**v, "Status": "InService"} for v in VARIANTS])
 
