@@ -198,6 +198,13 @@ class NotebookDescribeTest(EmulatorTest):
         tags = self.sm.list_tags(ResourceArn=nb["NotebookInstanceArn"])["Tags"]
         self.assertEqual(tags, [{"Key": "team", "Value": "ml"}])
 
+    def test_kms_key_is_returned(self) -> None:
+        key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        self.create_notebook("encrypted", KmsKeyId=key)
+        self.create_notebook("plain")
+        self.assertEqual(self.notebook("encrypted")["KmsKeyId"], key)
+        self.assertNotIn("KmsKeyId", self.notebook("plain"))
+
     def test_list_returns_summaries(self) -> None:
         self.create_notebook("a", DefaultCodeRepository="repo", LifecycleConfigName="lcc")
         self.create_notebook("b")
@@ -403,6 +410,28 @@ class ModelAndEndpointTest(EmulatorTest):
         self.assertTrue(self.sm.describe_model(ModelName="isolated")["EnableNetworkIsolation"])
         self.assertFalse(self.sm.describe_model(ModelName="open")["EnableNetworkIsolation"])
 
+    def test_model_containers_keep_their_image_config(self) -> None:
+        primary = {"Image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/inference:1", "Mode": "SingleModel",
+                   "ImageConfig": {"RepositoryAccessMode": "Vpc",
+                                   "RepositoryAuthConfig": {"RepositoryCredentialsProviderArn": "arn:aws:lambda:x"}},
+                   "Environment": {"A": "1"}}
+        containers = [
+            {"ContainerHostname": "first", "Image": "registry.example.com/a:1",
+             "ImageConfig": {"RepositoryAccessMode": "Vpc"}},
+            {"ContainerHostname": "second", "Image": "b:1", "ImageConfig": {"RepositoryAccessMode": "Platform"}},
+            {"ContainerHostname": "third", "Image": "c:1"},
+        ]
+        self.sm.create_model(ModelName="single", ExecutionRoleArn=ROLE, PrimaryContainer=primary)
+        self.sm.create_model(ModelName="multi", ExecutionRoleArn=ROLE, Containers=containers,
+                             InferenceExecutionConfig={"Mode": "Direct"})
+        self.assertEqual(self.sm.describe_model(ModelName="single")["PrimaryContainer"], primary)
+        multi = self.sm.describe_model(ModelName="multi")
+        self.assertEqual(multi["Containers"], containers)
+        self.assertEqual(multi["InferenceExecutionConfig"], {"Mode": "Direct"})
+        self.assertNotIn("PrimaryContainer", multi)  # moto returned {}
+        self.assertNotIn("VpcConfig", multi)
+        self.assertNotIn("Containers", self.sm.describe_model(ModelName="single"))
+
     def test_duplicate_model_is_rejected(self) -> None:
         arn = self.create_model(EnableNetworkIsolation=True)
         self.assert_error("ValidationException", self.create_model, f'Cannot create already existing model "{arn}"')
@@ -587,6 +616,534 @@ class AppImageConfigTest(EmulatorTest):
         self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
         self.sm.delete_tags(ResourceArn=arn, TagKeys=["owner"])
         self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "env", "Value": "dev"}])
+
+
+def job_definition_request(kind: str, name: str, instance_count: int = 2, network: dict | None = None,
+                           endpoint: str = "ep", **kwargs) -> dict:
+    """A complete Create<kind>JobDefinition request."""
+    job_input = {"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}}
+    if kind in ("ModelQuality", "ModelBias"):
+        job_input["GroundTruthS3Input"] = {"S3Uri": "s3://bucket/ground-truth"}
+    app = {"ImageUri": f"monitor/{kind.lower()}:1"}
+    if kind in ("ModelBias", "ModelExplainability"):
+        app["ConfigUri"] = "s3://bucket/analysis.json"
+    request = {
+        "JobDefinitionName": name,
+        f"{kind}AppSpecification": app,
+        f"{kind}JobInput": job_input,
+        f"{kind}JobOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://bucket/out",
+                                                                        "LocalPath": "/opt/ml/processing/output"}}]},
+        "JobResources": {"ClusterConfig": {"InstanceCount": instance_count, "InstanceType": "ml.m5.xlarge",
+                                           "VolumeSizeInGB": 20}},
+        "RoleArn": ROLE,
+        **kwargs,
+    }
+    if network is not None:
+        request["NetworkConfig"] = network
+    return request
+
+
+def snake(kind: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")  # ModelBias -> model_bias
+
+
+KINDS = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
+NETWORK = {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": False,
+           "VpcConfig": {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}}
+
+
+class JobDefinitionTest(EmulatorTest):
+    def create(self, kind: str, name: str = "jd", **kwargs) -> str:
+        return getattr(self.sm, f"create_{snake(kind)}_job_definition")(
+            **job_definition_request(kind, name, **kwargs))["JobDefinitionArn"]
+
+    def describe(self, kind: str, name: str = "jd") -> dict:
+        return getattr(self.sm, f"describe_{snake(kind)}_job_definition")(JobDefinitionName=name)
+
+    def test_describe_returns_every_create_setting_of_each_type(self) -> None:
+        for kind in KINDS:
+            with self.subTest(kind):
+                request = job_definition_request(kind, f"{snake(kind).replace('_', '-')}-Def", instance_count=3,
+                                                 network=NETWORK, StoppingCondition={"MaxRuntimeInSeconds": 1800})
+                arn = getattr(self.sm, f"create_{snake(kind)}_job_definition")(**request)["JobDefinitionArn"]
+                resource = f"{snake(kind).replace('_', '-')}-job-definition/{snake(kind).replace('_', '-')}-def"
+                self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}")  # lower case
+                described = self.describe(kind, request["JobDefinitionName"])
+                self.assertIsInstance(described.pop("CreationTime"), datetime)
+                described.pop("ResponseMetadata")
+                self.assertEqual(described, {**request, "JobDefinitionArn": arn})
+
+    def test_unset_network_config_stays_unset(self) -> None:
+        self.create("DataQuality", instance_count=1)
+        described = self.describe("DataQuality")
+        self.assertNotIn("NetworkConfig", described)
+        self.assertEqual(described["JobResources"]["ClusterConfig"]["InstanceCount"], 1)
+        self.create("ModelBias", network={"EnableNetworkIsolation": True})
+        self.assertEqual(self.describe("ModelBias")["NetworkConfig"], {"EnableNetworkIsolation": True})
+
+    def test_delete_then_not_found(self) -> None:
+        for kind in KINDS:
+            with self.subTest(kind):
+                self.create(kind)
+                getattr(self.sm, f"delete_{snake(kind)}_job_definition")(JobDefinitionName="jd")
+                self.assert_error("ResourceNotFound", self.describe, "Could not find", kind=kind)
+                self.assert_error("ResourceNotFound", getattr(self.sm, f"delete_{snake(kind)}_job_definition"),
+                                  JobDefinitionName="jd")
+
+    def test_duplicate_name_is_rejected_per_type(self) -> None:
+        self.create("ModelQuality", "jd")
+        self.assert_error("ResourceInUse", self.create, "already exists", kind="ModelQuality", name="JD")
+        self.create("DataQuality", "jd")  # the same name in another type is another resource
+
+    def test_list_paginates_filters_and_sorts(self) -> None:
+        names = [f"jd-{i:02d}" for i in range(12)]
+        for i, name in enumerate(names):
+            self.create("ModelExplainability", name, endpoint="ep-a" if i % 2 else "ep-b")
+        self.create("DataQuality", "other")
+        list_call = self.sm.list_model_explainability_job_definitions
+        first = list_call()
+        self.assertEqual(len(first["JobDefinitionSummaries"]), 10)  # AWS's default page size
+        rest = list_call(NextToken=first["NextToken"])
+        self.assertNotIn("NextToken", rest)
+        listed = [s["MonitoringJobDefinitionName"] for s in first["JobDefinitionSummaries"] +
+                  rest["JobDefinitionSummaries"]]
+        self.assertEqual(listed, list(reversed(names)))  # default: CreationTime, Descending
+        pages = list(self.sm.get_paginator("list_model_explainability_job_definitions").paginate(
+            SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 5}))
+        self.assertEqual([s["MonitoringJobDefinitionName"] for p in pages for s in p["JobDefinitionSummaries"]], names)
+        self.assertEqual(len(list_call(NameContains="jd-1")["JobDefinitionSummaries"]), 2)
+        self.assertEqual(len(list_call(EndpointName="ep-a")["JobDefinitionSummaries"]), 6)
+        summary = first["JobDefinitionSummaries"][0]
+        self.assertEqual(set(summary), {"MonitoringJobDefinitionName", "MonitoringJobDefinitionArn",
+                                         "CreationTime", "EndpointName"})
+        self.assertEqual([s["MonitoringJobDefinitionName"] for s in
+                          self.sm.list_data_quality_job_definitions()["JobDefinitionSummaries"]], ["other"])
+
+    def test_tags_at_create_and_by_arn_in_any_case(self) -> None:
+        for kind in KINDS:
+            with self.subTest(kind):
+                arn = self.create(kind, "Tagged", Tags=[{"Key": "a", "Value": "1"}])
+                self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "1"}])
+                self.sm.add_tags(ResourceArn=arn.replace("tagged", "Tagged"), Tags=[{"Key": "a", "Value": "2"}])
+                self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "2"}])
+                self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
+                self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [])
+
+    def test_a_definition_a_schedule_names_cannot_be_deleted(self) -> None:
+        self.create("ModelBias", "jd")
+        self.sm.create_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig={
+            "MonitoringJobDefinitionName": "jd", "MonitoringType": "ModelBias"})
+        self.assert_error("ValidationException", self.sm.delete_model_bias_job_definition,
+                          "used by monitoring schedule(s) ms", JobDefinitionName="jd")
+        self.sm.delete_monitoring_schedule(MonitoringScheduleName="ms")
+        self.sm.delete_model_bias_job_definition(JobDefinitionName="jd")
+
+
+INLINE_DEFINITION = {
+    "BaselineConfig": {"ConstraintsResource": {"S3Uri": "s3://bucket/constraints.json"}},
+    "MonitoringInputs": [{"EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/input",
+                                            "S3InputMode": "File"}}],
+    "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://bucket/out",
+                                                                   "LocalPath": "/opt/ml/processing/output",
+                                                                   "S3UploadMode": "EndOfJob"}}],
+                               "KmsKeyId": "alias/out"},
+    "MonitoringResources": {"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge",
+                                              "VolumeSizeInGB": 30, "VolumeKmsKeyId": "alias/volume"}},
+    "MonitoringAppSpecification": {"ImageUri": "monitor:1", "ContainerArguments": ["--x"]},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    "Environment": {"A": "1"},
+    "NetworkConfig": {"EnableInterContainerTrafficEncryption": False, "EnableNetworkIsolation": False,
+                      "VpcConfig": {"SecurityGroupIds": ["sg-0123456789abcdef0"],
+                                    "Subnets": ["subnet-0123456789abcdef0"]}},
+    "RoleArn": ROLE,
+}
+INLINE_CONFIG = {"ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                 "MonitoringJobDefinition": INLINE_DEFINITION}
+
+
+class MonitoringScheduleTest(EmulatorTest):
+    def create(self, name: str = "ms", config: dict | None = None, **kwargs) -> str:
+        return self.sm.create_monitoring_schedule(
+            MonitoringScheduleName=name, MonitoringScheduleConfig=config or INLINE_CONFIG, **kwargs
+        )["MonitoringScheduleArn"]
+
+    def describe(self, name: str = "ms") -> dict:
+        return self.sm.describe_monitoring_schedule(MonitoringScheduleName=name)
+
+    def test_inline_definition_round_trips(self) -> None:
+        arn = self.create("My-Schedule")
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule/my-schedule")
+        described = self.describe("My-Schedule")
+        self.assertEqual(described["MonitoringScheduleConfig"], INLINE_CONFIG)
+        self.assertEqual(
+            {k: described[k] for k in ("MonitoringScheduleName", "MonitoringScheduleArn", "MonitoringScheduleStatus",
+                                       "MonitoringType", "EndpointName")},
+            {"MonitoringScheduleName": "My-Schedule", "MonitoringScheduleArn": arn,
+             "MonitoringScheduleStatus": "Scheduled", "MonitoringType": "DataQuality", "EndpointName": "ep"},
+        )
+
+    def test_a_schedule_naming_a_job_definition(self) -> None:
+        self.sm.create_model_quality_job_definition(**job_definition_request("ModelQuality", "jd", endpoint="ep-q"))
+        config = {"ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                  "MonitoringJobDefinitionName": "jd", "MonitoringType": "ModelQuality"}
+        self.create(config=config)
+        described = self.describe()
+        self.assertEqual(described["MonitoringScheduleConfig"], config)
+        self.assertEqual((described["MonitoringType"], described["EndpointName"]), ("ModelQuality", "ep-q"))
+        self.assert_error("ValidationException", self.create, "Could not find model bias job definition 'jd'",
+                          name="other", config={**config, "MonitoringType": "ModelBias"})
+
+    def test_config_needs_exactly_one_job_definition(self) -> None:
+        both = {**INLINE_CONFIG, "MonitoringJobDefinitionName": "jd", "MonitoringType": "DataQuality"}
+        for config in (both, {"ScheduleConfig": INLINE_CONFIG["ScheduleConfig"]}):
+            self.assert_error("ValidationException", self.create, "Exactly one of", config=config)
+        self.assert_error("ValidationException", self.create, "MonitoringType is required",
+                          config={"MonitoringJobDefinitionName": "jd"})
+
+    def test_pending_then_scheduled_after_the_transition_time(self) -> None:
+        self.set_transition(T)
+        self.create()
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Pending")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Scheduled")
+
+    def test_update_replaces_the_config_and_is_refused_while_pending(self) -> None:
+        self.set_transition(T)
+        arn = self.create()
+        fixed = json.loads(json.dumps(INLINE_CONFIG))
+        fixed["MonitoringJobDefinition"]["NetworkConfig"]["EnableNetworkIsolation"] = True
+        fixed["MonitoringJobDefinition"]["NetworkConfig"]["EnableInterContainerTrafficEncryption"] = True
+        self.assert_error("ValidationException", self.sm.update_monitoring_schedule, "Pending",
+                          MonitoringScheduleName="ms", MonitoringScheduleConfig=fixed)
+        time.sleep(T + 0.1)
+        before = self.describe()
+        self.assertEqual(self.sm.update_monitoring_schedule(
+            MonitoringScheduleName="ms", MonitoringScheduleConfig=fixed)["MonitoringScheduleArn"], arn)
+        during = self.describe()
+        self.assertEqual(during["MonitoringScheduleStatus"], "Pending")
+        self.assertEqual(during["MonitoringScheduleConfig"], fixed)
+        self.assertGreater(during["LastModifiedTime"], before["LastModifiedTime"])
+        self.assertEqual(during["CreationTime"], before["CreationTime"])
+        time.sleep(T + 0.1)
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Scheduled")
+
+    def test_update_keeps_a_stopped_schedule_stopped(self) -> None:
+        self.create()
+        self.sm.stop_monitoring_schedule(MonitoringScheduleName="ms")
+        self.sm.update_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig=INLINE_CONFIG)
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Stopped")
+
+    def test_stop_and_start(self) -> None:
+        self.create()
+        self.assert_error("ValidationException", self.sm.start_monitoring_schedule, "only a Stopped",
+                          MonitoringScheduleName="ms")
+        self.sm.stop_monitoring_schedule(MonitoringScheduleName="ms")
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Stopped")
+        self.assert_error("ValidationException", self.sm.stop_monitoring_schedule, "only a Scheduled",
+                          MonitoringScheduleName="ms")
+        self.sm.start_monitoring_schedule(MonitoringScheduleName="ms")
+        self.assertEqual(self.describe()["MonitoringScheduleStatus"], "Scheduled")
+
+    def test_delete_then_not_found(self) -> None:
+        self.create()
+        self.sm.delete_monitoring_schedule(MonitoringScheduleName="ms")
+        for call in (self.sm.describe_monitoring_schedule, self.sm.delete_monitoring_schedule,
+                     self.sm.stop_monitoring_schedule):
+            self.assert_error("ResourceNotFound", call, "does not exist", MonitoringScheduleName="ms")
+        self.assert_error("ResourceNotFound", self.sm.update_monitoring_schedule, MonitoringScheduleName="ms",
+                          MonitoringScheduleConfig=INLINE_CONFIG)
+        self.create()  # the name is free again
+
+    def test_duplicate_is_rejected(self) -> None:
+        self.create("ms")
+        self.assert_error("ResourceInUse", self.create, "already exists", name="MS")
+
+    def test_list_paginates_filters_and_sorts(self) -> None:
+        names = [f"ms-{i:02d}" for i in range(11)]
+        for name in names:
+            self.create(name)
+        self.sm.stop_monitoring_schedule(MonitoringScheduleName="ms-03")
+        first = self.sm.list_monitoring_schedules()
+        self.assertEqual(len(first["MonitoringScheduleSummaries"]), 10)
+        rest = self.sm.list_monitoring_schedules(NextToken=first["NextToken"])
+        listed = [s["MonitoringScheduleName"] for s in
+                  first["MonitoringScheduleSummaries"] + rest["MonitoringScheduleSummaries"]]
+        self.assertEqual(listed, list(reversed(names)))
+        by_name = [s["MonitoringScheduleName"] for p in self.sm.get_paginator("list_monitoring_schedules").paginate(
+            SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 3}) for s in p["MonitoringScheduleSummaries"]]
+        self.assertEqual(by_name, names)
+        stopped = self.sm.list_monitoring_schedules(StatusEquals="Stopped")["MonitoringScheduleSummaries"]
+        self.assertEqual([s["MonitoringScheduleName"] for s in stopped], ["ms-03"])
+        self.assertEqual(len(self.sm.list_monitoring_schedules(NameContains="ms-1")["MonitoringScheduleSummaries"]), 1)
+        self.assertEqual(len(self.sm.list_monitoring_schedules(EndpointName="ep")["MonitoringScheduleSummaries"]), 10)
+        self.assertEqual(self.sm.list_monitoring_schedules(MonitoringTypeEquals="ModelBias")
+                         ["MonitoringScheduleSummaries"], [])
+
+    def test_tags(self) -> None:
+        arn = self.create("Tagged", Tags=[{"Key": "a", "Value": "1"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "1"}])
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+        self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "b", "Value": "2"}])
+
+    def test_a_forced_failure_is_fixed_by_an_update(self) -> None:
+        self.create()
+        body = {"account": ACCOUNT, "region": REGION, "name": "ms", "status": "Failed", "failureReason": "boom"}
+        self.assertEqual(control("POST", "monitoring-schedule-status", body), (200, {"name": "ms", "status": "Failed"}))
+        failed = self.describe()
+        self.assertEqual((failed["MonitoringScheduleStatus"], failed["FailureReason"]), ("Failed", "boom"))
+        self.sm.update_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig=INLINE_CONFIG)
+        updated = self.describe()
+        self.assertEqual(updated["MonitoringScheduleStatus"], "Scheduled")
+        self.assertNotIn("FailureReason", updated)
+
+
+FEATURES = {"RecordIdentifierFeatureName": "id", "EventTimeFeatureName": "time",
+            "FeatureDefinitions": [{"FeatureName": "id", "FeatureType": "String"},
+                                   {"FeatureName": "time", "FeatureType": "String"}]}
+
+
+class FeatureGroupTest(EmulatorTest):
+    def create(self, name: str = "fg", **kwargs) -> str:
+        if "OnlineStoreConfig" not in kwargs and "OfflineStoreConfig" not in kwargs:
+            kwargs["OnlineStoreConfig"] = {"EnableOnlineStore": True}
+        return self.sm.create_feature_group(FeatureGroupName=name, RoleArn=ROLE, **FEATURES, **kwargs)["FeatureGroupArn"]
+
+    def describe(self, name: str = "fg") -> dict:
+        return self.sm.describe_feature_group(FeatureGroupName=name)
+
+    def test_store_configs_are_returned_as_given(self) -> None:
+        online = {"EnableOnlineStore": True, "StorageType": "Standard",
+                  "SecurityConfig": {"KmsKeyId": "arn:aws:kms:us-east-1:111111111111:key/online"}}
+        offline = {"S3StorageConfig": {"S3Uri": "s3://bucket/fs", "KmsKeyId": "alias/offline"}}
+        arn = self.create("Sales-Features", OnlineStoreConfig=online, OfflineStoreConfig=offline,
+                          Description="d")
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:feature-group/sales-features")
+        described = self.describe("Sales-Features")
+        self.assertEqual(described["OnlineStoreConfig"], online)
+        s3 = described["OfflineStoreConfig"]["S3StorageConfig"]
+        self.assertEqual((s3["S3Uri"], s3["KmsKeyId"]), ("s3://bucket/fs", "alias/offline"))
+        self.assertTrue(s3["ResolvedOutputS3Uri"].startswith(f"s3://bucket/fs/{ACCOUNT}/sagemaker/{REGION}/"))
+        self.assertEqual(described["OfflineStoreConfig"]["DataCatalogConfig"]["Database"], "sagemaker_featurestore")
+        self.assertEqual(
+            {k: described[k] for k in ("FeatureGroupName", "FeatureGroupArn", "FeatureGroupStatus",
+                                       "OfflineStoreStatus", "RoleArn", "Description", "ThroughputConfig")},
+            {"FeatureGroupName": "Sales-Features", "FeatureGroupArn": arn, "FeatureGroupStatus": "Created",
+             "OfflineStoreStatus": {"Status": "Active"}, "RoleArn": ROLE, "Description": "d",
+             "ThroughputConfig": {"ThroughputMode": "OnDemand"}},
+        )
+        self.assertEqual(self.sm.describe_feature_group(FeatureGroupName=arn)["FeatureGroupName"], "Sales-Features")
+
+    def test_an_online_store_without_a_key_has_no_security_config(self) -> None:
+        self.create(OnlineStoreConfig={"EnableOnlineStore": True, "StorageType": "InMemory"})
+        described = self.describe()
+        self.assertEqual(described["OnlineStoreConfig"], {"EnableOnlineStore": True, "StorageType": "InMemory"})
+        self.assertNotIn("OfflineStoreConfig", described)
+        self.assertNotIn("OfflineStoreStatus", described)
+
+    def test_needs_a_store(self) -> None:
+        self.assert_error("ValidationException", self.sm.create_feature_group, "at least one of",
+                          FeatureGroupName="fg", **FEATURES)
+
+    def test_creating_then_created_and_deleting_then_gone(self) -> None:
+        self.set_transition(T)
+        self.create()
+        self.assertEqual(self.describe()["FeatureGroupStatus"], "Creating")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.describe()["FeatureGroupStatus"], "Created")
+        self.sm.delete_feature_group(FeatureGroupName="fg")
+        self.assertEqual(self.describe()["FeatureGroupStatus"], "Deleting")
+        time.sleep(T + 0.1)
+        self.assert_error("ResourceNotFound", self.describe, "not found")
+        self.assert_error("ResourceNotFound", self.sm.delete_feature_group, FeatureGroupName="fg")
+        self.create()  # the name is free again
+
+    def test_duplicate_is_rejected(self) -> None:
+        self.create("fg")
+        self.assert_error("ResourceInUse", self.create, "already exists", name="FG")
+
+    def test_list_paginates_filters_and_sorts(self) -> None:
+        names = [f"fg-{i:02d}" for i in range(12)]
+        for i, name in enumerate(names):
+            if i % 3:
+                self.create(name)
+            else:
+                self.create(name, OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://bucket/fs"}})
+        first = self.sm.list_feature_groups()
+        self.assertEqual(len(first["FeatureGroupSummaries"]), 10)
+        rest = self.sm.list_feature_groups(NextToken=first["NextToken"])
+        self.assertEqual([g["FeatureGroupName"] for g in first["FeatureGroupSummaries"] + rest["FeatureGroupSummaries"]],
+                         list(reversed(names)))
+        pages = list(self.sm.get_paginator("list_feature_groups").paginate(
+            SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 5}))
+        self.assertEqual([g["FeatureGroupName"] for p in pages for g in p["FeatureGroupSummaries"]], names)
+        offline = self.sm.list_feature_groups(OfflineStoreStatusEquals="Active", SortBy="Name", SortOrder="Ascending")
+        self.assertEqual([g["FeatureGroupName"] for g in offline["FeatureGroupSummaries"]],
+                         ["fg-00", "fg-03", "fg-06", "fg-09"])
+        self.assertEqual(len(self.sm.list_feature_groups(NameContains="fg-1")["FeatureGroupSummaries"]), 2)
+        self.assertEqual(len(self.sm.list_feature_groups(FeatureGroupStatusEquals="Creating")
+                             ["FeatureGroupSummaries"]), 0)
+
+    def test_tags(self) -> None:
+        arn = self.create("Tagged", Tags=[{"Key": "a", "Value": "1"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "1"}])
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "a", "Value": "2"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "2"}])
+        self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [])
+
+
+VARIANTS = [
+    {"ModelName": "prod-model", "VariantName": "prod",
+     "InfrastructureConfig": {"InfrastructureType": "RealTime",
+                              "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}},
+    {"ModelName": "shadow-model", "VariantName": "shadow",
+     "InfrastructureConfig": {"InfrastructureType": "RealTime",
+                              "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}},
+]
+SHADOW = {"SourceModelVariantName": "prod",
+          "ShadowModelVariants": [{"ShadowModelVariantName": "shadow", "SamplingPercentage": 50}]}
+
+
+class InferenceExperimentTest(EmulatorTest):
+    def create(self, name: str = "ie", **kwargs) -> str:
+        return self.sm.create_inference_experiment(
+            Name=name, Type="ShadowMode", RoleArn=ROLE, EndpointName="ep", ModelVariants=VARIANTS,
+            ShadowModeConfig=SHADOW, **kwargs)["InferenceExperimentArn"]
+
+    def describe(self, name: str = "ie") -> dict:
+        return self.sm.describe_inference_experiment(Name=name)
+
+    def status(self, name: str = "ie") -> str:
+        return self.describe(name)["Status"]
+
+    def test_describe_returns_the_keys_and_data_storage_config(self) -> None:
+        storage = {"Destination": "s3://bucket/capture", "KmsKey": "alias/capture",
+                   "ContentType": {"CsvContentTypes": ["text/csv"]}}
+        schedule = {"StartTime": datetime(2027, 1, 1, tzinfo=timezone.utc),
+                    "EndTime": datetime(2027, 1, 8, tzinfo=timezone.utc)}
+        arn = self.create("Shadow-Test", KmsKey="alias/volume", DataStorageConfig=storage, Description="d",
+                          Schedule=schedule)
+        self.assertEqual(arn, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:inference-experiment/shadow-test")
+        described = self.describe("Shadow-Test")
+        self.assertEqual(
+            {k: described[k] for k in ("Arn", "Name", "Type", "Status", "KmsKey", "DataStorageConfig",
+                                       "ShadowModeConfig", "EndpointMetadata", "Description", "RoleArn",
+                                       "Schedule")},
+            {"Arn": arn, "Name": "Shadow-Test", "Type": "ShadowMode", "Status": "Created", "KmsKey": "alias/volume",
+             "DataStorageConfig": storage, "ShadowModeConfig": SHADOW, "EndpointMetadata": {"EndpointName": "ep"},
+             "Description": "d", "RoleArn": ROLE, "Schedule": schedule},
+        )
+        self.assertEqual(described["ModelVariants"], [{**v, "Status": "InService"} for v in VARIANTS])
+
+    def test_without_keys_nothing_is_invented(self) -> None:
+        self.create()
+        described = self.describe()
+        self.assertNotIn("KmsKey", described)
+        self.assertNotIn("DataStorageConfig", described)
+
+    def test_lifecycle_with_transition_time(self) -> None:
+        self.set_transition(T)
+        self.create()
+        self.assertEqual(self.status(), "Creating")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.status(), "Created")
+        self.sm.start_inference_experiment(Name="ie")
+        self.assertEqual(self.status(), "Starting")
+        time.sleep(T + 0.1)
+        self.assertEqual(self.status(), "Running")
+        self.sm.stop_inference_experiment(Name="ie", ModelVariantActions={"shadow": "Remove", "prod": "Retain"},
+                                          DesiredState="Cancelled", Reason="enough")
+        self.assertEqual(self.status(), "Stopping")
+        time.sleep(T + 0.1)
+        described = self.describe()
+        self.assertEqual((described["Status"], described["StatusReason"]), ("Cancelled", "enough"))
+        self.assertIsInstance(described["CompletionTime"], datetime)
+
+    def test_stop_completes_by_default(self) -> None:
+        self.create()
+        self.sm.start_inference_experiment(Name="ie")
+        self.sm.stop_inference_experiment(Name="ie", ModelVariantActions={"shadow": "Remove"})
+        self.assertEqual(self.status(), "Completed")
+
+    def test_update_sets_data_storage_config_in_created_and_running(self) -> None:
+        self.create(DataStorageConfig={"Destination": "s3://bucket/capture"})
+        for key, status in (("alias/one", "Created"), ("alias/two", "Running")):
+            if status == "Running":
+                self.sm.start_inference_experiment(Name="ie")
+            fixed = {"Destination": "s3://bucket/capture", "KmsKey": key}
+            arn = self.sm.update_inference_experiment(Name="ie", DataStorageConfig=fixed)["InferenceExperimentArn"]
+            self.assertTrue(arn.endswith(":inference-experiment/ie"))
+            described = self.describe()
+            self.assertEqual(described["DataStorageConfig"], fixed)
+            self.assertEqual(described["ShadowModeConfig"], SHADOW)  # unset members are kept
+            self.assertEqual(described["Status"], status)  # an update settles back to the status it began in
+
+    def test_update_is_a_conflict_outside_created_and_running(self) -> None:
+        self.set_transition(T)
+        self.create()
+        self.assert_error("ConflictException", self.sm.update_inference_experiment, "in status Creating",
+                          Name="ie", Description="x")
+        time.sleep(T + 0.1)
+        self.sm.update_inference_experiment(Name="ie", Description="x")
+        self.assert_error("ConflictException", self.sm.update_inference_experiment, "in status Updating",
+                          Name="ie", Description="y")
+        self.set_transition(0)
+        time.sleep(T + 0.1)
+        self.sm.start_inference_experiment(Name="ie")
+        self.sm.stop_inference_experiment(Name="ie", ModelVariantActions={"shadow": "Remove"})
+        self.assert_error("ConflictException", self.sm.update_inference_experiment, "in status Completed",
+                          Name="ie", Description="z")
+        self.assertEqual(self.describe()["Description"], "x")
+
+    def test_start_stop_and_delete_guards(self) -> None:
+        self.create()
+        self.assert_error("ConflictException", self.sm.stop_inference_experiment, "in status Created",
+                          Name="ie", ModelVariantActions={"shadow": "Remove"})
+        self.sm.start_inference_experiment(Name="ie")
+        self.assert_error("ConflictException", self.sm.start_inference_experiment, "in status Running", Name="ie")
+        self.assert_error("ConflictException", self.sm.delete_inference_experiment, "in status Running", Name="ie")
+        self.sm.stop_inference_experiment(Name="ie", ModelVariantActions={"shadow": "Remove"})
+        self.assertTrue(self.sm.delete_inference_experiment(Name="ie")["InferenceExperimentArn"].endswith("/ie"))
+        for call in (self.sm.describe_inference_experiment, self.sm.delete_inference_experiment,
+                     self.sm.start_inference_experiment):
+            self.assert_error("ResourceNotFound", call, "does not exist", Name="ie")
+
+    def test_endpoint_metadata_of_an_existing_endpoint(self) -> None:
+        self.create_model()
+        self.create_endpoint_config()
+        self.sm.create_endpoint(EndpointName="ep", EndpointConfigName="config")
+        self.create()
+        self.assertEqual(self.describe()["EndpointMetadata"],
+                         {"EndpointName": "ep", "EndpointConfigName": "config", "EndpointStatus": "InService"})
+
+    def test_duplicate_is_rejected(self) -> None:
+        self.create()
+        self.assert_error("ResourceInUse", self.create, "already exists")
+
+    def test_list_paginates_filters_and_sorts(self) -> None:
+        names = [f"ie-{i:02d}" for i in range(11)]
+        for name in names:
+            self.create(name)
+        self.sm.start_inference_experiment(Name="ie-04")
+        first = self.sm.list_inference_experiments()
+        self.assertEqual(len(first["InferenceExperiments"]), 10)
+        rest = self.sm.list_inference_experiments(NextToken=first["NextToken"])
+        self.assertEqual([e["Name"] for e in first["InferenceExperiments"] + rest["InferenceExperiments"]],
+                         list(reversed(names)))
+        pages = list(self.sm.get_paginator("list_inference_experiments").paginate(
+            SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 4}))
+        self.assertEqual([e["Name"] for p in pages for e in p["InferenceExperiments"]], names)
+        running = self.sm.list_inference_experiments(StatusEquals="Running")["InferenceExperiments"]
+        self.assertEqual([e["Name"] for e in running], ["ie-04"])
+        self.assertEqual(len(self.sm.list_inference_experiments(NameContains="ie-1")["InferenceExperiments"]), 1)
+
+    def test_tags(self) -> None:
+        arn = self.create("Tagged", Tags=[{"Key": "a", "Value": "1"}])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "a", "Value": "1"}])
+        self.sm.add_tags(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+        self.sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
+        self.assertEqual(self.sm.list_tags(ResourceArn=arn)["Tags"], [{"Key": "b", "Value": "2"}])
 
 
 class TagTest(EmulatorTest):
@@ -798,6 +1355,22 @@ class FaultTest(EmulatorTest):
         creates = [c["count"] for c in control("GET", "calls")[1]["calls"] if c["action"] == "CreateImage"]
         self.assertGreater(creates[0], 4)
 
+    def test_new_actions_are_faulted_and_counted(self) -> None:
+        self.sm.create_monitoring_schedule(MonitoringScheduleName="ms", MonitoringScheduleConfig=INLINE_CONFIG)
+        control("POST", "faults", {"throttleRate": 1.0, "actions": ["UpdateMonitoringSchedule",
+                                                                    "ListDataQualityJobDefinitions"]})
+        changed = {**INLINE_CONFIG, "ScheduleConfig": {"ScheduleExpression": "cron(0 0 ? * * *)"}}
+        self.assert_error("ThrottlingException", self.sm.update_monitoring_schedule, MonitoringScheduleName="ms",
+                          MonitoringScheduleConfig=changed)
+        self.assert_error("ThrottlingException", self.sm.list_data_quality_job_definitions)
+        self.assertEqual(self.sm.describe_monitoring_schedule(MonitoringScheduleName="ms")
+                         ["MonitoringScheduleConfig"], INLINE_CONFIG)  # no state change
+        counts = {c["action"]: c["count"] for c in control("GET", "calls")[1]["calls"]}
+        self.assertEqual({a: counts[a] for a in ("CreateMonitoringSchedule", "UpdateMonitoringSchedule",
+                                                 "ListDataQualityJobDefinitions", "DescribeMonitoringSchedule")},
+                         {"CreateMonitoringSchedule": 1, "UpdateMonitoringSchedule": 1,
+                          "ListDataQualityJobDefinitions": 1, "DescribeMonitoringSchedule": 1})
+
     def test_seed_makes_faults_reproducible(self) -> None:
         def outcomes() -> list[str]:
             control("POST", "faults", {"throttleRate": 0.5, "seed": 42})
@@ -945,6 +1518,23 @@ class NotebookControlTest(EmulatorTest):
         epoch = 1_600_000_000
         self.assertEqual(control("POST", "notebook-creation-time", self.target(creationTime=epoch))[0], 200)
         self.assertEqual(self.notebook()["CreationTime"], datetime.fromtimestamp(epoch, tz=timezone.utc))
+
+    def test_force_the_status_of_a_feature_group_and_an_inference_experiment(self) -> None:
+        self.sm.create_feature_group(FeatureGroupName="fg", OnlineStoreConfig={"EnableOnlineStore": True}, **FEATURES)
+        self.sm.create_inference_experiment(Name="ie", Type="ShadowMode", RoleArn=ROLE, EndpointName="ep",
+                                            ModelVariants=VARIANTS, ShadowModeConfig=SHADOW)
+        base = {"account": ACCOUNT, "region": REGION, "failureReason": "why"}
+        self.assertEqual(control("POST", "feature-group-status", {**base, "name": "fg", "status": "CreateFailed"})[0],
+                         200)
+        group = self.sm.describe_feature_group(FeatureGroupName="fg")
+        self.assertEqual((group["FeatureGroupStatus"], group["FailureReason"]), ("CreateFailed", "why"))
+        self.assertEqual(control("POST", "inference-experiment-status", {**base, "name": "ie", "status": "Running"})[0],
+                         200)
+        experiment = self.sm.describe_inference_experiment(Name="ie")
+        self.assertEqual((experiment["Status"], experiment["StatusReason"]), ("Running", "why"))
+        self.assertEqual(control("POST", "monitoring-schedule-status", {**base, "name": "missing", "status": "Failed"})[0],
+                         404)
+        self.assertEqual(control("POST", "feature-group-status", {**base, "name": "fg", "status": "Failed"})[0], 400)
 
     def test_errors(self) -> None:
         self.create_notebook()
