@@ -34,8 +34,11 @@ use crate::domain::resource::{NotebookInstance, NotebookStatus, ResourceKind, Re
 pub const DELETE_WITHIN: Duration = Duration::from_secs(60);
 
 /// An intent whose notebook was never deleted is dropped after this long: the process that
-/// stored it died before its delete, and the next look plans afresh.
-pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+/// stored it died before its delete, and the next look plans afresh. Its delete could come at
+/// most [`DELETE_WITHIN`] after the intent by the storer's clock, and replicas' clocks are
+/// trusted to differ by at most [`CLOCK_SKEW`]: 6 minutes. Until then the notebook stays as the
+/// stop left it.
+pub const STALE_AFTER: Duration = Duration::from_secs(DELETE_WITHIN.as_secs() + CLOCK_SKEW.as_secs());
 
 /// Everything `CreateNotebookInstance` is given, in the API's names.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
