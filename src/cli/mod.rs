@@ -404,9 +404,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub org: OrgArgs,
     /// A DynamoDB table (partition key `pk`, a string; TTL attribute `expires`) that replicas
-    /// share: the blast radius counted across all of them, and a lease per resource so that two
-    /// never change one resource at once. Without it, maxRemediationsPerHour and pacing hold
-    /// per process, so N replicas allow N times the limit.
+    /// share: the blast radius and the pacing counted across all of them, and a lease per
+    /// resource so that two never change one resource at once. Without it,
+    /// maxRemediationsPerHour and mutationsPerSecond hold per process, so N replicas allow N
+    /// times the limit.
     #[arg(long, value_name = "TABLE", env = "SAGEMAKER_GUARD_STATE_TABLE")]
     pub state_table: Option<String>,
 }
