@@ -717,6 +717,98 @@ def cmd_probe(a):
 
 # --- queues ------------------------------------------------------------------------------------
 
+# --- compliance --------------------------------------------------------------------------------
+
+def state_change(account, notebook, status):
+    """SageMaker's state-change event, as the EventBridge rule delivers it."""
+    return json.dumps({
+        "version": "0", "id": "e", "detail-type": "SageMaker Notebook Instance State Change",
+        "source": "aws.sagemaker", "account": account, "time": "2026-12-01T00:00:00Z",
+        "region": REGION, "resources": [],
+        "detail": {"NotebookInstanceName": notebook, "NotebookInstanceStatus": status}})
+
+
+def cmd_compliance(a):
+    """Time from a notebook's first event to compliance, with remediation on: K notebooks with
+    root access (SageMaker.3: stop, update, start), transitions of T seconds, one event each,
+    and the state-change event as each transition ends (as the EventBridge rule delivers them).
+    Its floor is the sum of the fix's transitions (stop, update, start: 3 T)."""
+    import urllib.request
+    account = a.account
+    sm, sqs = client("sagemaker", a.emulator, account), client("sqs", a.emulator, account)
+    req = urllib.request.Request(f"{a.emulator}/sg-emulator/config", method="POST",
+                                 data=json.dumps({"account": account,
+                                                  "transitionSeconds": a.transition}).encode())
+    urllib.request.urlopen(req, timeout=10).read()
+    names = [f"bench-fix-{i:03d}" for i in range(a.count)]
+    for n in names:
+        sm.create_notebook_instance(NotebookInstanceName=n, InstanceType="ml.t3.medium",
+                                    RoleArn=f"arn:aws:iam::{account}:role/sagemaker",
+                                    RootAccess="Enabled", DirectInternetAccess="Disabled",
+                                    SubnetId="subnet-0bench", SecurityGroupIds=["sg-0bench"])
+    status = lambda n: sm.describe_notebook_instance(NotebookInstanceName=n)
+    deadline = time.monotonic() + 60
+    while any(status(n)["NotebookInstanceStatus"] != "InService" for n in names):
+        if time.monotonic() > deadline:
+            raise SystemExit("error: the notebooks did not come into service")
+        time.sleep(0.2)
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=a.dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName="bench-compliance", Attributes={
+        "VisibilityTimeout": "60",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"}),
+    })["QueueUrl"]
+    with open(a.policy, "w") as f:
+        f.write("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: bench-fix}\n"
+                "spec:\n  dryRun: false\n  defaultAction: \"off\"\n"
+                "  remediation: {mutationsPerSecond: 50}\n"
+                "  controls:\n    SageMaker.3: {action: remediate}\n")
+    env = dict(os.environ, RUST_LOG="warn")
+    args = [a.binary, "--log-format", "json", "run", "--queue-url", queue_url,
+            "--listen", "127.0.0.1:0", "--no-initial-resync", "--policy", a.policy,
+            "--settle-interval", a.settle_interval]
+    logf = open(a.log, "w")
+    svc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=logf)
+    took = {}
+    try:
+        wait_for_listen(a.log, lambda: svc.poll() is None)
+        first = {}
+        for n in names:
+            first[n] = time.monotonic()
+            sqs.send_message(QueueUrl=queue_url, MessageBody=cloudtrail(account, n))
+        last = {n: "InService" for n in names}
+        deadline = time.monotonic() + a.timeout
+        while len(took) < len(names):
+            if time.monotonic() > deadline or svc.poll() is not None:
+                raise SystemExit(f"error: {len(names) - len(took)} notebooks not compliant "
+                                 f"within {a.timeout} s")
+            for n in names:
+                if n in took:
+                    continue
+                d = status(n)
+                st = d["NotebookInstanceStatus"]
+                if st == "InService" and d.get("RootAccess") == "Disabled":
+                    took[n] = time.monotonic() - first[n]
+                elif st != last[n] and st in ("Stopped", "InService"):
+                    sqs.send_message(QueueUrl=queue_url, MessageBody=state_change(account, n, st))
+                last[n] = st
+            time.sleep(0.05)
+    finally:
+        if svc.poll() is None:
+            svc.send_signal(signal.SIGTERM)
+            svc.wait(timeout=60)
+    xs = sorted(took.values())
+    floor = 3 * a.transition
+    print(f"time to compliance:     {len(xs)} notebooks (SageMaker.3 in place: stop, update, start; "
+          f"{a.transition} s transitions, --settle-interval {a.settle_interval}, state changes delivered)")
+    print(f"  first event -> compliant: p50 {pct(xs, 0.5):.2f} s, p99 {pct(xs, 0.99):.2f} s, "
+          f"max {xs[-1]:.2f} s; floor (its transitions) {floor:.2f} s")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"count": len(xs), "p50_s": pct(xs, 0.5), "p99_s": pct(xs, 0.99),
+                       "max_s": xs[-1], "floor_s": floor, "transition_s": a.transition}, f)
+
+
 def cmd_queues(a):
     sqs = client("sqs", a.url, a.account)
     ok = True
@@ -768,6 +860,18 @@ def main():
     s.add_argument("--concurrency", type=int, default=16)
     s.add_argument("--log", required=True)
     s.add_argument("--json")
+    s = sub.add_parser("compliance")
+    s.add_argument("--binary", required=True)
+    s.add_argument("--policy", required=True, help="where to write its policy")
+    s.add_argument("--dlq-url", required=True)
+    s.add_argument("--emulator", required=True)
+    s.add_argument("--account", required=True)
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--transition", type=float, default=0.5)
+    s.add_argument("--settle-interval", default="15s")
+    s.add_argument("--timeout", type=float, default=120)
+    s.add_argument("--log", required=True)
+    s.add_argument("--json")
     s = sub.add_parser("queues")
     s.add_argument("url")
     s.add_argument("account")
@@ -779,7 +883,8 @@ def main():
     if a.cmd == "measure" and a.sent < a.events and not (a.backlog and a.resources and a.emulator
                                                          and a.account and a.queue_url):
         p.error("feeding needs --backlog, --resources, --emulator, --account and --queue-url")
-    {"seed": cmd_seed, "measure": cmd_measure, "probe": cmd_probe, "queues": cmd_queues}[a.cmd](a)
+    {"seed": cmd_seed, "measure": cmd_measure, "probe": cmd_probe, "compliance": cmd_compliance,
+     "queues": cmd_queues}[a.cmd](a)
 
 
 if __name__ == "__main__":
