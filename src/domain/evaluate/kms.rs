@@ -1,8 +1,8 @@
 //! Data at rest encrypted with a KMS key the customer names: SageMaker.17 and .18 (feature
 //! groups), .21 (notebook instances), .23 and .24 (inference experiments).
 //!
-//! A key that is absent, empty or blank counts as unset: SageMaker accepts `KmsKeyId: ""` and then
-//! encrypts with a key it owns, and the rule pages say "unset or empty".
+//! A key that is absent, empty or blank counts as unset: an empty string names no key (the API's
+//! length constraints allow it), and the rules for .21, .23 and .24 say "unset or empty".
 
 use super::Judgement;
 use crate::domain::resource::{FeatureGroup, InferenceExperiment, NotebookInstance};
