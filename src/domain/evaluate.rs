@@ -283,5 +283,9 @@ fn judge_tags(tags: &Tags, required: &[String]) -> Judgement {
     }
 }
 
+pub mod kms;
+pub mod monitoring;
+pub mod registry;
+
 #[cfg(test)]
 mod tests;

@@ -345,6 +345,125 @@ impl Observed {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// What SageMaker.9 to SageMaker.25 judge (issue 13). These shapes and their judgements
+// (`evaluate::monitoring`, `evaluate::kms`, `evaluate::registry`) exist, but no kind, read, event or
+// fix uses them yet: no policy can enable a control that nothing observes. Each field is the
+// Describe field its doc names; `Option` where AWS may omit it.
+
+/// The `NetworkConfig` of a monitoring job: the two switches the monitoring controls judge. AWS's
+/// default for each is off.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MonitoringNetworkConfig {
+    /// `EnableInterContainerTrafficEncryption`.
+    pub enable_inter_container_traffic_encryption: Option<bool>,
+    /// `EnableNetworkIsolation`.
+    pub enable_network_isolation: Option<bool>,
+}
+
+/// A data quality, model quality, model bias or model explainability job definition. The four
+/// share every field SageMaker.9 to .13, .15, .20 and .25 judge, so they share one shape; which of
+/// the four it is will be the resource's kind. None of them can be changed in place: there is no
+/// `Update*JobDefinition`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MonitoringJobDefinition {
+    /// `NetworkConfig`; `None` when the definition has none (both switches off).
+    pub network_config: Option<MonitoringNetworkConfig>,
+    /// `JobResources.ClusterConfig.InstanceCount`. The API requires it: `None` means it was not
+    /// read.
+    pub instance_count: Option<i32>,
+}
+
+/// A monitoring schedule (`DescribeMonitoringSchedule`'s `MonitoringScheduleConfig`). A schedule
+/// either defines its job inline or names a job definition, which is a resource of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MonitoringSchedule {
+    /// `MonitoringJobDefinition`: the job defined inline, if it is.
+    pub inline_job: Option<InlineMonitoringJob>,
+    /// `MonitoringJobDefinitionName`: the job definition the schedule runs, if it names one.
+    pub job_definition_name: Option<String>,
+    /// `MonitoringType`: `DataQuality`, `ModelQuality`, `ModelBias` or `ModelExplainability`,
+    /// which of the four kinds of job definition the name is.
+    pub monitoring_type: Option<String>,
+}
+
+/// A monitoring schedule's inline `MonitoringJobDefinition`, as far as the controls judge it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InlineMonitoringJob {
+    /// `NetworkConfig`; `None` when the inline job has none.
+    pub network_config: Option<MonitoringNetworkConfig>,
+}
+
+/// A feature group's stores and their KMS keys (`DescribeFeatureGroup`). Neither can be changed
+/// after creation (`UpdateFeatureGroup` takes only new features, the online TTL and throughput).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FeatureGroup {
+    /// `OfflineStoreConfig`; `None` when the group has no offline store.
+    pub offline_store: Option<OfflineStore>,
+    /// `OnlineStoreConfig`; `None` when the group has no online store configuration.
+    pub online_store: Option<OnlineStore>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OfflineStore {
+    /// `S3StorageConfig.KmsKeyId`.
+    pub kms_key_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OnlineStore {
+    /// `EnableOnlineStore`: the online store exists only when true (AWS's default is false).
+    pub enabled: Option<bool>,
+    /// `StorageType`: `Standard` or `InMemory`; absent means `Standard`.
+    pub storage_type: Option<String>,
+    /// `SecurityConfig.KmsKeyId`.
+    pub kms_key_id: Option<String>,
+}
+
+/// An inference experiment's KMS keys (`DescribeInferenceExperiment`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InferenceExperiment {
+    /// `KmsKey`: encrypts the storage volumes of the instances that host the shadow variants.
+    pub kms_key: Option<String>,
+    /// `DataStorageConfig`; `None` when the experiment captures no data.
+    pub data_storage: Option<InferenceDataStorage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InferenceDataStorage {
+    /// `KmsKey`: encrypts the captured data in S3.
+    pub kms_key: Option<String>,
+}
+
+/// Where a model's containers pull their images from (`DescribeModel`): what SageMaker.16 and .19
+/// judge. It will become a field of [`Model`] when those controls are wired.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelContainers {
+    /// `PrimaryContainer`; `None` for a model defined by `Containers` (an inference pipeline).
+    pub primary: Option<ModelContainer>,
+    /// `Containers`, in order; empty for a model defined by `PrimaryContainer`.
+    pub containers: Vec<ModelContainer>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelContainer {
+    /// `ImageConfig.RepositoryAccessMode`: `Platform` (Amazon ECR) or `Vpc` (a private registry
+    /// in the model's VPC); `None` when the container has no `ImageConfig` (the mode is required
+    /// inside it).
+    pub repository_access_mode: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use crate::domain::evaluate::{Judgement, Status};
 use crate::domain::policy::{self, Policy};
 use crate::domain::resource::{Details, NotebookInstance, Observed, ResourceKind, Tags};
 
@@ -66,4 +67,38 @@ pub fn observed_notebook(nb: NotebookInstance) -> Observed {
         Some(Details::NotebookInstance(nb)),
         Some(Tags::default()),
     )
+}
+
+/// A judgement as the status it becomes and its reason, for the tables of the judging modules.
+pub fn judged(j: &Judgement) -> (Status, &str) {
+    match j {
+        Judgement::Passed(r) => (Status::Passed, r),
+        Judgement::Failed(r) => (Status::Failed, r),
+        Judgement::NotApplicable(r) => (Status::NotApplicable, r),
+        Judgement::Unknown(r) => (Status::Error, r),
+    }
+}
+
+/// One named scenario of a judging table: the input, the status it must become and a fragment
+/// its reason must contain.
+pub struct Case<T> {
+    pub what: &'static str,
+    pub input: T,
+    pub status: Status,
+    pub reason: &'static str,
+}
+
+/// Runs a judging table; a failure names its scenario.
+pub fn assert_cases<T: std::fmt::Debug>(judge: fn(&T) -> Judgement, cases: &[Case<T>]) {
+    for c in cases {
+        let j = judge(&c.input);
+        let (status, reason) = judged(&j);
+        assert_eq!(status, c.status, "{}: {j:?} from {:?}", c.what, c.input);
+        assert!(
+            reason.contains(c.reason),
+            "{}: reason {reason:?} should contain {:?}",
+            c.what,
+            c.reason
+        );
+    }
 }
