@@ -38,7 +38,8 @@ pub const DELETE_WITHIN: Duration = Duration::from_secs(60);
 /// most [`DELETE_WITHIN`] after the intent by the storer's clock, and replicas' clocks are
 /// trusted to differ by at most [`CLOCK_SKEW`]: 6 minutes. Until then the notebook stays as the
 /// stop left it.
-pub const STALE_AFTER: Duration = Duration::from_secs(DELETE_WITHIN.as_secs() + CLOCK_SKEW.as_secs());
+pub const STALE_AFTER: Duration =
+    Duration::from_secs(DELETE_WITHIN.as_secs() + CLOCK_SKEW.as_secs());
 
 /// Everything `CreateNotebookInstance` is given, in the API's names.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
