@@ -761,9 +761,10 @@ def cmd_compliance(a):
     with open(a.policy, "w") as f:
         f.write("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: bench-fix}\n"
                 "spec:\n  dryRun: false\n  defaultAction: \"off\"\n"
-                "  remediation: {mutationsPerSecond: 50}\n"
+                "  remediation: {mutationsPerSecond: 50, maxRemediationsPerHour: 1000}\n"
                 "  controls:\n    SageMaker.3: {action: remediate}\n")
-    env = dict(os.environ, RUST_LOG="warn")
+    # The start line (with the listen address) is at info.
+    env = dict(os.environ, RUST_LOG="warn,sagemaker_guard=info")
     args = [a.binary, "--log-format", "json", "run", "--queue-url", queue_url,
             "--listen", "127.0.0.1:0", "--no-initial-resync", "--policy", a.policy,
             "--settle-interval", a.settle_interval]
@@ -778,21 +779,23 @@ def cmd_compliance(a):
             sqs.send_message(QueueUrl=queue_url, MessageBody=cloudtrail(account, n))
         last = {n: "InService" for n in names}
         deadline = time.monotonic() + a.timeout
+        # Plays EventBridge: one list call reads every status (a transition of T seconds must
+        # not end unseen between two looks), and each transition's end is sent as it is seen.
         while len(took) < len(names):
             if time.monotonic() > deadline or svc.poll() is not None:
                 raise SystemExit(f"error: {len(names) - len(took)} notebooks not compliant "
                                  f"within {a.timeout} s")
-            for n in names:
-                if n in took:
+            listed = sm.list_notebook_instances(NameContains="bench-fix-", MaxResults=100)
+            for nb in listed["NotebookInstances"]:
+                n, st = nb["NotebookInstanceName"], nb["NotebookInstanceStatus"]
+                if n in took or n not in last:
                     continue
-                d = status(n)
-                st = d["NotebookInstanceStatus"]
-                if st == "InService" and d.get("RootAccess") == "Disabled":
-                    took[n] = time.monotonic() - first[n]
-                elif st != last[n] and st in ("Stopped", "InService"):
+                if st != last[n] and st in ("Stopped", "InService"):
                     sqs.send_message(QueueUrl=queue_url, MessageBody=state_change(account, n, st))
+                if st == "InService" and st != last[n] and status(n).get("RootAccess") == "Disabled":
+                    took[n] = time.monotonic() - first[n]
                 last[n] = st
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         if svc.poll() is None:
             svc.send_signal(signal.SIGTERM)
