@@ -354,3 +354,46 @@ async fn audit_reads_the_member_accounts_the_policy_lists_inline() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the accounts are given twice"), "{stderr}");
 }
+
+/// A forwarded CloudTrail event whose envelope says one member account and whose
+/// `recipientAccountId` says another: which account the notebook is in cannot be known, so the
+/// event is dead-lettered with the reason and nothing is read or changed in either account.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_whose_accounts_disagree_is_dead_lettered_and_changes_nothing() {
+    let central = account(220);
+    let (a, b) = (account(221), account(222));
+    for member in [&a, &b] {
+        create_member_role(member, None);
+        create_notebook(&client(member).await, "nb-which", false).await;
+    }
+    let q = queues(&central, 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = accounts_file(dir.path(), &[(&a, None), (&b, None)]);
+    let service = Service::start_with_policy(
+        &central,
+        &q.url,
+        FIX_POLICY,
+        &["--no-initial-resync", "--accounts", list.to_str().unwrap()],
+        |_| {},
+    );
+    // The envelope (EventBridge's) says a; the CloudTrail record says b.
+    let mut forged: serde_json::Value =
+        serde_json::from_str(&cloudtrail(&a, "UpdateNotebookInstance", "nb-which")).unwrap();
+    forged["detail"]["recipientAccountId"] = serde_json::json!(b);
+    q.send_bodies(&[forged.to_string()]).await;
+    let dead = q.dead_letters(1).await;
+    assert_eq!(dead[0].reason, "accounts-disagree", "{dead:#?}");
+    assert!(
+        dead[0].error.contains(&a) && dead[0].error.contains(&b),
+        "{dead:#?}"
+    );
+    q.wait_empty(&q.url, Duration::from_secs(30)).await;
+    assert!(
+        service.reconciled().is_empty(),
+        "nothing looked at: {:#?}",
+        service.reconciled()
+    );
+    for member in [&a, &b] {
+        assert_eq!(root_access(member, "nb-which").await, "Enabled", "{member}");
+    }
+}
