@@ -210,7 +210,8 @@ pub async fn create_notebook(c: &aws_sdk_sagemaker::Client, name: &str, complian
             .security_group_ids("sg-1")
             .direct_internet_access(DirectInternetAccess::Disabled)
             .root_access(RootAccess::Disabled)
-            .platform_identifier("notebook-al2023-v1");
+            .platform_identifier("notebook-al2023-v1")
+            .kms_key_id("alias/notebooks");
     }
     req.send().await.unwrap();
 }
