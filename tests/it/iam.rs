@@ -34,7 +34,7 @@ use crate::common::*;
 
 /// Every control remediates (SageMaker.5, which has no fix, tags), outcomes go to a bus; the
 /// recreated notebook is given the policy's KMS key (SageMaker.21).
-fn all_remediate(account: &str) -> String {
+fn all_remediate(account: &str, volume_key: &str) -> String {
     format!(
         r#"
 apiVersion: sagemaker-guard/v1
@@ -46,7 +46,7 @@ spec:
     networks:
       - {{account: "{account}", region: {REGION}, subnetId: subnet-0policy, securityGroupIds: [sg-0policy]}}
     kmsKeys:
-      - {{account: "{account}", region: {REGION}, keyId: "arn:aws:kms:{REGION}:{account}:key/2121abcd-12ab-34cd-56ef-1234567890ab"}}
+      - {{account: "{account}", region: {REGION}, keyId: "{volume_key}"}}
     tagValues: {{owner: platform}}
     eventBus: guard-outcomes
     endpointConfig: {{minInstanceCount: 2}}
@@ -371,8 +371,10 @@ async fn fix_everything_and_check_every_call(account: String) {
     let q = queues(&account, 30).await;
     outcomes_queue(&q, &account, "guard-outcomes").await;
     sagemaker_resources_to_fix(&c, &account).await;
+    let volume = volume_key(&account).await;
     let policy: Policy =
-        sagemaker_guard::domain::policy::load("all.yaml", &all_remediate(&account)).unwrap();
+        sagemaker_guard::domain::policy::load("all.yaml", &all_remediate(&account, &volume))
+            .unwrap();
 
     let key_arn = hmac_key(&account).await;
 
@@ -490,8 +492,9 @@ async fn fix_everything_and_check_every_call(account: String) {
         "the recreate passes the notebook's role: {checked:?}"
     );
     assert!(
-        checked.iter().any(|(a, r, _)| a == "kms:CreateGrant"
-            && r.ends_with(":key/2121abcd-12ab-34cd-56ef-1234567890ab")),
+        checked
+            .iter()
+            .any(|(a, r, _)| a == "kms:CreateGrant" && *r == volume),
         "the recreate gives the notebook the policy's key (SageMaker.21): {checked:?}"
     );
     assert!(
@@ -543,7 +546,8 @@ async fn every_operation_of_the_service_is_allowed() {
     let q = queues(&account, 30).await;
     outcomes_queue(&q, &account, "guard-outcomes").await;
     sagemaker_resources_to_fix(&c, &account).await;
-    let yaml = all_remediate(&account);
+    let volume = volume_key(&account).await;
+    let yaml = all_remediate(&account, &volume);
     let policy: Policy = sagemaker_guard::domain::policy::load("all.yaml", &yaml).unwrap();
 
     // The initial resync fixes everything, the recreate through its signed intent on the queue.
@@ -625,9 +629,7 @@ async fn every_operation_of_the_service_is_allowed() {
     // makes them for it).
     let recreated = describe_notebook(&c, "nb-recreate").await.unwrap();
     assert!(
-        recreated
-            .kms_key_id()
-            .is_some_and(|k| k.ends_with(":key/2121abcd-12ab-34cd-56ef-1234567890ab")),
+        recreated.kms_key_id().is_some_and(|k| k == volume),
         "{recreated:?}"
     );
     let mut made = made;
@@ -642,7 +644,13 @@ async fn every_operation_of_the_service_is_allowed() {
 /// `iam-policy` with `args`, and the variables `vars`, in a clean environment.
 fn iam_policy_command(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let policy = policy_file(dir.path(), &all_remediate("111111111111"));
+    let policy = policy_file(
+        dir.path(),
+        &all_remediate(
+            "111111111111",
+            "arn:aws:kms:us-east-1:111111111111:key/2121abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+    );
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sagemaker-guard"));
     cmd.env_clear()
         .arg("iam-policy")

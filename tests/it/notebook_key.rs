@@ -10,11 +10,6 @@ use crate::common::service::*;
 use crate::common::*;
 use crate::recreate::{count, expect_recreated, rich_notebook_with_key, snapshot, wait_notebook};
 
-/// The policy's key for the test's account.
-fn key_of(account: &str) -> String {
-    format!("arn:aws:kms:{REGION}:{account}:key/2121abcd-12ab-34cd-56ef-1234567890ab")
-}
-
 /// Remediates `controls` (SageMaker.21 among them) with `kms_keys` as the policy's keys.
 fn policy(controls: &[&str], kms_keys: &str) -> String {
     let controls: String = controls
@@ -38,11 +33,9 @@ spec:
     )
 }
 
-fn key_for(account: &str) -> String {
-    format!(
-        "      - {{account: \"{account}\", region: {REGION}, keyId: \"{}\"}}",
-        key_of(account)
-    )
+/// The `kmsKeys` entry that gives `account`'s notebooks `key`.
+fn key_for(account: &str, key: &str) -> String {
+    format!("      - {{account: \"{account}\", region: {REGION}, keyId: \"{key}\"}}")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -52,12 +45,16 @@ async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     let key = hmac_key(&account).await;
+    let volume = volume_key(&account).await;
     // It fails .1, .3 and .8 too, but only .21 is remediated: those settings stay as they are.
     rich_notebook_with_key(&c, "nb-nokey", true, None).await;
     let before = snapshot(&c, "nb-nokey").await;
     assert_eq!(before["kms"], serde_json::Value::Null);
     let dir = tempfile::tempdir().unwrap();
-    let policy = policy_file(dir.path(), &policy(&["SageMaker.21"], &key_for(&account)));
+    let policy = policy_file(
+        dir.path(),
+        &policy(&["SageMaker.21"], &key_for(&account, &volume)),
+    );
 
     // Dry-run first: a recreate, and nothing changes.
     let (_, report) = audit_json(&account, &policy, &[]);
@@ -72,7 +69,7 @@ async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest
     assert!(
         result["action"]["steps"]
             .to_string()
-            .contains(&format!("create KmsKeyId={}", key_of(&account))),
+            .contains(&format!("create KmsKeyId={}", volume.clone())),
         "{report:#}"
     );
     assert_eq!(snapshot(&c, "nb-nokey").await, before);
@@ -85,7 +82,7 @@ async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest
     assert_eq!(code, Some(0), "{report:#}");
     let after = snapshot(&c, "nb-nokey").await;
     let mut want = before.clone();
-    want["kms"] = key_of(&account).into();
+    want["kms"] = volume.clone().into();
     want["created"] = after["created"].clone();
     let recreated_at = after["tags"]["sagemaker-guard/recreated-at"].clone();
     assert!(recreated_at.is_string(), "{after}");
@@ -112,9 +109,9 @@ async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest
     let detail = &bodies[0]["detail"];
     assert_eq!(
         detail["fixes"],
-        serde_json::json!([{"name": "KmsKeyId", "value": key_of(&account)}])
+        serde_json::json!([{"name": "KmsKeyId", "value": volume.clone()}])
     );
-    assert_eq!(detail["spec"]["KmsKeyId"], key_of(&account).as_str());
+    assert_eq!(detail["spec"]["KmsKeyId"], volume.as_str());
     assert_eq!(detail["captured"]["volumeSizeInGb"], 37);
 }
 
@@ -125,13 +122,17 @@ async fn without_a_key_for_its_account_a_notebook_is_not_recreated_and_the_repor
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     let key = hmac_key(&account).await;
+    let volume = volume_key(&account).await;
     rich_notebook_with_key(&c, "nb-elsewhere", true, None).await;
     let before = snapshot(&c, "nb-elsewhere").await;
     let dir = tempfile::tempdir().unwrap();
     // A key for another account only.
     let policy = policy_file(
         dir.path(),
-        &policy(&["SageMaker.21"], &key_for(&crate::common::account(219))),
+        &policy(
+            &["SageMaker.21"],
+            &key_for(&crate::common::account(219), &volume),
+        ),
     );
     let (_, report) = audit_apply(
         &account,
@@ -166,6 +167,7 @@ async fn a_notebook_failing_1_and_21_is_recreated_once_with_both_fixes() {
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     let key = hmac_key(&account).await;
+    let volume = volume_key(&account).await;
     rich_notebook_with_key(&c, "nb-both", false, None).await;
     let before = snapshot(&c, "nb-both").await;
     let dir = tempfile::tempdir().unwrap();
@@ -173,7 +175,7 @@ async fn a_notebook_failing_1_and_21_is_recreated_once_with_both_fixes() {
         dir.path(),
         &policy(
             &["SageMaker.1", "SageMaker.3", "SageMaker.8", "SageMaker.21"],
-            &key_for(&account),
+            &key_for(&account, &volume),
         ),
     );
     let (code, report) = audit_apply(
@@ -184,7 +186,7 @@ async fn a_notebook_failing_1_and_21_is_recreated_once_with_both_fixes() {
     assert_eq!(code, Some(0), "{report:#}");
     let after = snapshot(&c, "nb-both").await;
     let mut with_key = before.clone();
-    with_key["kms"] = key_of(&account).into();
+    with_key["kms"] = volume.clone().into();
     expect_recreated(&with_key, &after);
     assert_eq!(
         after["status"], "Stopped",
@@ -218,12 +220,13 @@ async fn the_service_gives_a_notebook_the_policys_key_from_an_event() {
     let c = client(&account).await;
     let q = queues(&account, 30).await;
     let key = hmac_key(&account).await;
+    let volume = volume_key(&account).await;
     rich_notebook_with_key(&c, "nb-event", true, None).await;
     let before = snapshot(&c, "nb-event").await;
     let service = Service::start_with_policy(
         &account,
         &q.url,
-        &policy(&["SageMaker.21"], &key_for(&account)),
+        &policy(&["SageMaker.21"], &key_for(&account, &volume)),
         &[
             "--no-initial-resync",
             "--settle-interval",
@@ -235,7 +238,7 @@ async fn the_service_gives_a_notebook_the_policys_key_from_an_event() {
     );
     q.send_bodies(&[cloudtrail(&account, "CreateNotebookInstance", "nb-event")])
         .await;
-    let want_key = key_of(&account);
+    let want_key = volume.clone();
     wait_notebook(&c, "nb-event", "given the key", &service, |d| {
         d.kms_key_id() == Some(want_key.as_str())
             && d.notebook_instance_status() == Some(&NotebookInstanceStatus::InService)
@@ -285,4 +288,34 @@ fn a_policy_remediating_21_without_a_key_is_refused_where_it_says_so() {
             && stderr.contains(&format!(":{line}:")),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_that_does_not_exist_stops_nothing_and_deletes_nothing() {
+    let account = account(216);
+    slow_transitions(&account);
+    let c = client(&account).await;
+    let q = queues(&account, 30).await;
+    let key = hmac_key(&account).await;
+    rich_notebook_with_key(&c, "nb-badkey", true, None).await;
+    let before = snapshot(&c, "nb-badkey").await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing =
+        format!("arn:aws:kms:{REGION}:{account}:key/00000000-12ab-34cd-56ef-1234567890ab");
+    let policy = policy_file(
+        dir.path(),
+        &policy(&["SageMaker.21"], &key_for(&account, &missing)),
+    );
+    let (_, report) = audit_apply(
+        &account,
+        &policy,
+        &["--intent-queue-url", &q.url, "--intent-key-id", &key],
+    );
+    assert!(
+        report["applied"].to_string().contains("does not exist"),
+        "{report:#}"
+    );
+    assert_eq!(snapshot(&c, "nb-badkey").await, before, "nothing changed");
+    assert_eq!(count(&account, "StopNotebookInstance"), 0);
+    assert_eq!(count(&account, "DeleteNotebookInstance"), 0);
 }

@@ -497,6 +497,20 @@ pub async fn hmac_key(account: &str) -> String {
         .unwrap()
 }
 
+/// A new symmetric encryption KMS key of the account (a notebook's storage volume key): its ARN.
+pub async fn volume_key(account: &str) -> String {
+    kms(account)
+        .await
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
 /// The queue message of `intent`, signed with `key` as the guard signs intents.
 pub async fn signed_intent(
     account: &str,
