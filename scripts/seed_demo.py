@@ -44,6 +44,7 @@ sm.create_notebook_instance(
     DirectInternetAccess="Disabled",
     RootAccess="Disabled",
     PlatformIdentifier="notebook-al2023-v1",
+    KmsKeyId="alias/notebooks",
 )
 container = {"Image": f"{account}.dkr.ecr.us-east-1.amazonaws.com/inference:1"}
 sm.create_model(ModelName="churn-model", ExecutionRoleArn=role, PrimaryContainer=container)

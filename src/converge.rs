@@ -49,6 +49,8 @@ pub struct Edge {
     observers: Mutex<HashMap<String, Observer>>,
     importers: Mutex<HashMap<String, FindingsImporter>>,
     buses: Mutex<HashMap<String, OutcomeBus>>,
+    /// KMS clients by account and region, for the notebook keys a recreate checks.
+    key_readers: Mutex<HashMap<String, aws_sdk_kms::Client>>,
     /// What was last imported for each finding id, so an unchanged finding is not imported
     /// again on every look (per process: a restart imports each once more).
     filed: Mutex<HashMap<String, String>>,
@@ -73,6 +75,7 @@ impl Edge {
             observers: Mutex::default(),
             importers: Mutex::default(),
             buses: Mutex::default(),
+            key_readers: Mutex::default(),
             filed: Mutex::default(),
             told: Mutex::default(),
         }
@@ -150,6 +153,27 @@ impl Edge {
         )
     }
 
+    /// The KMS client of a region of `account` (`None`: the guard's own).
+    fn key_reader(&self, account: Option<&str>, region: &str) -> Option<aws_sdk_kms::Client> {
+        let config = self.reach.config(account)?;
+        let key = format!("{}|{region}", account.unwrap_or(""));
+        let mut readers = self.key_readers.lock().expect("never poisoned");
+        bound(&mut readers, &key, MAX_CLIENTS);
+        Some(
+            readers
+                .entry(key)
+                .or_insert_with(|| {
+                    let mut config = aws_sdk_kms::config::Builder::from(config)
+                        .region(aws_sdk_kms::config::Region::new(region.to_string()));
+                    if let Some(i) = &self.interceptor {
+                        config.push_interceptor(i.clone());
+                    }
+                    aws_sdk_kms::Client::from_conf(config.build())
+                })
+                .clone(),
+        )
+    }
+
     /// The outcome publisher of a region.
     fn bus(&self, region: &str) -> OutcomeBus {
         let mut buses = self.buses.lock().expect("never poisoned");
@@ -171,12 +195,14 @@ impl Edge {
     fn effects<'a>(
         &'a self,
         observer: &'a Observer,
+        kms: Option<&'a aws_sdk_kms::Client>,
         policy: &'a Policy,
         dry_run: bool,
     ) -> Effects<'a> {
         Effects {
             gate: &self.gate,
             client: observer.client(),
+            kms,
             settle: self.settle,
             intents: self.intents.as_ref(),
             policy: &policy.name,
@@ -419,7 +445,8 @@ pub async fn converge(
         let observer = edge
             .observer_in(Some(&intent.account), &intent.region)
             .ok_or_else(|| unreachable_account(&intent.account))?;
-        let fx = edge.effects(&observer, policy, false);
+        let key_reader = edge.key_reader(Some(&intent.account), &intent.region);
+        let fx = edge.effects(&observer, key_reader.as_ref(), policy, false);
         let (execution, state) = continue_intent(&observer, &fx, intent).await?;
         let detail = serde_json::json!({
             "resourceArn": intent.arn,
@@ -541,7 +568,8 @@ async fn judge_and_act(
         requeue = Some(edge.settle);
         look.execution = Some(e);
     } else if a.has_work() {
-        let fx = edge.effects(&observer, policy, dry_run);
+        let key_reader = edge.key_reader(Some(&a.resource.account), &a.resource.region);
+        let fx = edge.effects(&observer, key_reader.as_ref(), policy, dry_run);
         let e = carry_out(&fx, &a).await?;
         if let Some(d) = e.requeue_after {
             requeue = Some(requeue.map_or(d, |r| r.min(d)));

@@ -73,6 +73,9 @@ pub struct Effects<'a> {
     pub gate: &'a Gate,
     /// The SageMaker client of the resource's region.
     pub client: &'a Client,
+    /// The KMS client of the resource's account and region: a recreate that gives a notebook a
+    /// KMS key (SageMaker.21) checks the key with it before anything is stopped or deleted.
+    pub kms: Option<&'a aws_sdk_kms::Client>,
     /// How soon a resource in a transition is looked at again.
     pub settle: Duration,
     /// Where a recreate's captured configuration is stored before the delete; without one, no

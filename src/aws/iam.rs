@@ -16,8 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::domain::catalogue::ControlId;
 use crate::domain::mutation::Mutation;
-use crate::domain::policy::{Action, Policy};
+use crate::domain::policy::{Action, NotebookKey, Policy};
 use crate::domain::resource::ResourceKind;
 
 /// The operations of the `run` service on the queue it reads: receive and settle messages, read
@@ -254,111 +255,114 @@ impl Queue {
 }
 
 /// The KMS key that signs recreate intents, as `run --intent-key-id` takes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum IntentKeyId {
-    /// `arn:aws:kms:us-east-1:123456789012:key/1234abcd-...`: exactly that key.
-    Arn(String),
-    /// `1234abcd-...` (or `mrk-...`): the key of that id in the deployment's accounts and regions.
-    Id(String),
-    /// `alias/name`, or an alias ARN (which also names the account and region): IAM cannot name a
-    /// key by its alias, so any key that carries the alias (`kms:ResourceAliases`).
-    Alias {
-        name: String,
-        /// (partition, region, account), from an alias ARN.
-        at: Option<(String, String, String)>,
-    },
+pub use crate::domain::kms_key::KmsKey as IntentKeyId;
+pub use crate::domain::kms_key::{is_account, is_partition, is_region};
+
+/// The key ARNs the statement is on, and the condition that picks the key when IAM cannot
+/// name it.
+fn key_grant(key: &IntentKeyId, d: &Deployment) -> (Vec<String>, Option<serde_json::Value>) {
+    match key {
+        IntentKeyId::Arn(arn) => (vec![arn.clone()], None),
+        IntentKeyId::Id(id) => (d.arns("kms", |_| format!("key/{id}")), None),
+        IntentKeyId::Alias { name, at } => {
+            let keys = match at {
+                Some((partition, region, account)) => {
+                    vec![format!("arn:{partition}:kms:{region}:{account}:key/*")]
+                }
+                None => d.arns("kms", |_| "key/*".into()),
+            };
+            let condition = serde_json::json!({
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": name}
+            });
+            (keys, Some(condition))
+        }
+    }
 }
 
-impl IntentKeyId {
-    /// A key ARN, a key id, `alias/<name>` or an alias ARN, as KMS takes a `KeyId`.
-    pub fn parse(s: &str) -> Result<IntentKeyId, String> {
-        let bad = || {
-            format!(
-                "`{s}` is not a KMS key: give its ARN (arn:aws:kms:us-east-1:123456789012:key/<id>), its id, \
-                 an alias (alias/<name>) or an alias ARN"
-            )
+/// The statements that let a recreate give notebooks the policy's keys: `kms:DescribeKey`, and
+/// `kms:CreateGrant` for an AWS resource only, on the named keys; a key named by its alias is any
+/// key that carries the alias, in the entry's account and region.
+fn notebook_key_statements(keys: &[NotebookKey], d: &Deployment) -> Vec<Statement> {
+    let mut named = Vec::new();
+    let mut aliased = Vec::new();
+    let mut aliases = Vec::new();
+    for k in keys {
+        let accounts = match &k.account {
+            Some(a) => vec![a.as_str()],
+            None => d.accounts(),
         };
-        if let Some(rest) = s.strip_prefix("arn:") {
-            let parts: Vec<&str> = rest.splitn(5, ':').collect();
-            let [partition, "kms", region, account, resource] = parts[..] else {
-                return Err(bad());
-            };
-            if !(is_partition(partition) && is_region(region) && is_account(account)) {
-                return Err(bad());
+        let regions = match &k.region {
+            Some(r) => vec![r.as_str()],
+            None => d.regions(),
+        };
+        let in_scope = |resource: &str| {
+            let mut out = Vec::new();
+            for region in &regions {
+                for account in &accounts {
+                    out.push(format!(
+                        "arn:{}:kms:{region}:{account}:{resource}",
+                        d.partition
+                    ));
+                }
             }
-            if resource.strip_prefix("key/").is_some_and(is_key_id) {
-                return Ok(IntentKeyId::Arn(s.to_string()));
-            }
-            return match resource.strip_prefix("alias/").filter(|a| is_alias(a)) {
-                Some(alias) => Ok(IntentKeyId::Alias {
-                    name: format!("alias/{alias}"),
-                    at: Some((partition.into(), region.into(), account.into())),
-                }),
-                None => Err(bad()),
-            };
-        }
-        if let Some(alias) = s.strip_prefix("alias/") {
-            return if is_alias(alias) {
-                Ok(IntentKeyId::Alias {
-                    name: s.to_string(),
-                    at: None,
-                })
-            } else {
-                Err(bad())
-            };
-        }
-        if is_key_id(s) {
-            Ok(IntentKeyId::Id(s.to_string()))
-        } else {
-            Err(bad())
-        }
-    }
-
-    /// The key ARNs the statement is on, and the condition that picks the key when IAM cannot
-    /// name it.
-    fn grant(&self, d: &Deployment) -> (Vec<String>, Option<serde_json::Value>) {
-        match self {
-            IntentKeyId::Arn(arn) => (vec![arn.clone()], None),
-            IntentKeyId::Id(id) => (d.arns("kms", |_| format!("key/{id}")), None),
+            out
+        };
+        // Refused at load otherwise.
+        let Ok(key) = IntentKeyId::parse(&k.key_id) else {
+            continue;
+        };
+        match key {
+            IntentKeyId::Arn(arn) => named.push(arn),
+            IntentKeyId::Id(id) => named.extend(in_scope(&format!("key/{id}"))),
             IntentKeyId::Alias { name, at } => {
-                let keys = match at {
+                match at {
                     Some((partition, region, account)) => {
-                        vec![format!("arn:{partition}:kms:{region}:{account}:key/*")]
+                        aliased.push(format!("arn:{partition}:kms:{region}:{account}:key/*"))
                     }
-                    None => d.arns("kms", |_| "key/*".into()),
-                };
-                let condition = serde_json::json!({
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": name}
-                });
-                (keys, Some(condition))
+                    None => aliased.extend(in_scope("key/*")),
+                }
+                aliases.push(name);
             }
         }
     }
-}
-
-/// A 12-digit account id.
-pub fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `us-east-1`, `cn-north-1`, `us-gov-west-1`: lower-case words and a number, with dashes.
-pub fn is_region(s: &str) -> bool {
-    s.len() <= 32
-        && s.contains('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
-}
-
-/// `aws`, `aws-cn`, `aws-us-gov`, ...
-pub fn is_partition(s: &str) -> bool {
-    s == "aws"
-        || s.strip_prefix("aws-").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+    let grant_for_aws_resource = serde_json::json!({"kms:GrantIsForAWSResource": "true"});
+    let mut out = Vec::new();
+    for (resources, (describe_sid, grant_sid), alias_condition) in [
+        (
+            named,
+            (
+                "SageMakerGuardNotebookKeys",
+                "SageMakerGuardNotebookKeyGrants",
+            ),
+            None,
+        ),
+        (
+            aliased,
+            (
+                "SageMakerGuardNotebookKeysByAlias",
+                "SageMakerGuardNotebookKeyGrantsByAlias",
+            ),
+            Some(serde_json::json!({"kms:ResourceAliases": aliases})),
+        ),
+    ] {
+        let mut resources = resources;
+        resources.sort();
+        resources.dedup();
+        if resources.is_empty() {
+            continue;
+        }
+        let mut describe = Statement::new(describe_sid, ["kms:DescribeKey"], resources.clone());
+        let mut grant = Statement::new(grant_sid, ["kms:CreateGrant"], resources);
+        let mut grant_condition = serde_json::json!({"Bool": grant_for_aws_resource});
+        if let Some(c) = alias_condition {
+            describe.condition = Some(serde_json::json!({"ForAnyValue:StringEquals": c}));
+            grant_condition["ForAnyValue:StringEquals"] = c;
+        }
+        grant.condition = Some(grant_condition);
+        out.push(describe);
+        out.push(grant);
+    }
+    out
 }
 
 fn is_queue_name(s: &str) -> bool {
@@ -366,24 +370,6 @@ fn is_queue_name(s: &str) -> bool {
         && s.len() <= 80
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-/// A key id: a UUID (`1234abcd-12ab-34cd-56ef-1234567890ab`), or `mrk-` and 32 hex digits for
-/// a multi-Region key.
-fn is_key_id(s: &str) -> bool {
-    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if let Some(id) = s.strip_prefix("mrk-") {
-        return id.len() == 32 && hex(id);
-    }
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| hex(g))
-}
-
-fn is_alias(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 250
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
 }
 
 /// The list and describe actions that observe a kind.
@@ -473,6 +459,8 @@ struct Needs {
     passes_a_role: bool,
     /// A fix recreates notebooks: it stores signed intents on the queue.
     recreates: bool,
+    /// SageMaker.21's recreate gives notebooks these keys (`spec.remediation.kmsKeys`).
+    notebook_keys: Vec<NotebookKey>,
     files_findings: bool,
     publishes_outcomes: bool,
 }
@@ -525,6 +513,12 @@ impl Needs {
         }
         needs.passes_a_role = passes_a_role;
         needs.recreates = policy.recreates();
+        if policy
+            .control(ControlId::SageMaker21)
+            .is_some_and(|s| s.action == Action::Remediate)
+        {
+            needs.notebook_keys = policy.remediation.kms_keys.clone();
+        }
         // Every action files or archives findings (a deleted resource's: those still active).
         needs.files_findings = !policy.controls.is_empty();
         needs.publishes_outcomes = policy.remediation.event_bus.is_some();
@@ -569,6 +563,10 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
         }));
         statements.push(pass);
     }
+    // CreateNotebookInstance with a KmsKeyId needs kms:DescribeKey and kms:CreateGrant on the key
+    // (the SageMaker Developer Guide's API permissions reference); SageMaker creates the grant,
+    // so the grant is allowed only for an AWS resource.
+    statements.extend(notebook_key_statements(&needs.notebook_keys, d));
     if needs.files_findings {
         // Findings go to the default product of the resource's account.
         statements.push(Statement::new(
@@ -617,7 +615,7 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
     ));
     if needs.recreates {
         let (keys, condition) = match &d.intent_key {
-            Some(key) => key.grant(d),
+            Some(key) => key_grant(key, d),
             None => (d.arns("kms", |_| "key/*".into()), None),
         };
         let mut sign = Statement::new("SageMakerGuardIntentKey", INTENT_KEY_ACTIONS, keys);
@@ -690,6 +688,19 @@ pub fn notes(policy: &Policy, deployment: &Deployment) -> Vec<String> {
             } else {
                 "at all"
             }
+        ));
+    }
+    let aliases: Vec<&str> = needs
+        .notebook_keys
+        .iter()
+        .filter(|k| k.key_id.contains("alias/"))
+        .map(|k| k.key_id.as_str())
+        .collect();
+    if !aliases.is_empty() {
+        out.push(format!(
+            "SageMakerGuardNotebookKeysByAlias is on any key with the alias {} (IAM cannot name a key \
+             by its alias): give spec.remediation.kmsKeys the keys' ARNs to name the keys themselves",
+            aliases.join(", ")
         ));
     }
     if needs.recreates {
@@ -778,7 +789,9 @@ fn conditions_hold(conditions: &serde_json::Value, context: &[(&str, &str)]) -> 
                 .peekable();
             match operator.as_str() {
                 // Single-valued: the request's value is one of those listed.
-                "StringEquals" => values.next().is_some_and(|v| wanted.iter().any(|w| w == v)),
+                "StringEquals" | "Bool" => {
+                    values.next().is_some_and(|v| wanted.iter().any(|w| w == v))
+                }
                 // Multi-valued: one of the request's values is one of those listed.
                 "ForAnyValue:StringEquals" => values.any(|v| wanted.iter().any(|w| w == v)),
                 _ => false,

@@ -358,6 +358,9 @@ async fn capture_and_delete(
 /// `Some(why)` refuses the delete. (The tag count and the fields a create needs are checked by
 /// the capture.)
 async fn preflight(fx: &Effects<'_>, intent: &RecreateIntent) -> Result<Option<String>, AwsError> {
+    if let Some(why) = check_new_key(fx, intent).await? {
+        return Ok(Some(why));
+    }
     if let Some(lc) = &intent.spec.lifecycle_config_name {
         let found = fx
             .client
@@ -377,6 +380,61 @@ async fn preflight(fx: &Effects<'_>, intent: &RecreateIntent) -> Result<Option<S
         }
     }
     Ok(None)
+}
+
+/// A recreate that gives the notebook a KMS key (SageMaker.21) checks first that the key exists
+/// and is enabled: a create refused for its key would come after the delete, and leave the
+/// notebook missing until the key is fixed.
+async fn check_new_key(
+    fx: &Effects<'_>,
+    intent: &RecreateIntent,
+) -> Result<Option<String>, AwsError> {
+    let Some(key) = intent.fixes.iter().find_map(|s| match s {
+        Setting::KmsKeyId(k) => Some(k),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let Some(kms) = fx.kms else {
+        return Ok(Some(format!(
+            "its new KMS key `{key}` cannot be checked (no KMS client for the notebook's account)"
+        )));
+    };
+    match kms.describe_key().key_id(key).send().await {
+        Ok(out) => {
+            let state = out
+                .key_metadata()
+                .and_then(|m| m.key_state())
+                .map(|s| s.as_str().to_string());
+            match state.as_deref() {
+                Some("Enabled") => Ok(None),
+                other => Ok(Some(format!(
+                    "its new KMS key `{key}` is {}, not Enabled: SageMaker could not encrypt the new volume with it",
+                    other.unwrap_or("in an unknown state")
+                ))),
+            }
+        }
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_not_found_exception() || s.is_invalid_arn_exception()
+            }) =>
+        {
+            Ok(Some(format!(
+                "its new KMS key `{key}` does not exist in account {} in {}: fix spec.remediation.kmsKeys",
+                intent.account, intent.region
+            )))
+        }
+        Err(e) => {
+            let e = AwsError::from_sdk("DescribeKey", e);
+            if e.kind == crate::aws::error::ErrorKind::AccessDenied {
+                Ok(Some(format!(
+                    "the guard may not describe its new KMS key `{key}` (kms:DescribeKey): the create would fail; grant it (iam-policy) and allow it in the key's policy"
+                )))
+            } else {
+                Err(e)
+            }
+        }
+    }
 }
 
 async fn add_tags(

@@ -24,7 +24,7 @@ pub mod table;
 const EXIT_USAGE: u8 = 2;
 
 /// Keeps Amazon SageMaker resources compliant with the AWS Security Hub controls SageMaker.1 to
-/// SageMaker.8.
+/// SageMaker.8 and SageMaker.21.
 ///
 /// AWS endpoint, region and credentials come from the standard AWS configuration
 /// (AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ...), so the same binary talks to AWS or to a local
@@ -91,7 +91,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the control catalogue: SageMaker.1 to SageMaker.8, what each judges and how it can be fixed.
+    /// Print the control catalogue: every control the guard enforces, what each judges and how it can be fixed.
     Controls {
         /// A table for people, JSON, or the Markdown of docs/controls.md.
         #[arg(long, value_enum, default_value = "table")]

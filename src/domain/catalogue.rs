@@ -1,4 +1,5 @@
-//! The control catalogue: the single source of truth for SageMaker.1 to SageMaker.8.
+//! The control catalogue: the single source of truth for the controls the guard enforces
+//! (SageMaker.1 to SageMaker.8 and SageMaker.21).
 //!
 //! Ids, titles, severities, resource types, AWS Config rules, parameters, related requirements and
 //! the fix each control allows live here and nowhere else. `docs/controls.md`, the policy schema and
@@ -43,10 +44,12 @@ pub enum ControlId {
     SageMaker7,
     #[serde(rename = "SageMaker.8")]
     SageMaker8,
+    #[serde(rename = "SageMaker.21")]
+    SageMaker21,
 }
 
 impl ControlId {
-    pub const ALL: [ControlId; 8] = [
+    pub const ALL: [ControlId; 9] = [
         ControlId::SageMaker1,
         ControlId::SageMaker2,
         ControlId::SageMaker3,
@@ -55,6 +58,7 @@ impl ControlId {
         ControlId::SageMaker6,
         ControlId::SageMaker7,
         ControlId::SageMaker8,
+        ControlId::SageMaker21,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,7 +84,17 @@ impl FromStr for ControlId {
         ControlId::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown control id `{s}` (known: SageMaker.1 to SageMaker.8)"))
+            .ok_or_else(|| format!("unknown control id `{s}` (known: {})", known_ids()))
+    }
+}
+
+/// The known control ids, in words: "SageMaker.1, ..., SageMaker.8 and SageMaker.21".
+pub fn known_ids() -> String {
+    let ids: Vec<&str> = ControlId::ALL.iter().map(|c| c.as_str()).collect();
+    match ids.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, init)) => format!("{} and {last}", init.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -285,7 +299,7 @@ const TAGGED_REMEDIATION: &str =
     with no configured value cannot be fixed automatically.";
 
 /// The catalogue, in control order (`ControlId as usize` indexes it).
-pub static CATALOGUE: [Control; 8] = [
+pub static CATALOGUE: [Control; 9] = [
     Control {
         id: "SageMaker.1",
         title: "Amazon SageMaker notebook instances should not have direct internet access",
@@ -435,6 +449,24 @@ pub static CATALOGUE: [Control; 8] = [
                       type where AL2023 does not run on the current one: ml.p2, ml.p3, ml.p3dn, ml.inf1, \
                       ml.g3), start again if it was running. The storage volume is kept.",
     },
+    Control {
+        id: "SageMaker.21",
+        title: "SageMaker notebook instances should have a KMS key for their storage volume",
+        severity: Severity::Medium,
+        category: "Protect > Data Protection > Encryption of data at rest",
+        resource_kind: ResourceKind::NotebookInstance,
+        resource_type: "AWS::SageMaker::NotebookInstance",
+        config_rule: "sagemaker-notebook-instance-storage-vol-kms-encrypted",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the notebook's KmsKeyId is unset or empty (a blank one names no key either).",
+        fix: Fix::Recreate,
+        remediation: "KmsKeyId can only be set at creation: stop, delete and create again with the policy's \
+                      KMS key for the notebook's account and region (spec.remediation.kmsKeys), in the same \
+                      recreate as SageMaker.1/.2/.3/.8. Deleting destroys the notebook's storage volume: the \
+                      data on it is lost.",
+    },
 ];
 
 /// The controls that judge a kind of resource.
@@ -519,6 +551,25 @@ mod tests {
     }
 
     #[test]
+    fn sagemaker_21_is_a_medium_notebook_control_fixed_by_the_recreate() {
+        let c = ControlId::SageMaker21.control();
+        assert_eq!(c.id, "SageMaker.21");
+        assert_eq!(c.severity, Severity::Medium);
+        assert_eq!(c.resource_kind, ResourceKind::NotebookInstance);
+        assert_eq!(
+            c.config_rule,
+            "sagemaker-notebook-instance-storage-vol-kms-encrypted"
+        );
+        assert_eq!(c.schedule, Schedule::ChangeTriggered);
+        assert!(c.parameters.is_empty());
+        assert_eq!(c.fix, Fix::Recreate);
+        assert_eq!(
+            serde_json::to_value(ControlId::SageMaker21).unwrap(),
+            "SageMaker.21"
+        );
+    }
+
+    #[test]
     fn resource_types_match_kinds() {
         for c in &CATALOGUE {
             assert_eq!(c.resource_type, c.resource_kind.cfn_type());
@@ -538,6 +589,8 @@ mod tests {
     #[test]
     fn unknown_control_id_is_refused() {
         assert!("SageMaker.9".parse::<ControlId>().is_err());
+        let e = "SageMaker.22".parse::<ControlId>().unwrap_err();
+        assert!(e.contains("SageMaker.8 and SageMaker.21"), "{e}");
         assert!("sagemaker.1".parse::<ControlId>().is_err());
     }
 }

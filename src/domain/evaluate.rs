@@ -216,6 +216,7 @@ pub fn judge(id: ControlId, settings: &ControlSettings, resource: &Observed) -> 
                 ),
             }
         }
+        (ControlId::SageMaker21, Details::NotebookInstance(nb)) => kms::notebook_volume(nb),
         (ControlId::SageMaker4, Details::EndpointConfig(ec)) => {
             let instance_based: Vec<_> = ec
                 .production_variants

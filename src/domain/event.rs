@@ -653,7 +653,7 @@ fn findings_to_triggers(
         )));
     }
     Ok(Decoded::Ignored(format!(
-        "{format} findings not about SageMaker.1 to SageMaker.8: {}",
+        "{format} findings not about a control the guard enforces: {}",
         if skipped.is_empty() {
             "no findings".to_string()
         } else {

@@ -1,7 +1,7 @@
 //! Recreate intents: the durable record of a stop-and-recreate, and the pure decision of its
 //! next step.
 //!
-//! `DirectInternetAccess` and `SubnetId` can only be chosen when a notebook is created, so the
+//! `DirectInternetAccess`, `SubnetId` and `KmsKeyId` can only be chosen when a notebook is created, so the
 //! fix deletes the notebook and creates it again under the same name. Delete destroys the
 //! notebook's storage volume and its configuration with it, so the configuration is captured
 //! first ([`capture`]) and stored durably as a *recreate intent*: a message on the service's SQS
@@ -377,6 +377,7 @@ pub fn derive_spec(nb: &NotebookInstance, fixes: &[Setting]) -> Result<NotebookS
             Setting::RootAccess(v) => spec.root_access = Some(v.clone()),
             Setting::PlatformIdentifier(v) => spec.platform_identifier = Some(v.clone()),
             Setting::InstanceType(v) => spec.instance_type = v.clone(),
+            Setting::KmsKeyId(v) => spec.kms_key_id = Some(v.clone()),
         }
     }
     Ok(spec)

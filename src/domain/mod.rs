@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod event;
 pub mod execution;
 pub mod intent;
+pub mod kms_key;
 pub mod marks;
 pub mod mutation;
 pub mod next;

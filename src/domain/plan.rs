@@ -65,6 +65,8 @@ pub enum Setting {
     PlatformIdentifier(String),
     /// In place (stopped) or at creation: an instance type the new platform runs on.
     InstanceType(String),
+    /// Only at creation: the key the storage volume is encrypted with (SageMaker.21).
+    KmsKeyId(String),
 }
 
 impl Setting {
@@ -77,6 +79,7 @@ impl Setting {
             Setting::RootAccess(_) => "RootAccess",
             Setting::PlatformIdentifier(_) => "PlatformIdentifier",
             Setting::InstanceType(_) => "InstanceType",
+            Setting::KmsKeyId(_) => "KmsKeyId",
         }
     }
 
@@ -87,7 +90,8 @@ impl Setting {
             | Setting::SubnetId(v)
             | Setting::RootAccess(v)
             | Setting::PlatformIdentifier(v)
-            | Setting::InstanceType(v) => v.clone(),
+            | Setting::InstanceType(v)
+            | Setting::KmsKeyId(v) => v.clone(),
             Setting::SecurityGroupIds(groups) => groups.join(" "),
         }
     }
@@ -105,6 +109,7 @@ impl Setting {
             Setting::RootAccess(v) => !same(&nb.root_access, v),
             Setting::PlatformIdentifier(v) => !same(&nb.platform_identifier, v),
             Setting::InstanceType(v) => !same(&nb.instance_type, v),
+            Setting::KmsKeyId(v) => !same(&nb.kms_key_id, v),
         }
     }
 
@@ -535,32 +540,70 @@ impl Builder {
             return (PlanKind::UpdateInPlace, steps);
         }
 
-        // Recreate: DirectInternetAccess and SubnetId can only be chosen at creation.
-        let network = match nb.subnet_id.as_deref().filter(|s| !s.is_empty()) {
-            Some(subnet) => Some((subnet.to_string(), nb.security_groups.clone())),
-            None => policy
+        // Recreate: DirectInternetAccess, SubnetId and KmsKeyId can only be chosen at creation.
+        // Each recreate control that cannot be fixed here becomes a finding; the others are
+        // still made, in one recreate.
+        let mut create = Vec::new();
+        let moves_network = self
+            .recreate
+            .iter()
+            .any(|c| matches!(c, ControlId::SageMaker1 | ControlId::SageMaker2));
+        if moves_network {
+            let network = match nb.subnet_id.as_deref().filter(|s| !s.is_empty()) {
+                Some(subnet) => Some((subnet.to_string(), nb.security_groups.clone())),
+                None => policy
+                    .remediation
+                    .network_for(&resource.account, &resource.region)
+                    .map(|n| (n.subnet_id.clone(), n.security_group_ids.clone())),
+            };
+            match network {
+                Some((subnet, groups)) => {
+                    if self.recreate.contains(&ControlId::SageMaker1) {
+                        create.push(Setting::DirectInternetAccess("Disabled".into()));
+                    }
+                    create.push(Setting::SubnetId(subnet));
+                    create.push(Setting::SecurityGroupIds(groups));
+                }
+                None => {
+                    let network_controls: Vec<ControlId> = self
+                        .recreate
+                        .iter()
+                        .copied()
+                        .filter(|c| matches!(c, ControlId::SageMaker1 | ControlId::SageMaker2))
+                        .collect();
+                    self.notes.push(format!(
+                        "{}: no subnet is configured for account {} in {}: the notebook cannot be moved out of \
+                         direct internet access; add one under spec.remediation.networks",
+                        network_controls.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                        resource.account,
+                        resource.region
+                    ));
+                    self.recreate.retain(|c| !network_controls.contains(c));
+                    self.findings.extend(network_controls);
+                }
+            }
+        }
+        if self.recreate.contains(&ControlId::SageMaker21) {
+            match policy
                 .remediation
-                .network_for(&resource.account, &resource.region)
-                .map(|n| (n.subnet_id.clone(), n.security_group_ids.clone())),
-        };
-        let Some((subnet, groups)) = network else {
-            self.notes.push(format!(
-                "{}: no subnet is configured for account {} in {}: the notebook cannot be moved out of \
-                 direct internet access; add one under spec.remediation.networks",
-                self.recreate.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
-                resource.account,
-                resource.region
-            ));
-            self.findings.append(&mut self.recreate);
+                .kms_key_for(&resource.account, &resource.region)
+            {
+                Some(key) => create.push(Setting::KmsKeyId(key.key_id.clone())),
+                None => {
+                    self.notes.push(format!(
+                        "SageMaker.21: no KMS key is configured for account {} in {}: the notebook's storage \
+                         volume cannot be given a key; add one under spec.remediation.kmsKeys",
+                        resource.account, resource.region
+                    ));
+                    self.recreate.retain(|c| *c != ControlId::SageMaker21);
+                    self.findings.push(ControlId::SageMaker21);
+                }
+            }
+        }
+        if self.recreate.is_empty() {
             // The in-place fixes can still be made on their own.
             return self.notebook_fix(resource, nb, policy, now);
-        };
-        let mut create = Vec::new();
-        if self.recreate.contains(&ControlId::SageMaker1) {
-            create.push(Setting::DirectInternetAccess("Disabled".into()));
         }
-        create.push(Setting::SubnetId(subnet));
-        create.push(Setting::SecurityGroupIds(groups));
         create.extend(in_place);
         // Only what changes: everything else is carried over from the captured notebook anyway
         // (a notebook in a subnet keeps it and its security groups).

@@ -160,10 +160,23 @@ pub struct Network {
     pub security_group_ids: Vec<String>,
 }
 
+/// The KMS key notebooks' storage volumes are encrypted with when they are recreated
+/// (SageMaker.21).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotebookKey {
+    /// `None`: any account.
+    pub account: Option<String>,
+    /// `None`: any region.
+    pub region: Option<String>,
+    /// As `CreateNotebookInstance` takes `KmsKeyId`: a key id, a key ARN, an alias or an alias ARN.
+    pub key_id: String,
+}
+
 /// Settings the fixes need.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Remediation {
     pub networks: Vec<Network>,
+    pub kms_keys: Vec<NotebookKey>,
     /// Values for required tag keys, used when a fix adds a missing key.
     pub tag_values: BTreeMap<String, String>,
     /// A notebook younger than this holds no user data yet and is recreated at once.
@@ -196,12 +209,24 @@ impl Remediation {
             .filter(matches)
             .max_by_key(|n| (n.account.is_some() as u8) + (n.region.is_some() as u8))
     }
+
+    /// The most specific KMS key configured for an account and region, matched as networks are.
+    pub fn kms_key_for(&self, account: &str, region: &str) -> Option<&NotebookKey> {
+        self.kms_keys
+            .iter()
+            .filter(|k| {
+                k.account.as_deref().is_none_or(|a| a == account)
+                    && k.region.as_deref().is_none_or(|r| r == region)
+            })
+            .max_by_key(|k| (k.account.is_some() as u8) + (k.region.is_some() as u8))
+    }
 }
 
 impl Default for Remediation {
     fn default() -> Self {
         Remediation {
             networks: Vec::new(),
+            kms_keys: Vec::new(),
             tag_values: BTreeMap::new(),
             fresh_window: Duration::from_secs(30 * 60),
             grace_period: Duration::from_secs(72 * 3600),
@@ -606,6 +631,11 @@ impl Checker<'_> {
                 format!("SageMaker.2 is set to remediate{via} but no subnet is configured to move notebooks into"),
                 Some("add spec.remediation.networks with a subnetId and securityGroupIds, or use `action: finding`".to_string()),
             ),
+            (ControlId::SageMaker21, Action::Remediate) if remediation.kms_keys.is_empty() => self.error(
+                at,
+                format!("SageMaker.21 is set to remediate{via} but no KMS key is configured to recreate notebooks with"),
+                Some("add spec.remediation.kmsKeys with a keyId (a key id, key ARN or alias) for the accounts and regions, or use `action: finding`".to_string()),
+            ),
             _ if fixes_by_tagging => {
                 let missing: Vec<&str> = if settings.required_key_tags.is_empty() {
                     if remediation.tag_values.is_empty() {
@@ -810,6 +840,40 @@ impl Checker<'_> {
                 }
             })
             .collect();
+        let mut seen_keys: Vec<(Option<String>, Option<String>)> = Vec::new();
+        let kms_keys = r
+            .kms_keys
+            .iter()
+            .map(|k| {
+                if let Some(a) = &k.account {
+                    self.account_id(a);
+                }
+                if let Some(region) = &k.region {
+                    self.region(region);
+                }
+                if let Err(message) = crate::domain::kms_key::KmsKey::parse(&k.key_id.value) {
+                    self.error(
+                        &k.key_id,
+                        message,
+                        Some("CreateNotebookInstance takes the key as KmsKeyId, e.g. arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab or alias/notebooks".to_string()),
+                    );
+                }
+                let key = (k.account.as_ref().map(|a| a.value.clone()), k.region.as_ref().map(|r| r.value.clone()));
+                if seen_keys.contains(&key) {
+                    self.error(
+                        &k.key_id,
+                        "a second KMS key for the same account and region",
+                        Some("give each account and region one key".to_string()),
+                    );
+                }
+                seen_keys.push(key);
+                NotebookKey {
+                    account: k.account.as_ref().map(|a| a.value.clone()),
+                    region: k.region.as_ref().map(|r| r.value.clone()),
+                    key_id: k.key_id.value.clone(),
+                }
+            })
+            .collect();
         let notebook = &r.notebook;
         let min_instance_count = match &r.endpoint_config.min_instance_count {
             Some(m) if m.value < 2 => {
@@ -855,6 +919,7 @@ impl Checker<'_> {
         };
         Remediation {
             networks,
+            kms_keys,
             tag_values: r.tag_values.clone(),
             mutations_per_second,
             fresh_window: self.duration(&notebook.fresh_window, defaults.fresh_window),

@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-/// The five kinds of resource SageMaker.1 to SageMaker.8 judge.
+/// The five kinds of resource the controls judge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ResourceKind {
     NotebookInstance,

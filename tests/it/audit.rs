@@ -14,7 +14,7 @@ fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
-/// Creates one notebook, compliant with SageMaker.1, .2, .3 and .8 or with none of them (an old platform).
+/// Creates one notebook, compliant with SageMaker.1, .2, .3, .8 and .21 or with none of them (an old platform).
 async fn create_notebook(c: &Client, name: &str, compliant: bool) {
     let mut req = c
         .create_notebook_instance()
@@ -27,6 +27,7 @@ async fn create_notebook(c: &Client, name: &str, compliant: bool) {
             .direct_internet_access(DirectInternetAccess::Disabled)
             .root_access(RootAccess::Disabled)
             .platform_identifier("notebook-al2023-v1")
+            .kms_key_id("alias/notebooks")
     } else {
         req.platform_identifier("notebook-al2-v3")
     };
@@ -153,10 +154,12 @@ fn expected_all_kinds() -> Vec<(String, String, String)> {
         ("model-good", "SageMaker.5", "PASSED"),
         ("nb-bad", "SageMaker.1", "FAILED"),
         ("nb-bad", "SageMaker.2", "FAILED"),
+        ("nb-bad", "SageMaker.21", "FAILED"),
         ("nb-bad", "SageMaker.3", "FAILED"),
         ("nb-bad", "SageMaker.8", "FAILED"),
         ("nb-good", "SageMaker.1", "PASSED"),
         ("nb-good", "SageMaker.2", "PASSED"),
+        ("nb-good", "SageMaker.21", "PASSED"),
         ("nb-good", "SageMaker.3", "PASSED"),
         ("nb-good", "SageMaker.8", "PASSED"),
     ];
@@ -176,7 +179,7 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
     assert_eq!(statuses(&report), expected_all_kinds());
     assert_eq!(
         report["summary"],
-        serde_json::json!({"PASSED": 8, "FAILED": 8, "NOT_APPLICABLE": 1, "EXEMPT": 0, "ERROR": 0})
+        serde_json::json!({"PASSED": 9, "FAILED": 9, "NOT_APPLICABLE": 1, "EXEMPT": 0, "ERROR": 0})
     );
     for r in report["results"].as_array().unwrap() {
         assert_eq!(r["account"], account.as_str());
@@ -197,7 +200,7 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
             .unwrap()
             .clone()
     };
-    // .3 and .8 merge into one in-place update; .1 and .2 are findings. The audit never acts.
+    // .3 and .8 merge into one in-place update; .1, .2 and .21 are findings. The audit never acts.
     let nb = find("nb-bad", "SageMaker.3");
     assert_eq!(nb["resourceType"], "AWS::SageMaker::NotebookInstance");
     assert_eq!(nb["reason"], "RootAccess is Enabled");
@@ -208,6 +211,7 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
         serde_json::json!([
             "file finding SageMaker.1",
             "file finding SageMaker.2",
+            "file finding SageMaker.21",
             "stop",
             "update RootAccess=Disabled, PlatformIdentifier=notebook-al2023-v1",
             "start"
@@ -272,7 +276,7 @@ async fn audit_table_groups_failures_first_and_ends_with_a_summary() {
     assert!(last_bad < first_ok, "{table}");
     assert!(table.contains("plan: update-in-place (dry-run)"), "{table}");
     assert!(
-        table.trim_end().ends_with("11 resources, 17 verdicts: 8 FAILED, 8 PASSED, 1 NOT_APPLICABLE, 0 EXEMPT, 0 ERROR (policy integration)"),
+        table.trim_end().ends_with("11 resources, 19 verdicts: 9 FAILED, 9 PASSED, 1 NOT_APPLICABLE, 0 EXEMPT, 0 ERROR (policy integration)"),
         "{table}"
     );
 }
@@ -554,7 +558,8 @@ async fn evaluate_reads_the_named_resource_live() {
         .unwrap();
     assert_eq!(s3["status"], "FAILED");
     assert_eq!(s3["action"]["kind"], "update-in-place");
-    assert_eq!(report["summary"]["FAILED"], 4);
+    // .1, .2, .3, .8 and .21: the notebook has none of the settings they judge.
+    assert_eq!(report["summary"]["FAILED"], 5);
 }
 
 #[tokio::test]

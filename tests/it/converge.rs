@@ -291,6 +291,7 @@ spec:
     let fx = Effects {
         gate: &gate,
         client: &c,
+        kms: None,
         settle: Duration::from_millis(100),
         intents: None,
         policy: "plan",

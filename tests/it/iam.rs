@@ -32,8 +32,9 @@ use sagemaker_guard::domain::resource::ResourceKind;
 use crate::common::service::*;
 use crate::common::*;
 
-/// Every control remediates (SageMaker.5, which has no fix, tags), outcomes go to a bus.
-fn all_remediate(account: &str) -> String {
+/// Every control remediates (SageMaker.5, which has no fix, tags), outcomes go to a bus; the
+/// recreated notebook is given the policy's KMS key (SageMaker.21).
+fn all_remediate(account: &str, volume_key: &str) -> String {
     format!(
         r#"
 apiVersion: sagemaker-guard/v1
@@ -44,6 +45,8 @@ spec:
   remediation:
     networks:
       - {{account: "{account}", region: {REGION}, subnetId: subnet-0policy, securityGroupIds: [sg-0policy]}}
+    kmsKeys:
+      - {{account: "{account}", region: {REGION}, keyId: "{volume_key}"}}
     tagValues: {{owner: platform}}
     eventBus: guard-outcomes
     endpointConfig: {{minInstanceCount: 2}}
@@ -56,6 +59,7 @@ spec:
     SageMaker.6: {{action: remediate, parameters: {{requiredKeyTags: [owner]}}}}
     SageMaker.7: {{action: remediate, parameters: {{requiredKeyTags: [owner]}}}}
     SageMaker.8: {{action: remediate}}
+    SageMaker.21: {{action: remediate}}
 "#
     )
 }
@@ -115,13 +119,33 @@ fn action(service: &str, operation: &str) -> String {
     format!("{prefix}:{operation}")
 }
 
+/// A request context: condition keys and their values.
+type Context = &'static [(&'static str, &'static str)];
+
+/// The request context of a role passed to SageMaker.
+const PASSED_TO_SAGEMAKER: Context = &[("iam:PassedToService", "sagemaker.amazonaws.com")];
+
+/// The request context of the grant SageMaker creates on a notebook's KMS key.
+const GRANT_FOR_AWS_RESOURCE: Context = &[("kms:GrantIsForAWSResource", "true")];
+
 /// What IAM checks for one recorded call, made in `account` and `region`: the action on each
-/// resource the request names (`*` for the calls that name none), and a role it passes.
-fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, String, bool)> {
+/// resource the request names (`*` for the calls that name none), a role it passes, and the KMS
+/// key a notebook is created with (`kms:DescribeKey`, and `kms:CreateGrant` for the grant
+/// SageMaker makes: the SageMaker Developer Guide's API permissions reference), each with the
+/// request context IAM sees.
+fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, String, Context)> {
     let body = &call.body;
     let text = |key: &str| body[key].as_str().map(str::to_string);
+    let key_arn = |k: String| {
+        if k.starts_with("arn:") {
+            k
+        } else {
+            format!("arn:aws:kms:{region}:{account}:key/{k}")
+        }
+    };
     let mut resources: Vec<String> = Vec::new();
     let mut roles: Vec<String> = Vec::new();
+    let mut volume_keys: Vec<String> = Vec::new();
     match call.service.as_str() {
         "SageMaker" => {
             let sagemaker = |segment: &str, name: &str| {
@@ -147,6 +171,9 @@ fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, Stri
             }
             roles.extend(text("RoleArn"));
             roles.extend(text("ExecutionRoleArn"));
+            if call.operation == "CreateNotebookInstance" {
+                volume_keys.extend(text("KmsKeyId").map(key_arn));
+            }
         }
         "SQS" => {
             // .../<account>/<name>, on any endpoint.
@@ -189,13 +216,7 @@ fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, Stri
                     }
                 }),
         ),
-        "KMS" => resources.extend(text("KeyId").map(|k| {
-            if k.starts_with("arn:") {
-                k
-            } else {
-                format!("arn:aws:kms:{region}:{account}:key/{k}")
-            }
-        })),
+        "KMS" => resources.extend(text("KeyId").map(key_arn)),
         other => panic!("a call to {other} ({}): map it to IAM", call.operation),
     }
     resources.sort();
@@ -204,15 +225,20 @@ fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, Stri
         resources.push("*".into());
     }
     let act = action(&call.service, &call.operation);
-    let mut out: Vec<(String, String, bool)> = resources
+    let none: Context = &[];
+    let mut out: Vec<(String, String, Context)> = resources
         .into_iter()
-        .map(|r| (act.clone(), r, false))
+        .map(|r| (act.clone(), r, none))
         .collect();
     out.extend(
         roles
             .into_iter()
-            .map(|r| ("iam:PassRole".to_string(), r, true)),
+            .map(|r| ("iam:PassRole".to_string(), r, PASSED_TO_SAGEMAKER)),
     );
+    for k in volume_keys {
+        out.push(("kms:DescribeKey".to_string(), k.clone(), none));
+        out.push(("kms:CreateGrant".to_string(), k, GRANT_FOR_AWS_RESOURCE));
+    }
     out
 }
 
@@ -220,12 +246,7 @@ fn authorizations(call: &Call, account: &str, region: &str) -> Vec<(String, Stri
 fn refused(doc: &serde_json::Value, calls: &[Call], account: &str) -> Vec<String> {
     let mut out = Vec::new();
     for call in calls {
-        for (action, resource, passes_a_role) in authorizations(call, account, REGION) {
-            let context: &[(&str, &str)] = if passes_a_role {
-                &[("iam:PassedToService", "sagemaker.amazonaws.com")]
-            } else {
-                &[]
-            };
+        for (action, resource, context) in authorizations(call, account, REGION) {
             if !allows(doc, &action, &resource, context) {
                 out.push(format!("{action} on {resource} ({})", call.operation));
             }
@@ -240,7 +261,7 @@ fn refused(doc: &serde_json::Value, calls: &[Call], account: &str) -> Vec<String
 /// account).
 async fn sagemaker_resources_to_fix(c: &Client, account: &str) {
     let role = |name: &str| format!("arn:aws:iam::{account}:role/{name}");
-    // SageMaker.1, .2, .3 and .8 fail: recreated in the policy's network.
+    // SageMaker.1, .2, .3, .8 and .21 fail: recreated in the policy's network with its key.
     c.create_notebook_instance()
         .notebook_instance_name("nb-recreate")
         .instance_type(InstanceType::MlT3Medium)
@@ -251,13 +272,14 @@ async fn sagemaker_resources_to_fix(c: &Client, account: &str) {
         .send()
         .await
         .unwrap();
-    // Only SageMaker.3 fails: fixed in place.
+    // Only SageMaker.3 fails (it has a KMS key, so .21 passes): fixed in place.
     c.create_notebook_instance()
         .notebook_instance_name("nb-in-place")
         .instance_type(InstanceType::MlT3Medium)
         .role_arn(role("notebooks"))
         .subnet_id("subnet-0own")
         .security_group_ids("sg-0own")
+        .kms_key_id("alias/notebooks")
         .direct_internet_access(DirectInternetAccess::Disabled)
         .root_access(RootAccess::Enabled)
         .platform_identifier("notebook-al2023-v1")
@@ -349,8 +371,10 @@ async fn fix_everything_and_check_every_call(account: String) {
     let q = queues(&account, 30).await;
     outcomes_queue(&q, &account, "guard-outcomes").await;
     sagemaker_resources_to_fix(&c, &account).await;
+    let volume = volume_key(&account).await;
     let policy: Policy =
-        sagemaker_guard::domain::policy::load("all.yaml", &all_remediate(&account)).unwrap();
+        sagemaker_guard::domain::policy::load("all.yaml", &all_remediate(&account, &volume))
+            .unwrap();
 
     let key_arn = hmac_key(&account).await;
 
@@ -459,13 +483,19 @@ async fn fix_everything_and_check_every_call(account: String) {
         );
     }
 
-    let checked: Vec<(String, String, bool)> = calls
+    let checked: Vec<(String, String, Context)> = calls
         .iter()
         .flat_map(|c| authorizations(c, &account, REGION))
         .collect();
     assert!(
         checked.iter().any(|(a, _, _)| a == "iam:PassRole"),
         "the recreate passes the notebook's role: {checked:?}"
+    );
+    assert!(
+        checked
+            .iter()
+            .any(|(a, r, _)| a == "kms:CreateGrant" && *r == volume),
+        "the recreate gives the notebook the policy's key (SageMaker.21): {checked:?}"
     );
     assert!(
         checked
@@ -516,7 +546,8 @@ async fn every_operation_of_the_service_is_allowed() {
     let q = queues(&account, 30).await;
     outcomes_queue(&q, &account, "guard-outcomes").await;
     sagemaker_resources_to_fix(&c, &account).await;
-    let yaml = all_remediate(&account);
+    let volume = volume_key(&account).await;
+    let yaml = all_remediate(&account, &volume);
     let policy: Policy = sagemaker_guard::domain::policy::load("all.yaml", &yaml).unwrap();
 
     // The initial resync fixes everything, the recreate through its signed intent on the queue.
@@ -593,6 +624,16 @@ async fn every_operation_of_the_service_is_allowed() {
         );
     }
     let allowed = allowed_actions(&iam_policy(&policy, &Deployment::default()));
+    // SageMaker.21: the recreated notebook has the policy's key, which CreateNotebookInstance
+    // needs kms:DescribeKey and kms:CreateGrant on (not calls the service counts: SageMaker
+    // makes them for it).
+    let recreated = describe_notebook(&c, "nb-recreate").await.unwrap();
+    assert!(
+        recreated.kms_key_id().is_some_and(|k| k == volume),
+        "{recreated:?}"
+    );
+    let mut made = made;
+    made.extend(["kms:DescribeKey".to_string(), "kms:CreateGrant".to_string()]);
     let missing: Vec<&String> = made.iter().filter(|m| !allowed.contains(m)).collect();
     assert!(
         missing.is_empty(),
@@ -603,7 +644,13 @@ async fn every_operation_of_the_service_is_allowed() {
 /// `iam-policy` with `args`, and the variables `vars`, in a clean environment.
 fn iam_policy_command(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let policy = policy_file(dir.path(), &all_remediate("111111111111"));
+    let policy = policy_file(
+        dir.path(),
+        &all_remediate(
+            "111111111111",
+            "arn:aws:kms:us-east-1:111111111111:key/2121abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+    );
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sagemaker-guard"));
     cmd.env_clear()
         .arg("iam-policy")
@@ -655,6 +702,10 @@ fn the_command_narrows_the_policy_with_its_flags_and_variables_and_says_what_it_
     );
     assert_eq!(on("SageMakerGuardIntentKey"), key);
     assert_eq!(
+        on("SageMakerGuardNotebookKeyGrants"),
+        "arn:aws:kms:us-east-1:111111111111:key/2121abcd-12ab-34cd-56ef-1234567890ab"
+    );
+    assert_eq!(
         on("SageMakerGuardNotebookInstances"),
         "arn:aws:sagemaker:us-east-1:111111111111:notebook-instance/*"
     );
@@ -666,7 +717,8 @@ fn the_command_narrows_the_policy_with_its_flags_and_variables_and_says_what_it_
     // Nothing named: the same statements on wildcards, and a note for each.
     let out = iam_policy_command(&[], &[]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(json(&out)["Statement"].as_array().unwrap().len(), 15);
+    // 15, and SageMaker.21's two on the policy's notebook key.
+    assert_eq!(json(&out)["Statement"].as_array().unwrap().len(), 17);
     let notes = String::from_utf8_lossy(&out.stderr);
     for flag in [
         "--account",

@@ -16,6 +16,7 @@ mod findings;
 mod iam;
 mod intents;
 mod names;
+mod notebook_key;
 mod org;
 mod policy;
 mod recreate;

@@ -121,6 +121,7 @@ live.yaml: ok: policy `p`
   SageMaker.6  finding
   SageMaker.7  finding
   SageMaker.8  remediate
+  SageMaker.21 finding
 dry.yaml: ok: policy `p`, dry-run (spec.dryRun): nothing is changed
   SageMaker.1  finding (dry-run)
   SageMaker.2  finding (dry-run)
@@ -130,6 +131,7 @@ dry.yaml: ok: policy `p`, dry-run (spec.dryRun): nothing is changed
   SageMaker.6  finding (dry-run)
   SageMaker.7  finding (dry-run)
   SageMaker.8  finding (dry-run)
+  SageMaker.21 finding (dry-run)
 "
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
@@ -185,7 +187,7 @@ fn run_with_a_bad_policy_says_error_once_per_problem() {
         text(&out.stderr),
         "\
 error: bad.yaml:8:18: unknown control `SageMaker.12`
-  hint: controls are SageMaker.1 to SageMaker.8
+  hint: the known controls are SageMaker.1, SageMaker.2, SageMaker.3, SageMaker.4, SageMaker.5, SageMaker.6, SageMaker.7, SageMaker.8 and SageMaker.21
 "
     );
 }

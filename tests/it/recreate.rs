@@ -62,6 +62,22 @@ pub(crate) async fn wait_notebook(
 /// A notebook with every setting a recreate must carry over, failing .1, .3 and .8, in a subnet
 /// of its own (so SageMaker.2 passes and the subnet is kept).
 pub(crate) async fn rich_notebook(c: &Client, name: &str, running: bool) {
+    rich_notebook_with_key(
+        c,
+        name,
+        running,
+        Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    )
+    .await
+}
+
+/// [`rich_notebook`] with this KMS key for its storage volume, or none (failing SageMaker.21).
+pub(crate) async fn rich_notebook_with_key(
+    c: &Client,
+    name: &str,
+    running: bool,
+    kms_key_id: Option<&str>,
+) {
     // Its lifecycle configuration exists (the recreate checks that before the delete).
     let _ = c
         .create_notebook_instance_lifecycle_config()
@@ -75,7 +91,7 @@ pub(crate) async fn rich_notebook(c: &Client, name: &str, running: bool) {
         .subnet_id("subnet-0a1b2c3d")
         .security_group_ids("sg-0a1b2c3d")
         .security_group_ids("sg-4e5f6a7b")
-        .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        .set_kms_key_id(kms_key_id.map(str::to_string))
         .lifecycle_config_name("install-packages")
         .volume_size_in_gb(37)
         .default_code_repository("https://github.com/example/analysis.git")
@@ -148,7 +164,7 @@ pub(crate) async fn snapshot(c: &Client, name: &str) -> serde_json::Value {
 }
 
 /// What a recreate with .1, .3 and .8 fixed must look like, given the snapshot before.
-fn expect_recreated(before: &serde_json::Value, after: &serde_json::Value) {
+pub(crate) fn expect_recreated(before: &serde_json::Value, after: &serde_json::Value) {
     let mut want = before.clone();
     want["directInternetAccess"] = "Disabled".into();
     want["rootAccess"] = "Disabled".into();

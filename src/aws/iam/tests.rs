@@ -320,7 +320,13 @@ fn accounts_regions_and_the_partition_narrow_every_statement_but_the_lists() {
             "arn:aws-us-gov:kms:us-gov-east-1:111111111111:key/*"
         ]
     );
-    for s in statements(&doc) {
+    // A notebook key the policy names by its ARN is that key, whatever the deployment says.
+    for s in statements(&doc).iter().filter(|s| {
+        !s["Sid"]
+            .as_str()
+            .unwrap()
+            .starts_with("SageMakerGuardNotebookKey")
+    }) {
         for r in resources(s) {
             assert!(
                 r == "*" || r.starts_with("arn:aws-us-gov:") && r.contains(":111111111111:"),
@@ -715,6 +721,8 @@ spec:
   remediation:
     networks:
       - {account: "111111111111", region: us-east-1, subnetId: subnet-1, securityGroupIds: [sg-1]}
+    kmsKeys:
+      - {account: "111111111111", region: us-east-1, keyId: "arn:aws:kms:us-east-1:111111111111:key/2121abcd-12ab-34cd-56ef-1234567890ab"}
     tagValues: {owner: platform}
     eventBus: guard-outcomes
   exemptions:
@@ -728,6 +736,7 @@ spec:
     SageMaker.6: {action: remediate, parameters: {requiredKeyTags: [owner]}}
     SageMaker.7: {action: remediate, parameters: {requiredKeyTags: [owner]}}
     SageMaker.8: {action: remediate}
+    SageMaker.21: {action: remediate}
 "#,
     )
     .unwrap()
@@ -966,4 +975,116 @@ fn a_member_accounts_role_reads_fixes_and_files_findings_and_nothing_else() {
             .any(|a| a == "sagemaker:UpdateNotebookInstance"),
         "{actions:?}"
     );
+}
+
+/// The key that signs intents, which is not a notebook key.
+const SIGNING_KEY: &str =
+    "arn:aws:kms:us-east-1:111111111111:key/99999999-12ab-34cd-56ef-1234567890ab";
+
+/// SageMaker.21 with these `kmsKeys` entries.
+fn with_keys(keys: &str) -> Policy {
+    crate::domain::policy::load(
+        "p.yaml",
+        &format!("apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {{name: t}}\nspec:\n  defaultAction: off\n  remediation:\n    kmsKeys:\n{keys}  controls:\n    SageMaker.21: {{action: remediate}}\n"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn sagemaker21_may_describe_and_grant_on_the_policys_keys_only() {
+    let arn = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let policy = with_keys(&format!(
+        "      - {{account: \"111111111111\", region: us-east-1, keyId: \"{arn}\"}}\n      - {{region: eu-west-1, keyId: 0000abcd-12ab-34cd-56ef-1234567890ab}}\n"
+    ));
+    let doc = iam_policy(
+        &policy,
+        &Deployment {
+            accounts: vec!["111111111111".into(), "222222222222".into()],
+            intent_key: Some(IntentKeyId::parse(SIGNING_KEY).unwrap()),
+            ..Deployment::default()
+        },
+    );
+    let describe = statement(&doc, "SageMakerGuardNotebookKeys");
+    assert_eq!(actions(describe), vec!["kms:DescribeKey"]);
+    let keys = resources(describe);
+    assert!(keys.contains(&arn.to_string()), "{keys:?}");
+    assert!(keys.contains(
+        &"arn:aws:kms:eu-west-1:222222222222:key/0000abcd-12ab-34cd-56ef-1234567890ab".to_string()
+    ));
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let grant = statement(&doc, "SageMakerGuardNotebookKeyGrants");
+    assert_eq!(actions(grant), vec!["kms:CreateGrant"]);
+    assert_eq!(resources(grant), keys);
+    assert_eq!(
+        grant["Condition"],
+        serde_json::json!({"Bool": {"kms:GrantIsForAWSResource": "true"}})
+    );
+    let ctx: &[(&str, &str)] = &[("kms:GrantIsForAWSResource", "true")];
+    assert!(allows(&doc, "kms:CreateGrant", arn, ctx));
+    assert!(
+        !allows(&doc, "kms:CreateGrant", arn, &[]),
+        "only for SageMaker's grant"
+    );
+    assert!(allows(&doc, "kms:DescribeKey", arn, &[]));
+    let other = "arn:aws:kms:us-east-1:111111111111:key/ffffffff-12ab-34cd-56ef-1234567890ab";
+    assert!(!allows(&doc, "kms:CreateGrant", other, ctx));
+    assert!(!allows(&doc, "kms:DescribeKey", other, &[]));
+    // The member accounts create the notebooks: their role needs the keys too.
+    let member = iam_policy(
+        &policy,
+        &Deployment {
+            member_only: true,
+            ..Deployment::default()
+        },
+    );
+    assert!(allows(&member, "kms:CreateGrant", arn, ctx));
+}
+
+#[test]
+fn a_key_named_by_its_alias_is_any_key_with_the_alias() {
+    let doc = iam_policy(
+        &with_keys("      - {keyId: alias/notebooks}\n"),
+        &Deployment {
+            intent_key: Some(IntentKeyId::parse(SIGNING_KEY).unwrap()),
+            ..Deployment::default()
+        },
+    );
+    assert_eq!(
+        statement(&doc, "SageMakerGuardNotebookKeys"),
+        &serde_json::Value::Null
+    );
+    let grant = statement(&doc, "SageMakerGuardNotebookKeyGrantsByAlias");
+    assert_eq!(resources(grant), vec!["arn:aws:kms:*:*:key/*"]);
+    let key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let ctx: &[(&str, &str)] = &[
+        ("kms:GrantIsForAWSResource", "true"),
+        ("kms:ResourceAliases", "alias/notebooks"),
+    ];
+    assert!(allows(&doc, "kms:CreateGrant", key, ctx));
+    assert!(allows(&doc, "kms:DescribeKey", key, &ctx[1..]));
+    assert!(!allows(
+        &doc,
+        "kms:DescribeKey",
+        key,
+        &[("kms:ResourceAliases", "alias/other")]
+    ));
+    assert!(notes(
+        &with_keys("      - {keyId: alias/notebooks}\n"),
+        &Deployment::default()
+    )
+    .iter()
+    .any(|n| n.contains("alias/notebooks")));
+}
+
+#[test]
+fn a_policy_that_does_not_remediate_sagemaker21_has_no_key_statement() {
+    let policy = crate::domain::policy::load(
+        "p.yaml",
+        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: t}\nspec:\n  remediation:\n    kmsKeys: [{keyId: alias/nb}]\n  controls:\n    SageMaker.21: {action: finding}\n",
+    )
+    .unwrap();
+    let doc = anywhere(&policy);
+    assert!(!allowed_actions(&doc)
+        .iter()
+        .any(|a| a.starts_with("kms:CreateGrant")));
 }

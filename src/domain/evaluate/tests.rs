@@ -14,6 +14,7 @@ const S5: ControlId = ControlId::SageMaker5;
 const S6: ControlId = ControlId::SageMaker6;
 const S7: ControlId = ControlId::SageMaker7;
 const S8: ControlId = ControlId::SageMaker8;
+const S21: ControlId = ControlId::SageMaker21;
 
 /// Every control on, with action `finding`.
 fn all_on() -> Policy {
@@ -35,6 +36,7 @@ fn compliant_nb() -> NotebookInstance {
         direct_internet_access: Some("Disabled".into()),
         root_access: Some("Disabled".into()),
         platform_identifier: Some("notebook-al2023-v1".into()),
+        kms_key_id: Some("alias/notebooks".into()),
         ..NotebookInstance::default()
     }
 }
@@ -568,7 +570,7 @@ controls:
 fn only_controls_of_the_resources_kind_are_evaluated_in_control_order() {
     let policy = all_on();
     let cases = [
-        (observed_notebook(compliant_nb()), vec![S1, S2, S3, S8]),
+        (observed_notebook(compliant_nb()), vec![S1, S2, S3, S8, S21]),
         (
             endpoint_config(vec![instance_variant("a", Some(2))]),
             vec![S4],
@@ -603,16 +605,17 @@ controls:
   SageMaker.8: {action: off}
 "#,
     );
-    // A notebook failing every control: only .2 and .3 give a verdict.
+    // A notebook failing every control: only .2, .3 and .21 give a verdict.
     let failing = NotebookInstance {
         direct_internet_access: Some("Enabled".into()),
         subnet_id: None,
         root_access: Some("Enabled".into()),
         platform_identifier: Some("notebook-al1-v1".into()),
+        kms_key_id: None,
         ..compliant_nb()
     };
     let verdicts = evaluate(&observed_notebook(failing), &policy, now());
-    assert_eq!(controls_of(&verdicts), vec![S2, S3]);
+    assert_eq!(controls_of(&verdicts), vec![S2, S3, S21]);
     assert!(
         verdicts.iter().all(|v| v.status == Status::Failed),
         "{verdicts:?}"
@@ -646,7 +649,7 @@ controls:
 fn missing_details_is_an_error_for_every_configuration_control() {
     let policy = all_on();
     let cases = [
-        (ResourceKind::NotebookInstance, vec![S1, S2, S3, S8]),
+        (ResourceKind::NotebookInstance, vec![S1, S2, S3, S8, S21]),
         (ResourceKind::EndpointConfig, vec![S4]),
         (ResourceKind::Model, vec![S5]),
     ];
@@ -709,6 +712,24 @@ fn details_of_another_kind_are_an_error_never_a_verdict() {
         judge(S4, &settings, &notebook_as_model),
         Judgement::Unknown(_)
     ));
+}
+
+#[test]
+fn sagemaker_21_is_judged_by_the_notebooks_volume_key() {
+    let policy = load_policy("controls: {SageMaker.21: {action: finding}}");
+    let cases: [(Option<&str>, Status); 4] = [
+        (Some("alias/notebooks"), Status::Passed),
+        (None, Status::Failed),
+        (Some(""), Status::Failed),
+        (Some("  "), Status::Failed),
+    ];
+    for (key, expected) in cases {
+        let r = observed_notebook(NotebookInstance {
+            kms_key_id: key.map(str::to_string),
+            ..compliant_nb()
+        });
+        assert_eq!(verdict_of(&r, &policy, S21).status, expected, "{key:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -902,7 +923,12 @@ fn exemptions() {
         let r = failing_notebook(c.name, t);
         let verdicts = evaluate(&r, &policy, now());
         // The exemptions never change which controls are evaluated.
-        assert_eq!(controls_of(&verdicts), vec![S1, S2, S3, S8], "{}", c.what);
+        assert_eq!(
+            controls_of(&verdicts),
+            vec![S1, S2, S3, S8, S21],
+            "{}",
+            c.what
+        );
         let got = [
             verdict_of(&r, &policy, S1).status,
             verdict_of(&r, &policy, S3).status,
@@ -974,7 +1000,7 @@ fn an_exemption_applies_even_when_the_check_cannot_run() {
     let policy = load_policy(r#"exemptions: [{name: all, namePatterns: ["nb-*"]}]"#);
     let r = observed(ResourceKind::NotebookInstance, "nb-9", None, None);
     let verdicts = evaluate(&r, &policy, now());
-    assert_eq!(controls_of(&verdicts), vec![S1, S2, S3, S8]);
+    assert_eq!(controls_of(&verdicts), vec![S1, S2, S3, S8, S21]);
     assert!(
         verdicts.iter().all(|v| v.status == Status::Exempt),
         "{verdicts:?}"

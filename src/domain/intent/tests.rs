@@ -397,3 +397,47 @@ fn leaving_unchanged_settings_out_of_the_create_step_creates_the_same_notebook()
     assert_eq!(i.spec, derive_spec(&nb, &before).unwrap());
     assert_eq!(check(&i, now()), Ok(()));
 }
+
+#[test]
+fn a_kms_key_fix_is_derived_into_the_spec_and_its_intent_passes_the_check() {
+    let nb = NotebookInstance {
+        kms_key_id: None,
+        ..observed_notebook(NotebookStatus::Stopped)
+    };
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let fixes = vec![
+        Setting::DirectInternetAccess("Disabled".into()),
+        Setting::KmsKeyId(key.into()),
+    ];
+    let spec = derive_spec(&nb, &fixes).unwrap();
+    assert_eq!(spec.kms_key_id.as_deref(), Some(key));
+    assert_eq!(spec.direct_internet_access.as_deref(), Some("Disabled"));
+    // Everything else as it was.
+    assert_eq!(spec.subnet_id.as_deref(), Some("subnet-1"));
+    assert_eq!(spec.volume_size_in_gb, Some(50));
+    assert_eq!(spec.lifecycle_config_name.as_deref(), Some("lc"));
+
+    let (a, mut plan) = assessment(nb, &[("owner", "ana")]);
+    for s in &mut plan.steps {
+        if let Step::Create { settings } = s {
+            *settings = fixes.clone();
+        }
+    }
+    let i = capture(&a, &plan, "p", now()).unwrap();
+    assert_eq!(i.spec.kms_key_id.as_deref(), Some(key));
+    assert_eq!(i.fixes, fixes);
+    assert_eq!(check(&i, now()), Ok(()));
+    // A key that is not the fix's is refused.
+    let mut other = i.clone();
+    other.spec.kms_key_id = Some("alias/attacker".into());
+    assert!(matches!(
+        check(&other, now()),
+        Err(IntentRefusal::SpecNotDerived(_))
+    ));
+    // The fix travels with the intent, by the API's name.
+    let json = serde_json::to_value(&i.fixes).unwrap();
+    assert_eq!(
+        json[1],
+        serde_json::json!({"name": "KmsKeyId", "value": key})
+    );
+}

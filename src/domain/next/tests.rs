@@ -18,6 +18,7 @@ fn nb(status: NotebookStatus) -> Observed {
         subnet_id: Some("subnet-1".into()),
         direct_internet_access: Some("Disabled".into()),
         platform_identifier: Some("notebook-al2023-v1".into()),
+        kms_key_id: Some("alias/notebooks".into()),
         creation_time: Some(now().as_second()),
         ..NotebookInstance::default()
     });

@@ -9,6 +9,7 @@ use crate::domain::resource::{Details, EndpointConfig, ProductionVariant, Tags};
 const S1: ControlId = ControlId::SageMaker1;
 const S2: ControlId = ControlId::SageMaker2;
 const S3: ControlId = ControlId::SageMaker3;
+const S21: ControlId = ControlId::SageMaker21;
 const S4: ControlId = ControlId::SageMaker4;
 const S5: ControlId = ControlId::SageMaker5;
 const S6: ControlId = ControlId::SageMaker6;
@@ -1272,4 +1273,147 @@ fn a_recreate_after_mark_beyond_the_grace_period_is_brought_back_to_it() {
     let p = plan_for(&r, &[S1], &policy);
     let latest: Timestamp = "2026-12-02T00:00:00Z".parse().unwrap(); // now + 72 h
     assert_eq!(p.steps[1], Step::WaitUntil { time: latest });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SageMaker.21: the storage volume's KMS key, given by the same recreate
+
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn kms_policy(controls: &str, keys: &str) -> Policy {
+    load_policy(&format!(
+        "dryRun: false\ncontrols: {controls}\nremediation:\n  networks: [{{subnetId: subnet-new, securityGroupIds: [sg-new]}}]\n  kmsKeys:\n{keys}"
+    ))
+}
+
+#[test]
+fn sagemaker21_recreates_with_the_policys_key_and_nothing_else_changes() {
+    let policy = kms_policy(
+        "{SageMaker.21: {action: remediate}}",
+        &format!("    - {{keyId: \"{KEY_ARN}\"}}\n"),
+    );
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S21], &policy);
+    assert_eq!(p.kind, PlanKind::Recreate, "{:?}", steps(&p));
+    assert_eq!(
+        create_settings(&p),
+        vec![Setting::KmsKeyId(KEY_ARN.into())],
+        "the notebook keeps its subnet, groups and everything else"
+    );
+    assert_eq!(p.controls, vec![S21]);
+}
+
+#[test]
+fn sagemaker1_and_21_are_one_recreate_with_both_fixes() {
+    let policy = kms_policy(
+        "{SageMaker.1: {action: remediate}, SageMaker.3: {action: remediate}, SageMaker.21: {action: remediate}}",
+        "    - {keyId: alias/notebooks}\n",
+    );
+    let p = plan_for(&observed_notebook(nb()), &[S1, S3, S21], &policy);
+    assert_eq!(p.kind, PlanKind::Recreate);
+    let create = create_settings(&p);
+    assert_eq!(
+        setting(&create, "DirectInternetAccess").as_deref(),
+        Some("Disabled")
+    );
+    assert_eq!(setting(&create, "RootAccess").as_deref(), Some("Disabled"));
+    assert_eq!(
+        setting(&create, "KmsKeyId").as_deref(),
+        Some("alias/notebooks")
+    );
+    for (what, step) in [
+        ("stop", Step::Stop),
+        ("delete", Step::Delete),
+        ("capture", Step::CaptureConfiguration),
+    ] {
+        assert_eq!(
+            count_steps(&p, |s| *s == step),
+            1,
+            "one {what}: {:?}",
+            steps(&p)
+        );
+    }
+    // The grace period applies: the notebook is old.
+    assert!(
+        p.steps.iter().any(|s| matches!(s, Step::WaitUntil { .. })),
+        "{:?}",
+        steps(&p)
+    );
+}
+
+#[test]
+fn sagemaker21_uses_the_most_specific_key_for_the_account_and_region() {
+    let keys = concat!(
+        "    - {keyId: alias/any}\n",
+        "    - {account: \"111111111111\", region: us-east-1, keyId: alias/both}\n",
+        "    - {account: \"111111111111\", keyId: alias/account}\n",
+        "    - {region: eu-west-1, keyId: alias/eu}\n",
+    );
+    let policy = kms_policy("{SageMaker.21: {action: remediate}}", keys);
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S21], &policy);
+    assert_eq!(
+        setting(&create_settings(&p), "KmsKeyId").as_deref(),
+        Some("alias/both")
+    );
+}
+
+#[test]
+fn sagemaker21_without_a_key_for_the_account_is_a_finding_with_a_note() {
+    let policy = kms_policy(
+        "{SageMaker.21: {action: remediate}}",
+        "    - {account: \"222222222222\", keyId: alias/other}\n",
+    );
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S21], &policy);
+    assert_eq!(p.kind, PlanKind::Finding);
+    assert_eq!(steps(&p), ["file finding SageMaker.21"]);
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    assert!(
+        p.notes[0].contains(ACCOUNT)
+            && p.notes[0].contains(REGION)
+            && p.notes[0].contains("spec.remediation.kmsKeys"),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn without_a_key_the_other_fixes_of_the_recreate_are_still_made() {
+    let policy = kms_policy(
+        "{SageMaker.1: {action: remediate}, SageMaker.21: {action: remediate}}",
+        "    - {region: eu-west-1, keyId: alias/eu}\n",
+    );
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S1, S21], &policy);
+    assert_eq!(p.kind, PlanKind::Recreate);
+    let create = create_settings(&p);
+    assert_eq!(
+        setting(&create, "DirectInternetAccess").as_deref(),
+        Some("Disabled")
+    );
+    assert_eq!(setting(&create, "KmsKeyId"), None);
+    assert_eq!(steps(&p)[0], "file finding SageMaker.21");
+
+    // And without a network, the key is still given: SageMaker.21 needs no subnet.
+    let policy = load_policy(
+        "dryRun: false\ncontrols: {SageMaker.2: {action: finding}, SageMaker.1: {action: remediate}, SageMaker.21: {action: remediate}}\nremediation:\n  kmsKeys: [{keyId: alias/nb}]",
+    );
+    let outside = NotebookInstance {
+        subnet_id: None,
+        security_groups: vec![],
+        ..fresh(nb())
+    };
+    let p = plan_for(&observed_notebook(outside), &[S1, S21], &policy);
+    assert_eq!(p.kind, PlanKind::Recreate, "{:?}", steps(&p));
+    assert_eq!(
+        create_settings(&p),
+        vec![Setting::KmsKeyId("alias/nb".into())]
+    );
+    assert!(steps(&p).contains(&"file finding SageMaker.1".to_string()));
+}
+
+#[test]
+fn sagemaker21_waits_for_its_users_with_only_when_stopped() {
+    let policy = load_policy(
+        "dryRun: false\ncontrols: {SageMaker.21: {action: remediate}}\nremediation:\n  kmsKeys: [{keyId: alias/nb}]\n  notebook: {onlyWhenStopped: true}",
+    );
+    let p = plan_for(&observed_notebook(fresh(nb())), &[S21], &policy);
+    assert!(p.steps.contains(&Step::WaitForUserStop), "{:?}", steps(&p));
 }

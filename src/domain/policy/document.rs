@@ -202,6 +202,9 @@ pub struct Remediation {
     /// Subnets and security groups to recreate notebooks in, per account and region.
     #[serde(default)]
     pub networks: Vec<Network>,
+    /// KMS keys to recreate notebooks with (SageMaker.21), per account and region.
+    #[serde(default)]
+    pub kms_keys: Vec<KmsKey>,
     /// Values for tag keys a fix adds (SageMaker.6, .7).
     #[serde(default)]
     pub tag_values: BTreeMap<String, String>,
@@ -228,6 +231,18 @@ pub struct Network {
     pub region: Option<Located<String>>,
     pub subnet_id: Located<String>,
     pub security_group_ids: Located<Vec<String>>,
+}
+
+/// The KMS key a recreated notebook's storage volume is encrypted with (SageMaker.21).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KmsKey {
+    /// Absent: any account.
+    pub account: Option<Located<String>>,
+    /// Absent: any region.
+    pub region: Option<Located<String>>,
+    /// A key id, a key ARN, `alias/<name>` or an alias ARN, as CreateNotebookInstance takes KmsKeyId.
+    pub key_id: Located<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -271,6 +286,8 @@ pub struct Controls {
     pub sagemaker_7: Option<ControlPolicy<TagParameters>>,
     #[serde(rename = "SageMaker.8")]
     pub sagemaker_8: Option<ControlPolicy<PlatformParameters>>,
+    #[serde(rename = "SageMaker.21")]
+    pub sagemaker_21: Option<ControlPolicy<NoParameters>>,
 }
 
 /// One control's entry, with its parameters in a common shape.
@@ -311,6 +328,7 @@ impl Controls {
             ControlId::SageMaker3 => plain(&self.sagemaker_3),
             ControlId::SageMaker4 => plain(&self.sagemaker_4),
             ControlId::SageMaker5 => plain(&self.sagemaker_5),
+            ControlId::SageMaker21 => plain(&self.sagemaker_21),
             ControlId::SageMaker6 => tagged(&self.sagemaker_6),
             ControlId::SageMaker7 => tagged(&self.sagemaker_7),
             ControlId::SageMaker8 => self.sagemaker_8.as_ref().map(|c| ControlEntry {

@@ -545,9 +545,10 @@ fn control_hint(text: &str) -> String {
 }
 
 fn control_ids() -> String {
-    let first = ControlId::ALL[0];
-    let last = ControlId::ALL[ControlId::ALL.len() - 1];
-    format!("controls are {first} to {last}")
+    format!(
+        "the known controls are {}",
+        crate::domain::catalogue::known_ids()
+    )
 }
 
 /// "a, b and c".

@@ -50,7 +50,7 @@ fn the_example_of_the_issue_loads() {
 fn defaults_are_safe() {
     let p = load("p.yaml", &with_spec("  controls: {}\n")).unwrap();
     assert!(p.dry_run, "a policy is dry-run unless it says otherwise");
-    assert_eq!(p.controls.len(), 8);
+    assert_eq!(p.controls.len(), ControlId::ALL.len());
     assert_eq!(p.remediation.fresh_window, Duration::from_secs(1800));
     assert_eq!(p.remediation.grace_period, Duration::from_secs(72 * 3600));
     assert_eq!(p.remediation.min_instance_count, 2);
@@ -90,7 +90,7 @@ fn sagemaker_8_platforms_can_be_set() {
 #[test]
 fn every_policy_error_names_file_line_column_and_hint() {
     let cases: &[(&str, u64, u64, &str, &str)] = &[
-        ("  controls:\n    SageMaker.9: {action: finding}\n", 7, 5, "unknown control `SageMaker.9`", "SageMaker.1 to SageMaker.8"),
+        ("  controls:\n    SageMaker.9: {action: finding}\n", 7, 5, "unknown control `SageMaker.9`", "SageMaker.8 and SageMaker.21"),
         ("  dryrun: true\n", 6, 3, "unknown key `dryrun` in spec", "did you mean `dryRun`?"),
         ("  controls:\n    SageMaker.3: {action: fix}\n", 7, 27, "`fix` is not an action", "off, finding, tag and remediate"),
         ("  dryRun: no\n", 6, 11, "boolean", "true or false"),
@@ -115,13 +115,18 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  exemptions:\n    - name: all\n", 7, 7, "selects no resource", "action: off"),
         ("  exemptions:\n    - namePatterns: [\"a[\"]\n", 7, 22, "not a valid name pattern", "globs"),
         ("  exemptions:\n    - namePatterns: [a]\n      expires: soon\n", 8, 16, "not a date", "2027-01-31"),
-        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "unknown control `SageMaker.10`", "SageMaker.1 to SageMaker.8"),
+        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "unknown control `SageMaker.10`", "SageMaker.8 and SageMaker.21"),
         ("  remediation:\n    notebook: {gracePeriod: three days}\n", 7, 29, "not a duration", "72h"),
         ("  remediation:\n    notebook: {gracePeriod: 9000y}\n", 7, 29, "longer than the guard can schedule", "action: finding"),
         ("  remediation:\n    networks:\n      - {subnetId: vpc-1, securityGroupIds: [sg-1]}\n", 8, 20, "not a subnet id", "subnet-"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: []}\n", 8, 48, "securityGroupIds is empty", "security group"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [x]}\n", 8, 48, "not a security group id", "sg-"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [sg-1]}\n      - {subnetId: subnet-2, securityGroupIds: [sg-1]}\n", 9, 20, "a second network", ""),
+        ("  controls:\n    SageMaker.21: {action: remediate}\n", 7, 28, "no KMS key is configured", "spec.remediation.kmsKeys"),
+        ("  remediation:\n    kmsKeys:\n      - {keyId: my-key}\n", 8, 17, "`my-key` is not a KMS key", "KmsKeyId"),
+        ("  remediation:\n    kmsKeys:\n      - {keyId: \"arn:aws:s3:::bucket\"}\n", 8, 17, "is not a KMS key", "alias/"),
+        ("  remediation:\n    kmsKeys:\n      - {account: \"12\", keyId: alias/nb}\n", 8, 19, "not an AWS account id", "12 digits"),
+        ("  remediation:\n    kmsKeys:\n      - {keyId: alias/a}\n      - {keyId: alias/b}\n", 9, 17, "a second KMS key", "one key"),
         ("  remediation:\n    endpointConfig: {minInstanceCount: 1}\n", 7, 40, "does not satisfy SageMaker.4", "2 or more"),
         ("  remediation:\n    maxRemediationsPerHour: 0\n", 7, 29, "maxRemediationsPerHour is 0", "dryRun"),
         ("  remediation:\n    mutationsPerSecond: 0\n", 7, 25, "mutationsPerSecond is 0", "dryRun"),
@@ -278,7 +283,7 @@ fn every_shipped_policy_is_valid() {
     assert!(n >= 2, "policies/ has audit-only.yaml and recommended.yaml");
     let audit = load_file(&dir.join("audit-only.yaml")).unwrap();
     assert!(audit.controls.values().all(|c| c.action == Action::Finding));
-    assert_eq!(audit.controls.len(), 8);
+    assert_eq!(audit.controls.len(), ControlId::ALL.len());
 }
 
 #[test]
@@ -402,7 +407,7 @@ fn an_unknown_control_in_an_exemption_lists_the_control_ids_not_the_actions() {
     assert_eq!(lines(&e), vec!["8:18 unknown control `SageMaker.12`"]);
     assert_eq!(
         e[0].hint.as_deref(),
-        Some("controls are SageMaker.1 to SageMaker.8")
+        Some("the known controls are SageMaker.1, SageMaker.2, SageMaker.3, SageMaker.4, SageMaker.5, SageMaker.6, SageMaker.7, SageMaker.8 and SageMaker.21")
     );
 }
 
@@ -413,7 +418,7 @@ fn a_control_id_spelt_differently_is_recognised() {
     ));
     assert_eq!(
         e[0].hint.as_deref(),
-        Some("did you mean `SageMaker.3`? controls are SageMaker.1 to SageMaker.8")
+        Some("did you mean `SageMaker.3`? the known controls are SageMaker.1, SageMaker.2, SageMaker.3, SageMaker.4, SageMaker.5, SageMaker.6, SageMaker.7, SageMaker.8 and SageMaker.21")
     );
 }
 
@@ -731,4 +736,39 @@ fn the_parameters_of_the_schema_are_those_of_the_catalogue() {
         in_catalogue.sort();
         assert_eq!(in_schema, in_catalogue, "{id}");
     }
+}
+
+#[test]
+fn kms_keys_resolve_per_account_and_region() {
+    let p = load(
+        "p.yaml",
+        &with_spec(concat!(
+            "  controls:\n    SageMaker.21: {action: remediate}\n",
+            "  remediation:\n    kmsKeys:\n",
+            "      - {keyId: alias/notebooks}\n",
+            "      - {account: \"111111111111\", region: us-east-1, keyId: \"arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab\"}\n",
+            "      - {region: eu-west-1, keyId: mrk-0123456789abcdef0123456789abcdef}\n",
+        )),
+    )
+    .unwrap();
+    let key = |a: &str, r: &str| {
+        p.remediation
+            .kms_key_for(a, r)
+            .map(|k| k.key_id.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(
+        key("111111111111", "us-east-1"),
+        "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    );
+    assert_eq!(key("222222222222", "us-east-1"), "alias/notebooks");
+    assert_eq!(
+        key("222222222222", "eu-west-1"),
+        "mrk-0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(
+        p.control(ControlId::SageMaker21).unwrap().action,
+        Action::Remediate
+    );
 }

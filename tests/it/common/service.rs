@@ -210,7 +210,8 @@ pub async fn create_notebook(c: &aws_sdk_sagemaker::Client, name: &str, complian
             .security_group_ids("sg-1")
             .direct_internet_access(DirectInternetAccess::Disabled)
             .root_access(RootAccess::Disabled)
-            .platform_identifier("notebook-al2023-v1");
+            .platform_identifier("notebook-al2023-v1")
+            .kms_key_id("alias/notebooks");
     }
     req.send().await.unwrap();
 }
@@ -487,6 +488,20 @@ pub async fn hmac_key(account: &str) -> String {
         .create_key()
         .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
         .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// A new symmetric encryption KMS key of the account (a notebook's storage volume key): its ARN.
+pub async fn volume_key(account: &str) -> String {
+    kms(account)
+        .await
+        .create_key()
         .send()
         .await
         .unwrap()
