@@ -106,23 +106,31 @@ impl Edge {
     /// The reader of a region of `account` (`None`: the guard's own); `None` when the account
     /// is not one the guard can reach.
     pub fn observer_in(&self, account: Option<&str>, region: &str) -> Option<Observer> {
+        self.client_in(&self.observers, account, region, |config| {
+            let mut config = aws_sdk_sagemaker::config::Builder::from(config)
+                .region(aws_sdk_sagemaker::config::Region::new(region.to_string()));
+            if let Some(i) = &self.interceptor {
+                config.push_interceptor(i.clone());
+            }
+            Observer::new(aws_sdk_sagemaker::Client::from_conf(config.build()), region)
+        })
+    }
+
+    /// The client `make` builds for a region of `account` (`None`: the guard's own), kept in
+    /// `clients` (at most [`MAX_CLIENTS`]); `None` when the account is not one the guard can
+    /// reach.
+    fn client_in<T: Clone>(
+        &self,
+        clients: &Mutex<HashMap<String, T>>,
+        account: Option<&str>,
+        region: &str,
+        make: impl FnOnce(&aws_config::SdkConfig) -> T,
+    ) -> Option<T> {
         let config = self.reach.config(account)?;
         let key = format!("{}|{region}", account.unwrap_or(""));
-        let mut observers = self.observers.lock().expect("never poisoned");
-        bound(&mut observers, &key, MAX_CLIENTS);
-        Some(
-            observers
-                .entry(key)
-                .or_insert_with(|| {
-                    let mut config = aws_sdk_sagemaker::config::Builder::from(config)
-                        .region(aws_sdk_sagemaker::config::Region::new(region.to_string()));
-                    if let Some(i) = &self.interceptor {
-                        config.push_interceptor(i.clone());
-                    }
-                    Observer::new(aws_sdk_sagemaker::Client::from_conf(config.build()), region)
-                })
-                .clone(),
-        )
+        let mut clients = clients.lock().expect("never poisoned");
+        bound(&mut clients, &key, MAX_CLIENTS);
+        Some(clients.entry(key).or_insert_with(|| make(config)).clone())
     }
 
     /// The Security Hub importer of a region of the guard's own account.
@@ -134,44 +142,26 @@ impl Edge {
     /// The Security Hub importer of a region of `account`: a finding is imported in the account
     /// it is about (BatchImportFindings with the default product takes only the caller's own).
     pub fn importer_in(&self, account: Option<&str>, region: &str) -> Option<FindingsImporter> {
-        let config = self.reach.config(account)?;
-        let key = format!("{}|{region}", account.unwrap_or(""));
-        let mut importers = self.importers.lock().expect("never poisoned");
-        bound(&mut importers, &key, MAX_CLIENTS);
-        Some(
-            importers
-                .entry(key)
-                .or_insert_with(|| {
-                    let mut config = aws_sdk_securityhub::config::Builder::from(config)
-                        .region(aws_sdk_securityhub::config::Region::new(region.to_string()));
-                    if let Some(i) = &self.interceptor {
-                        config.push_interceptor(i.clone());
-                    }
-                    FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(config.build()))
-                })
-                .clone(),
-        )
+        self.client_in(&self.importers, account, region, |config| {
+            let mut config = aws_sdk_securityhub::config::Builder::from(config)
+                .region(aws_sdk_securityhub::config::Region::new(region.to_string()));
+            if let Some(i) = &self.interceptor {
+                config.push_interceptor(i.clone());
+            }
+            FindingsImporter::new(aws_sdk_securityhub::Client::from_conf(config.build()))
+        })
     }
 
     /// The KMS client of a region of `account` (`None`: the guard's own).
     fn key_reader(&self, account: Option<&str>, region: &str) -> Option<aws_sdk_kms::Client> {
-        let config = self.reach.config(account)?;
-        let key = format!("{}|{region}", account.unwrap_or(""));
-        let mut readers = self.key_readers.lock().expect("never poisoned");
-        bound(&mut readers, &key, MAX_CLIENTS);
-        Some(
-            readers
-                .entry(key)
-                .or_insert_with(|| {
-                    let mut config = aws_sdk_kms::config::Builder::from(config)
-                        .region(aws_sdk_kms::config::Region::new(region.to_string()));
-                    if let Some(i) = &self.interceptor {
-                        config.push_interceptor(i.clone());
-                    }
-                    aws_sdk_kms::Client::from_conf(config.build())
-                })
-                .clone(),
-        )
+        self.client_in(&self.key_readers, account, region, |config| {
+            let mut config = aws_sdk_kms::config::Builder::from(config)
+                .region(aws_sdk_kms::config::Region::new(region.to_string()));
+            if let Some(i) = &self.interceptor {
+                config.push_interceptor(i.clone());
+            }
+            aws_sdk_kms::Client::from_conf(config.build())
+        })
     }
 
     /// The outcome publisher of a region.

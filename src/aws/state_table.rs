@@ -85,29 +85,8 @@ impl StateTable {
         now: Timestamp,
     ) -> Result<bool, AwsError> {
         let hour = now.as_second() / 3600;
-        let answer = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("budget#{account}#{hour}")))
-            .update_expression("ADD used :one SET expires = :expires")
-            .condition_expression("attribute_not_exists(used) OR used < :limit")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(limit))
-            .expression_attribute_values(":expires", n((hour + 2) * 3600))
-            .send()
-            .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("UpdateItem", e);
-                if e.code == "ConditionalCheckFailedException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        self.take_one(format!("budget#{account}#{hour}"), limit, (hour + 2) * 3600)
+            .await
     }
 
     /// Counts one more mutating call in `account` and `region` in the second `now` falls in, if
@@ -120,16 +99,28 @@ impl StateTable {
         now: Timestamp,
     ) -> Result<bool, AwsError> {
         let second = now.as_second();
+        self.take_one(
+            format!("pace#{account}#{region}#{second}"),
+            per_second,
+            second + 3600,
+        )
+        .await
+    }
+
+    /// Adds one to the counter `pk` if it is below `limit` (one conditional `UpdateItem`, so
+    /// replicas never count past it together); `false` when it is not. The item expires (TTL)
+    /// at `expires`.
+    async fn take_one(&self, pk: String, limit: u32, expires: i64) -> Result<bool, AwsError> {
         let answer = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("pace#{account}#{region}#{second}")))
+            .key("pk", s(pk))
             .update_expression("ADD used :one SET expires = :expires")
             .condition_expression("attribute_not_exists(used) OR used < :limit")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(per_second))
-            .expression_attribute_values(":expires", n(second + 3600))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":expires", n(expires))
             .send()
             .await;
         match answer {
