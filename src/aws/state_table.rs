@@ -37,6 +37,37 @@ pub struct StateTable {
     lease_for: Duration,
 }
 
+/// A conditional write's answer: `true` when it was made, `false` when its condition did not
+/// hold (another replica's lease, a full counter), an error otherwise.
+fn granted<T, E>(
+    operation: &'static str,
+    answer: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+) -> Result<bool, AwsError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match answer {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = AwsError::from_sdk(operation, e);
+            if e.code == CONDITION_FAILED {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// DynamoDB's answer to a conditional write whose condition did not hold.
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -123,17 +154,7 @@ impl StateTable {
             .expression_attribute_values(":expires", n(expires))
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("UpdateItem", e);
-                if e.code == "ConditionalCheckFailedException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        granted("UpdateItem", answer)
     }
 
     /// Takes (or renews) the lease on a resource; `false` when another replica holds it.
@@ -154,17 +175,7 @@ impl StateTable {
             .expression_attribute_values(":now", n(now.as_second()))
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = AwsError::from_sdk("PutItem", e);
-                if e.code == "ConditionalCheckFailedException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        granted("PutItem", answer)
     }
 
     /// Gives the lease back (if this process still holds it); a failure only leaves it to
@@ -182,7 +193,7 @@ impl StateTable {
             .await;
         if let Err(e) = answer {
             let e = AwsError::from_sdk("DeleteItem", e);
-            if e.code != "ConditionalCheckFailedException" {
+            if e.code != CONDITION_FAILED {
                 tracing::warn!(resource, error = %e, "cannot give a lease back: it expires on its own");
             }
         }

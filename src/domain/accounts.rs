@@ -36,18 +36,24 @@ struct File {
     accounts: Vec<AccountEntry>,
 }
 
-/// An entry as written: `account_id` may be a number in YAML.
-#[derive(Deserialize)]
-struct AccountEntry {
-    account_id: serde_json::Value,
+/// An entry as c7n-org's `accounts.yml` writes it, in a file (`--accounts`) or in the policy
+/// (`spec.organization.accounts`): `account_id` may be a number in YAML; the keys the guard does
+/// not use (`tags`, `vars`, ...) are accepted as they are.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(extend("additionalProperties" = {}))]
+pub struct AccountEntry {
+    /// The 12-digit account id, quoted.
+    pub account_id: serde_json::Value,
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
+    /// The regions to sweep in it; empty: the policy's scope, else the default region.
     #[serde(default)]
-    regions: Vec<String>,
+    pub regions: Vec<String>,
+    /// The role to assume; none: the member role template's.
     #[serde(default)]
-    role: Option<String>,
+    pub role: Option<String>,
     #[serde(default)]
-    external_id: Option<String>,
+    pub external_id: Option<String>,
 }
 
 /// Every account the guard may reach, by id.
@@ -82,10 +88,7 @@ impl Accounts {
             .accounts
             .into_iter()
             .enumerate()
-            .map(|(i, e)| {
-                account(e.account_id, e.name, e.regions, e.role, e.external_id)
-                    .map_err(|m| err(format!("accounts[{i}]: {m}")))
-            })
+            .map(|(i, e)| account(e).map_err(|m| err(format!("accounts[{i}]: {m}"))))
             .collect::<Result<Vec<_>, _>>()?;
         Accounts::from_list(accounts, role_template).map_err(err)
     }
@@ -140,15 +143,15 @@ pub fn check_role_template(role_template: &str) -> Result<(), String> {
     }
 }
 
-/// One account as written (`account_id` may be a YAML number), checked: a 12-digit id, a role
-/// ARN, an external id of STS's length.
-pub fn account(
-    account_id: serde_json::Value,
-    name: Option<String>,
-    regions: Vec<String>,
-    role: Option<String>,
-    external_id: Option<String>,
-) -> Result<Account, String> {
+/// One account as written, checked: a 12-digit id, a role ARN, an external id of STS's length.
+pub fn account(entry: AccountEntry) -> Result<Account, String> {
+    let AccountEntry {
+        account_id,
+        name,
+        regions,
+        role,
+        external_id,
+    } = entry;
     let id = match &account_id {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => format!("{n:0>12}"),

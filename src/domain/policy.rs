@@ -683,14 +683,7 @@ impl Checker<'_> {
     fn organization(&mut self, o: &document::Organization) -> Organization {
         let mut accounts: Vec<crate::domain::accounts::Account> = Vec::new();
         for entry in &o.accounts {
-            let e = &entry.value;
-            match crate::domain::accounts::account(
-                e.account_id.clone(),
-                e.name.clone(),
-                e.regions.clone(),
-                e.role.clone(),
-                e.external_id.clone(),
-            ) {
+            match crate::domain::accounts::account(entry.value.clone()) {
                 Ok(a) if accounts.iter().any(|b| b.account_id == a.account_id) => self.error(
                     entry,
                     format!("account {} appears twice in spec.organization.accounts", a.account_id),

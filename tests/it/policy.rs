@@ -34,29 +34,9 @@ fn validate(dir: &Path, file: &str) -> Output {
 const HEAD: &str =
     "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata:\n  name: p\nspec:\n";
 
-/// Issue 10's file: an invalid boolean, an unknown control, a misspelt key and five problems of
-/// meaning, which took four runs to find.
-const EIGHT_PROBLEMS: &str = "\
-apiVersion: sagemaker-guard/v1
-kind: GuardPolicy
-metadata:
-  name: eight
-spec:
-  dryRun: yes
-  scope:
-    accounts: [\"12345\"]
-    regions: [us-east-1, useast1]
-  exemptions:
-    - name: sandboxes
-      namePatterns: [\"sandbox-*\"]
-      expires: someday
-  remediation:
-    notebook: {gracePeriod: three days}
-  controls:
-    SageMaker.5: {action: remediate}
-    SageMaker.9: {action: finding}
-    SageMaker.3: {action: remediate, dryrun: true}
-";
+/// Issue 10's file (shared with the unit test): an invalid boolean, an unknown control, a
+/// misspelt key and five problems of meaning, which took four runs to find.
+const EIGHT_PROBLEMS: &str = include_str!("../fixtures/policies/eight-problems.yaml");
 
 #[test]
 fn validate_reports_all_eight_problems_of_a_file_in_one_run() {

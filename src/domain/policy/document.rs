@@ -150,28 +150,10 @@ pub struct Organization {
     /// The entries of a c7n-org `accounts.yml`, as they are (`account_id`, `name`, `regions`,
     /// `role`, `external_id`; `tags`, `vars` and other keys are ignored).
     #[serde(default)]
-    pub accounts: Vec<Located<OrgAccount>>,
+    pub accounts: Vec<Located<crate::domain::accounts::AccountEntry>>,
     /// The role assumed in an account that names none; {partition} and {account_id} are filled
     /// in. Default: `--member-role`.
     pub member_role: Option<Located<String>>,
-}
-
-/// One account, with c7n-org's keys; the keys the guard does not use are accepted as they are.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(extend("additionalProperties" = {}))]
-pub struct OrgAccount {
-    /// The 12-digit account id, quoted.
-    pub account_id: serde_json::Value,
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The regions to sweep in it; empty: the policy's scope, else the default region.
-    #[serde(default)]
-    pub regions: Vec<String>,
-    /// The role to assume; none: the member role template's.
-    #[serde(default)]
-    pub role: Option<String>,
-    #[serde(default)]
-    pub external_id: Option<String>,
 }
 
 /// Resources left alone. A resource is exempt when every given selector matches: all of

@@ -311,27 +311,7 @@ fn lines(errors: &[PolicyError]) -> Vec<String> {
 
 /// The file of issue 10: an invalid boolean, an unknown control, a misspelt key and five
 /// problems of meaning took four runs to find; one run reports all eight.
-const EIGHT_PROBLEMS: &str = "\
-apiVersion: sagemaker-guard/v1
-kind: GuardPolicy
-metadata:
-  name: eight
-spec:
-  dryRun: yes
-  scope:
-    accounts: [\"12345\"]
-    regions: [us-east-1, useast1]
-  exemptions:
-    - name: sandboxes
-      namePatterns: [\"sandbox-*\"]
-      expires: someday
-  remediation:
-    notebook: {gracePeriod: three days}
-  controls:
-    SageMaker.5: {action: remediate}
-    SageMaker.9: {action: finding}
-    SageMaker.3: {action: remediate, dryrun: true}
-";
+const EIGHT_PROBLEMS: &str = include_str!("../../../tests/fixtures/policies/eight-problems.yaml");
 
 #[test]
 fn a_file_with_eight_problems_reports_all_eight_in_one_run() {
