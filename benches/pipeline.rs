@@ -17,8 +17,9 @@ use sagemaker_guard::domain::assess::assess;
 use sagemaker_guard::domain::event::{decode, Decoded, Trigger};
 use sagemaker_guard::domain::policy::{self, Policy};
 use sagemaker_guard::domain::resource::{
-    self, Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed,
-    ProductionVariant, ResourceKind, Tags,
+    self, Details, EndpointConfig, FeatureGroup, InferenceDataStorage, InferenceExperiment,
+    InlineMonitoringJob, Model, MonitoringJobDefinition, MonitoringSchedule, NotebookInstance,
+    NotebookStatus, Observed, OfflineStore, ProductionVariant, ResourceKind, Tags,
 };
 
 const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -83,9 +84,31 @@ fn observed(trigger: &Trigger, now: Timestamp) -> Observed {
         }),
         ResourceKind::Model => Details::Model(Model {
             enable_network_isolation: Some(false),
+            ..Model::default()
         }),
         ResourceKind::Image => Details::Image,
         ResourceKind::AppImageConfig => Details::AppImageConfig,
+        // Monitoring jobs on two instances with neither switch on.
+        kind if kind.is_job_definition() => {
+            Details::MonitoringJobDefinition(MonitoringJobDefinition {
+                network_config: None,
+                instance_count: Some(2),
+            })
+        }
+        ResourceKind::MonitoringSchedule => Details::MonitoringSchedule(MonitoringSchedule {
+            status: Some("Scheduled".into()),
+            inline_job: Some(InlineMonitoringJob::default()),
+            ..MonitoringSchedule::default()
+        }),
+        ResourceKind::FeatureGroup => Details::FeatureGroup(FeatureGroup {
+            offline_store: Some(OfflineStore::default()),
+            online_store: None,
+        }),
+        _ => Details::InferenceExperiment(InferenceExperiment {
+            status: Some("Running".into()),
+            kms_key: None,
+            data_storage: Some(InferenceDataStorage::default()),
+        }),
     };
     Observed {
         kind: r.kind,

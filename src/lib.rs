@@ -1,5 +1,5 @@
 //! sagemaker-guard keeps Amazon SageMaker resources compliant with the AWS Security Hub controls
-//! SageMaker.1 to SageMaker.8 and SageMaker.21.
+//! SageMaker.1 to SageMaker.25.
 //!
 //! The modules are layers; each uses only the ones above it in this list:
 //!

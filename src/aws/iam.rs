@@ -46,7 +46,7 @@ pub const PASSED_TO_SERVICE: &str = "sagemaker.amazonaws.com";
 
 /// The SageMaker resource types the guard's calls touch, each with the Sid of its statement, in
 /// the order the policy lists them.
-const SAGEMAKER_TYPES: [(&str, &str); 7] = [
+const SAGEMAKER_TYPES: [(&str, &str); 14] = [
     ("notebook-instance", "SageMakerGuardNotebookInstances"),
     (
         "notebook-instance-lifecycle-config",
@@ -57,6 +57,22 @@ const SAGEMAKER_TYPES: [(&str, &str); 7] = [
     ("model", "SageMakerGuardModels"),
     ("image", "SageMakerGuardImages"),
     ("app-image-config", "SageMakerGuardAppImageConfigs"),
+    (
+        "data-quality-job-definition",
+        "SageMakerGuardDataQualityJobs",
+    ),
+    (
+        "model-quality-job-definition",
+        "SageMakerGuardModelQualityJobs",
+    ),
+    ("model-bias-job-definition", "SageMakerGuardModelBiasJobs"),
+    (
+        "model-explainability-job-definition",
+        "SageMakerGuardExplainabilityJobs",
+    ),
+    ("monitoring-schedule", "SageMakerGuardSchedules"),
+    ("feature-group", "SageMakerGuardFeatureGroups"),
+    ("inference-experiment", "SageMakerGuardExperiments"),
 ];
 
 /// Where the guard's role is used, as far as the operator says (the flags of `iam-policy`):
@@ -279,10 +295,11 @@ fn key_grant(key: &IntentKeyId, d: &Deployment) -> (Vec<String>, Option<serde_js
     }
 }
 
-/// The statements that let a recreate give notebooks the policy's keys: `kms:DescribeKey`, and
-/// `kms:CreateGrant` for an AWS resource only, on the named keys; a key named by its alias is any
-/// key that carries the alias, in the entry's account and region.
-fn notebook_key_statements(keys: &[NotebookKey], d: &Deployment) -> Vec<Statement> {
+/// The statements that let a fix give resources the policy's keys: `kms:DescribeKey` (the check
+/// before the fix), and with `grants` (a recreate gives notebooks the keys) `kms:CreateGrant` for
+/// an AWS resource only, on the named keys; a key named by its alias is any key that carries the
+/// alias, in the entry's account and region.
+fn notebook_key_statements(keys: &[NotebookKey], grants: bool, d: &Deployment) -> Vec<Statement> {
     let mut named = Vec::new();
     let mut aliased = Vec::new();
     let mut aliases = Vec::new();
@@ -360,7 +377,9 @@ fn notebook_key_statements(keys: &[NotebookKey], d: &Deployment) -> Vec<Statemen
         }
         grant.condition = Some(grant_condition);
         out.push(describe);
-        out.push(grant);
+        if grants {
+            out.push(grant);
+        }
     }
     out
 }
@@ -388,6 +407,34 @@ fn observe_actions(kind: ResourceKind) -> [&'static str; 2] {
         ResourceKind::AppImageConfig => [
             "sagemaker:ListAppImageConfigs",
             "sagemaker:DescribeAppImageConfig",
+        ],
+        ResourceKind::DataQualityJobDefinition => [
+            "sagemaker:ListDataQualityJobDefinitions",
+            "sagemaker:DescribeDataQualityJobDefinition",
+        ],
+        ResourceKind::ModelQualityJobDefinition => [
+            "sagemaker:ListModelQualityJobDefinitions",
+            "sagemaker:DescribeModelQualityJobDefinition",
+        ],
+        ResourceKind::ModelBiasJobDefinition => [
+            "sagemaker:ListModelBiasJobDefinitions",
+            "sagemaker:DescribeModelBiasJobDefinition",
+        ],
+        ResourceKind::ModelExplainabilityJobDefinition => [
+            "sagemaker:ListModelExplainabilityJobDefinitions",
+            "sagemaker:DescribeModelExplainabilityJobDefinition",
+        ],
+        ResourceKind::MonitoringSchedule => [
+            "sagemaker:ListMonitoringSchedules",
+            "sagemaker:DescribeMonitoringSchedule",
+        ],
+        ResourceKind::FeatureGroup => [
+            "sagemaker:ListFeatureGroups",
+            "sagemaker:DescribeFeatureGroup",
+        ],
+        ResourceKind::InferenceExperiment => [
+            "sagemaker:ListInferenceExperiments",
+            "sagemaker:DescribeInferenceExperiment",
         ],
     }
 }
@@ -461,6 +508,8 @@ struct Needs {
     recreates: bool,
     /// SageMaker.21's recreate gives notebooks these keys (`spec.remediation.kmsKeys`).
     notebook_keys: Vec<NotebookKey>,
+    /// SageMaker.21's recreate: SageMaker makes a grant on the key for the new notebook.
+    key_grants: bool,
     files_findings: bool,
     publishes_outcomes: bool,
 }
@@ -513,11 +562,15 @@ impl Needs {
         }
         needs.passes_a_role = passes_a_role;
         needs.recreates = policy.recreates();
-        if policy
-            .control(ControlId::SageMaker21)
-            .is_some_and(|s| s.action == Action::Remediate)
-        {
+        let remediates = |id| {
+            policy
+                .control(id)
+                .is_some_and(|s| s.action == Action::Remediate)
+        };
+        // SageMaker.24's update checks its key first; SageMaker.21's create makes a grant.
+        if remediates(ControlId::SageMaker21) || remediates(ControlId::SageMaker24) {
             needs.notebook_keys = policy.remediation.kms_keys.clone();
+            needs.key_grants = remediates(ControlId::SageMaker21);
         }
         // Every action files or archives findings (a deleted resource's: those still active).
         needs.files_findings = !policy.controls.is_empty();
@@ -566,7 +619,12 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
     // CreateNotebookInstance with a KmsKeyId needs kms:DescribeKey and kms:CreateGrant on the key
     // (the SageMaker Developer Guide's API permissions reference); SageMaker creates the grant,
     // so the grant is allowed only for an AWS resource.
-    statements.extend(notebook_key_statements(&needs.notebook_keys, d));
+    // SageMaker.24 gives an inference experiment the key: the guard only checks it.
+    statements.extend(notebook_key_statements(
+        &needs.notebook_keys,
+        needs.key_grants,
+        d,
+    ));
     if needs.files_findings {
         // Findings go to the default product of the resource's account.
         statements.push(Statement::new(

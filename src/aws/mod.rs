@@ -4,6 +4,7 @@
 //! [`config`], with timeouts.
 
 pub mod accounts;
+pub mod checks;
 pub mod config;
 pub mod endpoint_config;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod intent_key;
 pub mod intent_store;
 pub mod observe;
 pub mod outcome;
+pub mod reconfigure;
 pub mod recreate;
 pub mod remediate;
 pub mod state_table;

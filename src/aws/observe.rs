@@ -11,8 +11,10 @@ use aws_sdk_sagemaker::Client;
 pub use crate::aws::error::AwsError;
 use crate::domain::policy::Policy;
 use crate::domain::resource::{
-    Details, EndpointConfig, Model, NotebookInstance, NotebookStatus, Observed, ProductionVariant,
-    ResourceKind, ResourceRef, Tags,
+    Details, EndpointConfig, FeatureGroup, InferenceDataStorage, InferenceExperiment,
+    InlineMonitoringJob, Model, ModelContainer, ModelContainers, MonitoringJobDefinition,
+    MonitoringNetworkConfig, MonitoringSchedule, NotebookInstance, NotebookStatus, Observed,
+    OfflineStore, OnlineStore, ProductionVariant, ResourceKind, ResourceRef, Tags,
 };
 
 /// What the list call of a kind returns: enough to know the resource exists and to name it.
@@ -90,74 +92,125 @@ impl Observer {
                 });
             }
         };
+        // Every list call pages the same way: 100 at a time, each summary's name and ARN.
+        macro_rules! pages {
+            ($call:ident, $op:literal, $items:ident, $name:ident, $arn:ident) => {{
+                let mut pages = self.client.$call().max_results(100).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| AwsError::from_sdk($op, e))?;
+                    for s in page.$items() {
+                        push(s.$name(), s.$arn());
+                    }
+                }
+            }};
+        }
         match kind {
-            ResourceKind::NotebookInstance => {
-                let mut pages = self
-                    .client
-                    .list_notebook_instances()
-                    .max_results(100)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("ListNotebookInstances", e))?;
-                    for s in page.notebook_instances() {
-                        push(s.notebook_instance_name(), s.notebook_instance_arn());
-                    }
-                }
-            }
-            ResourceKind::EndpointConfig => {
-                let mut pages = self
-                    .client
-                    .list_endpoint_configs()
-                    .max_results(100)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("ListEndpointConfigs", e))?;
-                    for s in page.endpoint_configs() {
-                        push(s.endpoint_config_name(), s.endpoint_config_arn());
-                    }
-                }
-            }
+            ResourceKind::NotebookInstance => pages!(
+                list_notebook_instances,
+                "ListNotebookInstances",
+                notebook_instances,
+                notebook_instance_name,
+                notebook_instance_arn
+            ),
+            ResourceKind::EndpointConfig => pages!(
+                list_endpoint_configs,
+                "ListEndpointConfigs",
+                endpoint_configs,
+                endpoint_config_name,
+                endpoint_config_arn
+            ),
             ResourceKind::Model => {
-                let mut pages = self
-                    .client
-                    .list_models()
-                    .max_results(100)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("ListModels", e))?;
-                    for s in page.models() {
-                        push(s.model_name(), s.model_arn());
-                    }
-                }
+                pages!(list_models, "ListModels", models, model_name, model_arn)
             }
             ResourceKind::Image => {
+                pages!(list_images, "ListImages", images, image_name, image_arn)
+            }
+            ResourceKind::AppImageConfig => pages!(
+                list_app_image_configs,
+                "ListAppImageConfigs",
+                app_image_configs,
+                app_image_config_name,
+                app_image_config_arn
+            ),
+            ResourceKind::DataQualityJobDefinition => pages!(
+                list_data_quality_job_definitions,
+                "ListDataQualityJobDefinitions",
+                job_definition_summaries,
+                monitoring_job_definition_name,
+                monitoring_job_definition_arn
+            ),
+            ResourceKind::ModelQualityJobDefinition => pages!(
+                list_model_quality_job_definitions,
+                "ListModelQualityJobDefinitions",
+                job_definition_summaries,
+                monitoring_job_definition_name,
+                monitoring_job_definition_arn
+            ),
+            ResourceKind::ModelBiasJobDefinition => pages!(
+                list_model_bias_job_definitions,
+                "ListModelBiasJobDefinitions",
+                job_definition_summaries,
+                monitoring_job_definition_name,
+                monitoring_job_definition_arn
+            ),
+            ResourceKind::ModelExplainabilityJobDefinition => pages!(
+                list_model_explainability_job_definitions,
+                "ListModelExplainabilityJobDefinitions",
+                job_definition_summaries,
+                monitoring_job_definition_name,
+                monitoring_job_definition_arn
+            ),
+            ResourceKind::MonitoringSchedule => pages!(
+                list_monitoring_schedules,
+                "ListMonitoringSchedules",
+                monitoring_schedule_summaries,
+                monitoring_schedule_name,
+                monitoring_schedule_arn
+            ),
+            ResourceKind::FeatureGroup => pages!(
+                list_feature_groups,
+                "ListFeatureGroups",
+                feature_group_summaries,
+                feature_group_name,
+                feature_group_arn
+            ),
+            ResourceKind::InferenceExperiment => {
+                // The summaries carry no ARN. Every experiment listed here is in one account and
+                // region, so the first one described gives the ARN's prefix for all of them: one
+                // call per list, not one per experiment.
+                let mut names = Vec::new();
                 let mut pages = self
                     .client
-                    .list_images()
+                    .list_inference_experiments()
                     .max_results(100)
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("ListImages", e))?;
-                    for s in page.images() {
-                        push(s.image_name(), s.image_arn());
+                    let page =
+                        page.map_err(|e| AwsError::from_sdk("ListInferenceExperiments", e))?;
+                    names.extend(
+                        page.inference_experiments()
+                            .iter()
+                            .filter_map(|s| s.name().map(str::to_string)),
+                    );
+                }
+                let mut prefix = None;
+                for name in &names {
+                    // One deleted since the list tells nothing: the next one is asked.
+                    if let Some((arn, _, _)) = self.describe(kind, name).await? {
+                        prefix = arn
+                            .rfind('/')
+                            .map(|i| arn[..=i].to_string())
+                            .filter(|p| p.ends_with(":inference-experiment/"));
+                        break;
                     }
                 }
-            }
-            ResourceKind::AppImageConfig => {
-                let mut pages = self
-                    .client
-                    .list_app_image_configs()
-                    .max_results(100)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| AwsError::from_sdk("ListAppImageConfigs", e))?;
-                    for s in page.app_image_configs() {
-                        push(s.app_image_config_name(), s.app_image_config_arn());
+                if let Some(prefix) = prefix {
+                    for name in &names {
+                        push(
+                            Some(name),
+                            Some(&format!("{prefix}{}", name.to_ascii_lowercase())),
+                        );
                     }
                 }
             }
@@ -250,6 +303,36 @@ impl Observer {
         kind: ResourceKind,
         name: &str,
     ) -> Result<Option<(String, String, Details)>, AwsError> {
+        // The four kinds of job definition answer with the same fields.
+        macro_rules! job_definition {
+            ($call:ident, $op:literal) => {
+                self.client
+                    .$call()
+                    .job_definition_name(name)
+                    .send()
+                    .await
+                    .map(|o| {
+                        (
+                            o.job_definition_arn().map(str::to_string),
+                            o.job_definition_name().map(str::to_string),
+                            Details::MonitoringJobDefinition(MonitoringJobDefinition {
+                                network_config: o.network_config().map(|n| {
+                                    MonitoringNetworkConfig {
+                                        enable_inter_container_traffic_encryption: n
+                                            .enable_inter_container_traffic_encryption(),
+                                        enable_network_isolation: n.enable_network_isolation(),
+                                    }
+                                }),
+                                instance_count: o
+                                    .job_resources()
+                                    .and_then(|r| r.cluster_config())
+                                    .and_then(|c| c.instance_count()),
+                            }),
+                        )
+                    })
+                    .map_err(|e| AwsError::from_sdk($op, e))
+            };
+        }
         let result = match kind {
             ResourceKind::NotebookInstance => self
                 .client
@@ -303,6 +386,10 @@ impl Observer {
                         o.model_name().map(str::to_string),
                         Details::Model(Model {
                             enable_network_isolation: o.enable_network_isolation(),
+                            containers: ModelContainers {
+                                primary: o.primary_container().map(container),
+                                containers: o.containers().iter().map(container).collect(),
+                            },
                         }),
                     )
                 })
@@ -335,6 +422,70 @@ impl Observer {
                     )
                 })
                 .map_err(|e| AwsError::from_sdk("DescribeAppImageConfig", e)),
+            ResourceKind::DataQualityJobDefinition => job_definition!(
+                describe_data_quality_job_definition,
+                "DescribeDataQualityJobDefinition"
+            ),
+            ResourceKind::ModelQualityJobDefinition => job_definition!(
+                describe_model_quality_job_definition,
+                "DescribeModelQualityJobDefinition"
+            ),
+            ResourceKind::ModelBiasJobDefinition => job_definition!(
+                describe_model_bias_job_definition,
+                "DescribeModelBiasJobDefinition"
+            ),
+            ResourceKind::ModelExplainabilityJobDefinition => job_definition!(
+                describe_model_explainability_job_definition,
+                "DescribeModelExplainabilityJobDefinition"
+            ),
+            ResourceKind::MonitoringSchedule => self
+                .client
+                .describe_monitoring_schedule()
+                .monitoring_schedule_name(name)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.monitoring_schedule_arn().map(str::to_string),
+                        o.monitoring_schedule_name().map(str::to_string),
+                        Details::MonitoringSchedule(schedule(&o)),
+                    )
+                })
+                .map_err(|e| AwsError::from_sdk("DescribeMonitoringSchedule", e)),
+            ResourceKind::FeatureGroup => self
+                .client
+                .describe_feature_group()
+                .feature_group_name(name)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.feature_group_arn().map(str::to_string),
+                        o.feature_group_name().map(str::to_string),
+                        Details::FeatureGroup(feature_group(&o)),
+                    )
+                })
+                .map_err(|e| AwsError::from_sdk("DescribeFeatureGroup", e)),
+            ResourceKind::InferenceExperiment => self
+                .client
+                .describe_inference_experiment()
+                .name(name)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.arn().map(str::to_string),
+                        o.name().map(str::to_string),
+                        Details::InferenceExperiment(InferenceExperiment {
+                            status: o.status().map(|s| s.as_str().to_string()),
+                            kms_key: o.kms_key().map(str::to_string),
+                            data_storage: o.data_storage_config().map(|d| InferenceDataStorage {
+                                kms_key: d.kms_key().map(str::to_string),
+                            }),
+                        }),
+                    )
+                })
+                .map_err(|e| AwsError::from_sdk("DescribeInferenceExperiment", e)),
         };
         match result {
             // The name as SageMaker spells it: a name taken from an ARN is lower-cased, and
@@ -426,5 +577,61 @@ fn notebook(
             .map(str::to_string),
         ip_address_type: o.ip_address_type().map(|t| t.as_str().to_string()),
         creation_time: o.creation_time().map(|t| t.secs()),
+    }
+}
+
+fn container(c: &aws_sdk_sagemaker::types::ContainerDefinition) -> ModelContainer {
+    ModelContainer {
+        repository_access_mode: c
+            .image_config()
+            .and_then(|i| i.repository_access_mode())
+            .map(|m| m.as_str().to_string()),
+    }
+}
+
+fn schedule(
+    o: &aws_sdk_sagemaker::operation::describe_monitoring_schedule::DescribeMonitoringScheduleOutput,
+) -> MonitoringSchedule {
+    let config = o.monitoring_schedule_config();
+    MonitoringSchedule {
+        status: o
+            .monitoring_schedule_status()
+            .map(|s| s.as_str().to_string()),
+        inline_job: config.and_then(|c| c.monitoring_job_definition()).map(|j| {
+            InlineMonitoringJob {
+                network_config: j.network_config().map(|n| MonitoringNetworkConfig {
+                    enable_inter_container_traffic_encryption: n
+                        .enable_inter_container_traffic_encryption(),
+                    enable_network_isolation: n.enable_network_isolation(),
+                }),
+            }
+        }),
+        job_definition_name: config
+            .and_then(|c| c.monitoring_job_definition_name())
+            .map(str::to_string),
+        monitoring_type: config
+            .and_then(|c| c.monitoring_type())
+            .map(|t| t.as_str().to_string()),
+    }
+}
+
+fn feature_group(
+    o: &aws_sdk_sagemaker::operation::describe_feature_group::DescribeFeatureGroupOutput,
+) -> FeatureGroup {
+    FeatureGroup {
+        offline_store: o.offline_store_config().map(|c| OfflineStore {
+            kms_key_id: c
+                .s3_storage_config()
+                .and_then(|s| s.kms_key_id())
+                .map(str::to_string),
+        }),
+        online_store: o.online_store_config().map(|c| OnlineStore {
+            enabled: c.enable_online_store(),
+            storage_type: c.storage_type().map(|t| t.as_str().to_string()),
+            kms_key_id: c
+                .security_config()
+                .and_then(|s| s.kms_key_id())
+                .map(str::to_string),
+        }),
     }
 }

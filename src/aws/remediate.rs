@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{RootAccess, Tag};
 use jiff::Timestamp;
 
+use crate::aws::checks::{admitted, check_key};
 use crate::aws::endpoint_config;
 use crate::aws::gate::{failpoint, Effects, Mutation};
 use crate::aws::observe::AwsError;
@@ -180,6 +181,10 @@ async fn perform(
             capture_and_delete(fx, a, live, starts_fix, e).await?;
             Ok(false)
         }
+        NextStep::Reconfigure { settings } => {
+            crate::aws::reconfigure::reconfigure(fx, live, settings, e).await?;
+            Ok(false)
+        }
         NextStep::ReplaceEndpointConfig {
             name,
             instance_count,
@@ -253,27 +258,6 @@ fn transition_began(fx: &Effects<'_>, e: &mut Execution, what: &str) {
     e.done.push(what.to_string());
     e.result = ExecutionResult::Applied;
     e.requeue_after = Some(fx.settle);
-}
-
-/// Asks the blast radius; a refusal makes the fix a finding.
-async fn admitted(fx: &Effects<'_>, live: &Observed, e: &mut Execution) -> bool {
-    match fx.admit_fix(&live.account).await {
-        Ok(true) => true,
-        Ok(false) => {
-            e.result = ExecutionResult::RateLimited;
-            e.notes
-                .push("over maxRemediationsPerHour: a finding instead".into());
-            false
-        }
-        Err(err) => {
-            // Fail closed: a budget that cannot be counted admits no fix.
-            e.result = ExecutionResult::RateLimited;
-            e.notes.push(format!(
-                "the shared blast radius cannot be counted ({err}): no fix starts"
-            ));
-            false
-        }
-    }
 }
 
 /// Stop-and-recreate up to the delete: capture, store the intent durably, then delete. What
@@ -389,51 +373,12 @@ async fn check_new_key(
     fx: &Effects<'_>,
     intent: &RecreateIntent,
 ) -> Result<Option<String>, AwsError> {
-    let Some(key) = intent.fixes.iter().find_map(|s| match s {
+    match intent.fixes.iter().find_map(|s| match s {
         Setting::KmsKeyId(k) => Some(k),
         _ => None,
-    }) else {
-        return Ok(None);
-    };
-    let Some(kms) = fx.kms else {
-        return Ok(Some(format!(
-            "its new KMS key `{key}` cannot be checked (no KMS client for the notebook's account)"
-        )));
-    };
-    match kms.describe_key().key_id(key).send().await {
-        Ok(out) => {
-            let state = out
-                .key_metadata()
-                .and_then(|m| m.key_state())
-                .map(|s| s.as_str().to_string());
-            match state.as_deref() {
-                Some("Enabled") => Ok(None),
-                other => Ok(Some(format!(
-                    "its new KMS key `{key}` is {}, not Enabled: SageMaker could not encrypt the new volume with it",
-                    other.unwrap_or("in an unknown state")
-                ))),
-            }
-        }
-        Err(e)
-            if e.as_service_error().is_some_and(|s| {
-                s.is_not_found_exception() || s.is_invalid_arn_exception()
-            }) =>
-        {
-            Ok(Some(format!(
-                "its new KMS key `{key}` does not exist in account {} in {}: fix spec.remediation.kmsKeys",
-                intent.account, intent.region
-            )))
-        }
-        Err(e) => {
-            let e = AwsError::from_sdk("DescribeKey", e);
-            if e.kind == crate::aws::error::ErrorKind::AccessDenied {
-                Ok(Some(format!(
-                    "the guard may not describe its new KMS key `{key}` (kms:DescribeKey): the create would fail; grant it (iam-policy) and allow it in the key's policy"
-                )))
-            } else {
-                Err(e)
-            }
-        }
+    }) {
+        Some(key) => check_key(fx, key, &intent.account, &intent.region).await,
+        None => Ok(None),
     }
 }
 
@@ -477,9 +422,9 @@ async fn delete_tags(fx: &Effects<'_>, r: &Observed, keys: &[String]) -> Result<
 
 /// Whether the notebook is in a transition the guard waits out.
 pub fn settling(r: &Observed) -> bool {
-    r.notebook()
-        .and_then(|nb| nb.status.as_ref())
-        .is_some_and(|s| {
+    use crate::domain::resource::Details;
+    match &r.details {
+        Some(Details::NotebookInstance(nb)) => nb.status.as_ref().is_some_and(|s| {
             matches!(
                 s,
                 NotebookStatus::Pending
@@ -487,5 +432,14 @@ pub fn settling(r: &Observed) -> bool {
                     | NotebookStatus::Updating
                     | NotebookStatus::Deleting
             )
-        })
+        }),
+        // A schedule being created or updated cannot be updated until it is Scheduled.
+        Some(Details::MonitoringSchedule(s)) => s.status.as_deref() == Some("Pending"),
+        // An experiment takes an update only once Created or Running.
+        Some(Details::InferenceExperiment(x)) => matches!(
+            x.status.as_deref(),
+            Some("Creating" | "Updating" | "Starting" | "Stopping")
+        ),
+        _ => false,
+    }
 }

@@ -24,7 +24,7 @@ pub mod table;
 const EXIT_USAGE: u8 = 2;
 
 /// Keeps Amazon SageMaker resources compliant with the AWS Security Hub controls SageMaker.1 to
-/// SageMaker.8 and SageMaker.21.
+/// SageMaker.25.
 ///
 /// AWS endpoint, region and credentials come from the standard AWS configuration
 /// (AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ...), so the same binary talks to AWS or to a local

@@ -1,5 +1,5 @@
 //! The control catalogue: the single source of truth for the controls the guard enforces
-//! (SageMaker.1 to SageMaker.8 and SageMaker.21).
+//! (SageMaker.1 to SageMaker.25).
 //!
 //! Ids, titles, severities, resource types, AWS Config rules, parameters, related requirements and
 //! the fix each control allows live here and nowhere else. `docs/controls.md`, the policy schema and
@@ -44,12 +44,44 @@ pub enum ControlId {
     SageMaker7,
     #[serde(rename = "SageMaker.8")]
     SageMaker8,
+    #[serde(rename = "SageMaker.9")]
+    SageMaker9,
+    #[serde(rename = "SageMaker.10")]
+    SageMaker10,
+    #[serde(rename = "SageMaker.11")]
+    SageMaker11,
+    #[serde(rename = "SageMaker.12")]
+    SageMaker12,
+    #[serde(rename = "SageMaker.13")]
+    SageMaker13,
+    #[serde(rename = "SageMaker.14")]
+    SageMaker14,
+    #[serde(rename = "SageMaker.15")]
+    SageMaker15,
+    #[serde(rename = "SageMaker.16")]
+    SageMaker16,
+    #[serde(rename = "SageMaker.17")]
+    SageMaker17,
+    #[serde(rename = "SageMaker.18")]
+    SageMaker18,
+    #[serde(rename = "SageMaker.19")]
+    SageMaker19,
+    #[serde(rename = "SageMaker.20")]
+    SageMaker20,
     #[serde(rename = "SageMaker.21")]
     SageMaker21,
+    #[serde(rename = "SageMaker.22")]
+    SageMaker22,
+    #[serde(rename = "SageMaker.23")]
+    SageMaker23,
+    #[serde(rename = "SageMaker.24")]
+    SageMaker24,
+    #[serde(rename = "SageMaker.25")]
+    SageMaker25,
 }
 
 impl ControlId {
-    pub const ALL: [ControlId; 9] = [
+    pub const ALL: [ControlId; 25] = [
         ControlId::SageMaker1,
         ControlId::SageMaker2,
         ControlId::SageMaker3,
@@ -58,7 +90,23 @@ impl ControlId {
         ControlId::SageMaker6,
         ControlId::SageMaker7,
         ControlId::SageMaker8,
+        ControlId::SageMaker9,
+        ControlId::SageMaker10,
+        ControlId::SageMaker11,
+        ControlId::SageMaker12,
+        ControlId::SageMaker13,
+        ControlId::SageMaker14,
+        ControlId::SageMaker15,
+        ControlId::SageMaker16,
+        ControlId::SageMaker17,
+        ControlId::SageMaker18,
+        ControlId::SageMaker19,
+        ControlId::SageMaker20,
         ControlId::SageMaker21,
+        ControlId::SageMaker22,
+        ControlId::SageMaker23,
+        ControlId::SageMaker24,
+        ControlId::SageMaker25,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,13 +136,11 @@ impl FromStr for ControlId {
     }
 }
 
-/// The known control ids, in words: "SageMaker.1, ..., SageMaker.8 and SageMaker.21".
+/// The known control ids, in words: "SageMaker.1 to SageMaker.25" (they run without a gap).
 pub fn known_ids() -> String {
-    let ids: Vec<&str> = ControlId::ALL.iter().map(|c| c.as_str()).collect();
-    match ids.split_last() {
-        Some((last, [])) => last.to_string(),
-        Some((last, init)) => format!("{} and {last}", init.join(", ")),
-        None => String::new(),
+    match (ControlId::ALL.first(), ControlId::ALL.last()) {
+        (Some(first), Some(last)) => format!("{first} to {last}"),
+        _ => String::new(),
     }
 }
 
@@ -147,6 +193,12 @@ pub enum Fix {
     ReplaceEndpointConfig,
     /// `AddTags` is the whole fix, when the policy knows a value for every missing key.
     AddTags,
+    /// `UpdateMonitoringSchedule` with the schedule's whole configuration, the inline job's
+    /// network switch turned on: the schedule and its history are kept.
+    UpdateMonitoringSchedule,
+    /// `UpdateInferenceExperiment` with the experiment's data storage and the policy's KMS key,
+    /// while the experiment is Created or Running.
+    UpdateInferenceExperiment,
     /// No safe automatic fix: the resource is immutable and serves live traffic.
     None,
 }
@@ -179,6 +231,16 @@ impl Fix {
                 Mutation::UpdateEndpoint,
             ],
             Fix::AddTags => &[Mutation::AddTags, Mutation::DeleteTags],
+            Fix::UpdateMonitoringSchedule => &[
+                Mutation::AddTags,
+                Mutation::DeleteTags,
+                Mutation::UpdateMonitoringSchedule,
+            ],
+            Fix::UpdateInferenceExperiment => &[
+                Mutation::AddTags,
+                Mutation::DeleteTags,
+                Mutation::UpdateInferenceExperiment,
+            ],
             Fix::None => &[],
         }
     }
@@ -215,6 +277,8 @@ impl Fix {
             Fix::UpdateInPlace => "update-in-place",
             Fix::ReplaceEndpointConfig => "replace-endpoint-config",
             Fix::AddTags => "add-tags",
+            Fix::UpdateMonitoringSchedule => "update-monitoring-schedule",
+            Fix::UpdateInferenceExperiment => "update-inference-experiment",
             Fix::None => "none",
         }
     }
@@ -298,8 +362,40 @@ const TAGGED_REMEDIATION: &str =
     "AddTags with each missing key and the value the policy gives for it. A key \
     with no configured value cannot be fixed automatically.";
 
+/// The categories of SageMaker.9 to .25.
+const IN_TRANSIT: &str = "Protect > Data Protection > Encryption of data-in-transit";
+const ISOLATION: &str = "Protect > Secure network configuration";
+const AT_REST: &str = "Protect > Data Protection > Encryption of data at rest";
+const REGISTRY: &str = "Protect > Secure development";
+
+/// SageMaker.9, .10, .13 and .15 judge a job definition's encryption the same way.
+const JOB_ENCRYPTION_EVALUATION: &str = "FAILED when the job runs on 2 or more instances and \
+    NetworkConfig.EnableInterContainerTrafficEncryption is false or unset, or there is no NetworkConfig. \
+    NOT_APPLICABLE on one instance (the rule's scope: nothing passes between containers); ERROR when the \
+    instance count was not read.";
+/// SageMaker.11, .12, .20 and .25 judge a job definition's isolation the same way.
+const JOB_ISOLATION_EVALUATION: &str =
+    "FAILED when NetworkConfig.EnableNetworkIsolation is false or unset, or there is no NetworkConfig.";
+/// No job definition can be changed.
+const JOB_DEFINITION_REMEDIATION: &str = "Job definitions cannot be changed (there is no Update call), and \
+    monitoring schedules run them by name: a recreate would delete a definition a schedule runs, and a copy \
+    under a new name would leave every schedule on the old one. No automatic fix: create a definition with \
+    the switch on and point the schedules at it.";
+const SCHEDULE_REMEDIATION: &str = "UpdateMonitoringSchedule with the schedule's whole configuration as \
+    read, only the inline job's switch turned on (EnableNetworkIsolation for SageMaker.14, \
+    EnableInterContainerTrafficEncryption for SageMaker.22); not while the schedule is Pending. The schedule, \
+    its name and its past executions are kept. A job that needs the network fails once isolated: opt in per \
+    control.";
+const MODEL_REGISTRY_REMEDIATION: &str =
+    "Models are immutable (there is no UpdateModel) and serve live \
+    traffic: no automatic fix. Create a new model whose images come from a private registry \
+    (ImageConfig.RepositoryAccessMode Vpc) and deploy it deliberately.";
+const FEATURE_GROUP_REMEDIATION: &str = "A feature group's stores and their keys are fixed at creation \
+    (UpdateFeatureGroup takes only new features, the online TTL and throughput), and recreating it loses its \
+    records: no automatic fix. Create a new feature group with a KMS key and move the data deliberately.";
+
 /// The catalogue, in control order (`ControlId as usize` indexes it).
-pub static CATALOGUE: [Control; 9] = [
+pub static CATALOGUE: [Control; 25] = [
     Control {
         id: "SageMaker.1",
         title: "Amazon SageMaker notebook instances should not have direct internet access",
@@ -450,6 +546,186 @@ pub static CATALOGUE: [Control; 9] = [
                       ml.g3), start again if it was running. The storage volume is kept.",
     },
     Control {
+        id: "SageMaker.9",
+        title: "SageMaker data quality job definitions should have encryption enabled for inter-container traffic",
+        severity: Severity::Medium,
+        category: IN_TRANSIT,
+        resource_kind: ResourceKind::DataQualityJobDefinition,
+        resource_type: "AWS::SageMaker::DataQualityJobDefinition",
+        config_rule: "sagemaker-data-quality-job-encrypt-in-transit",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ENCRYPTION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.10",
+        title: "SageMaker model explainability job definitions should have encryption enabled for inter-container traffic",
+        severity: Severity::Medium,
+        category: IN_TRANSIT,
+        resource_kind: ResourceKind::ModelExplainabilityJobDefinition,
+        resource_type: "AWS::SageMaker::ModelExplainabilityJobDefinition",
+        config_rule: "sagemaker-model-explainability-job-encrypt-in-transit",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ENCRYPTION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.11",
+        title: "SageMaker data quality job definitions should have network isolation enabled",
+        severity: Severity::Medium,
+        category: ISOLATION,
+        resource_kind: ResourceKind::DataQualityJobDefinition,
+        resource_type: "AWS::SageMaker::DataQualityJobDefinition",
+        config_rule: "sagemaker-data-quality-job-isolation",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ISOLATION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.12",
+        title: "SageMaker model bias job definitions should have network isolation enabled",
+        severity: Severity::Medium,
+        category: ISOLATION,
+        resource_kind: ResourceKind::ModelBiasJobDefinition,
+        resource_type: "AWS::SageMaker::ModelBiasJobDefinition",
+        config_rule: "sagemaker-model-bias-job-isolation",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ISOLATION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.13",
+        title: "SageMaker model quality job definitions should have encryption enabled for inter-container traffic",
+        severity: Severity::Medium,
+        category: IN_TRANSIT,
+        resource_kind: ResourceKind::ModelQualityJobDefinition,
+        resource_type: "AWS::SageMaker::ModelQualityJobDefinition",
+        config_rule: "sagemaker-model-quality-job-encrypt-in-transit",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ENCRYPTION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.14",
+        title: "SageMaker monitoring schedules should have network isolation enabled",
+        severity: Severity::Medium,
+        category: ISOLATION,
+        resource_kind: ResourceKind::MonitoringSchedule,
+        resource_type: "AWS::SageMaker::MonitoringSchedule",
+        config_rule: "sagemaker-monitoring-schedule-isolation",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the schedule's inline MonitoringJobDefinition has NetworkConfig.EnableNetworkIsolation false or unset, or no NetworkConfig. NOT_APPLICABLE when the schedule names a job definition instead (that definition is judged by SageMaker.11, .12, .20 or .25); ERROR when it has neither.",
+        fix: Fix::UpdateMonitoringSchedule,
+        remediation: SCHEDULE_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.15",
+        title: "SageMaker model bias job definitions should have encryption enabled for inter-container traffic",
+        severity: Severity::Medium,
+        category: IN_TRANSIT,
+        resource_kind: ResourceKind::ModelBiasJobDefinition,
+        resource_type: "AWS::SageMaker::ModelBiasJobDefinition",
+        config_rule: "sagemaker-model-bias-job-encrypt-in-transit",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ENCRYPTION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.16",
+        title: "SageMaker models should pull their primary container image from a private registry",
+        severity: Severity::Medium,
+        category: REGISTRY,
+        resource_kind: ResourceKind::Model,
+        resource_type: "AWS::SageMaker::Model",
+        config_rule: "sagemaker-model-private-registry-required",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the PrimaryContainer has no ImageConfig, or its RepositoryAccessMode is Platform. NOT_APPLICABLE for a model defined by Containers (SageMaker.19 judges it); ERROR when the model has neither.",
+        fix: Fix::None,
+        remediation: MODEL_REGISTRY_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.17",
+        title: "SageMaker feature groups should encrypt their offline store with a KMS key",
+        severity: Severity::Medium,
+        category: AT_REST,
+        resource_kind: ResourceKind::FeatureGroup,
+        resource_type: "AWS::SageMaker::FeatureGroup",
+        config_rule: "sagemaker-featuregroup-encryption-at-rest",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the offline store has no OfflineStoreConfig.S3StorageConfig.KmsKeyId (or an empty one). NOT_APPLICABLE without an offline store.",
+        fix: Fix::None,
+        remediation: FEATURE_GROUP_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.18",
+        title: "SageMaker feature groups should encrypt their standard online store with a KMS key",
+        severity: Severity::Medium,
+        category: AT_REST,
+        resource_kind: ResourceKind::FeatureGroup,
+        resource_type: "AWS::SageMaker::FeatureGroup",
+        config_rule: "sagemaker-featuregroup-online-store-encryption",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the online store is enabled with Standard storage (StorageType Standard or absent) and has no OnlineStoreConfig.SecurityConfig.KmsKeyId. NOT_APPLICABLE without an online store or with InMemory storage.",
+        fix: Fix::None,
+        remediation: FEATURE_GROUP_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.19",
+        title: "SageMaker models with several containers should pull every image from a private registry",
+        severity: Severity::Medium,
+        category: REGISTRY,
+        resource_kind: ResourceKind::Model,
+        resource_type: "AWS::SageMaker::Model",
+        config_rule: "sagemaker-model-multicontainer-private-registry",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when any of Containers has no ImageConfig or RepositoryAccessMode Platform (each is named). NOT_APPLICABLE for a model defined by PrimaryContainer (SageMaker.16 judges it); ERROR when the model has neither.",
+        fix: Fix::None,
+        remediation: MODEL_REGISTRY_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.20",
+        title: "SageMaker model explainability job definitions should have network isolation enabled",
+        severity: Severity::High,
+        category: ISOLATION,
+        resource_kind: ResourceKind::ModelExplainabilityJobDefinition,
+        resource_type: "AWS::SageMaker::ModelExplainabilityJobDefinition",
+        config_rule: "sagemaker-model-explainability-job-network-isolation",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ISOLATION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
+    },
+    Control {
         id: "SageMaker.21",
         title: "SageMaker notebook instances should have a KMS key for their storage volume",
         severity: Severity::Medium,
@@ -466,6 +742,66 @@ pub static CATALOGUE: [Control; 9] = [
                       KMS key for the notebook's account and region (spec.remediation.kmsKeys), in the same \
                       recreate as SageMaker.1/.2/.3/.8. Deleting destroys the notebook's storage volume: the \
                       data on it is lost.",
+    },
+    Control {
+        id: "SageMaker.22",
+        title: "SageMaker monitoring schedules should have encryption enabled for inter-container traffic",
+        severity: Severity::Medium,
+        category: IN_TRANSIT,
+        resource_kind: ResourceKind::MonitoringSchedule,
+        resource_type: "AWS::SageMaker::MonitoringSchedule",
+        config_rule: "sagemaker-monitoring-schedule-traffic-encryption",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the schedule's inline MonitoringJobDefinition has NetworkConfig.EnableInterContainerTrafficEncryption false or unset, or no NetworkConfig, whatever its instance count. NOT_APPLICABLE when the schedule names a job definition instead (judged by SageMaker.9, .10, .13 or .15); ERROR when it has neither.",
+        fix: Fix::UpdateMonitoringSchedule,
+        remediation: SCHEDULE_REMEDIATION,
+    },
+    Control {
+        id: "SageMaker.23",
+        title: "SageMaker inference experiments should encrypt their instances' storage with a KMS key",
+        severity: Severity::Medium,
+        category: AT_REST,
+        resource_kind: ResourceKind::InferenceExperiment,
+        resource_type: "AWS::SageMaker::InferenceExperiment",
+        config_rule: "sagemaker-inf-experiment-instance-storage-kms-encrypted",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the experiment's KmsKey is unset or empty.",
+        fix: Fix::None,
+        remediation: "KmsKey can only be set when the experiment is created (UpdateInferenceExperiment does not take it): no automatic fix. Create a new experiment with a KmsKey.",
+    },
+    Control {
+        id: "SageMaker.24",
+        title: "SageMaker inference experiments should encrypt their captured data with a KMS key",
+        severity: Severity::Medium,
+        category: AT_REST,
+        resource_kind: ResourceKind::InferenceExperiment,
+        resource_type: "AWS::SageMaker::InferenceExperiment",
+        config_rule: "sagemaker-inf-experiment-data-storage-kms-encrypted",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: "FAILED when the experiment captures data (DataStorageConfig) and DataStorageConfig.KmsKey is unset or empty. NOT_APPLICABLE without data capture.",
+        fix: Fix::UpdateInferenceExperiment,
+        remediation: "UpdateInferenceExperiment with the experiment's DataStorageConfig (destination and content types kept) and the policy's KMS key for its account and region (spec.remediation.kmsKeys), only while the experiment is Created or Running (AWS refuses other states; the guard waits for one). Data captured before the change stays as it was written. The experiment's role must be allowed to use the key.",
+    },
+    Control {
+        id: "SageMaker.25",
+        title: "SageMaker model quality job definitions should have network isolation enabled",
+        severity: Severity::High,
+        category: ISOLATION,
+        resource_kind: ResourceKind::ModelQualityJobDefinition,
+        resource_type: "AWS::SageMaker::ModelQualityJobDefinition",
+        config_rule: "sagemaker-model-quality-job-definition-isolation",
+        schedule: Schedule::ChangeTriggered,
+        parameters: &[],
+        related_requirements: &[],
+        evaluation: JOB_ISOLATION_EVALUATION,
+        fix: Fix::None,
+        remediation: JOB_DEFINITION_REMEDIATION,
     },
 ];
 
@@ -543,6 +879,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn control_ids_run_from_1_to_25_without_a_gap() {
+        for (i, id) in ControlId::ALL.into_iter().enumerate() {
+            assert_eq!(id.as_str(), format!("SageMaker.{}", i + 1));
+        }
+    }
+
+    #[test]
     fn catalogue_is_indexed_by_control_id() {
         for id in ControlId::ALL {
             assert_eq!(id.control().id, serde_json::to_value(id).unwrap());
@@ -588,9 +931,9 @@ mod tests {
 
     #[test]
     fn unknown_control_id_is_refused() {
-        assert!("SageMaker.9".parse::<ControlId>().is_err());
-        let e = "SageMaker.22".parse::<ControlId>().unwrap_err();
-        assert!(e.contains("SageMaker.8 and SageMaker.21"), "{e}");
+        assert!("SageMaker.26".parse::<ControlId>().is_err());
+        let e = "SageMaker.0".parse::<ControlId>().unwrap_err();
+        assert!(e.contains("SageMaker.1 to SageMaker.25"), "{e}");
         assert!("sagemaker.1".parse::<ControlId>().is_err());
     }
 }

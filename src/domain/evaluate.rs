@@ -251,6 +251,38 @@ pub fn judge(id: ControlId, settings: &ControlSettings, resource: &Observed) -> 
             Some(false) => Judgement::Failed("EnableNetworkIsolation is false".into()),
             None => Judgement::Failed("EnableNetworkIsolation is not set (false)".into()),
         },
+        (ControlId::SageMaker16, Details::Model(m)) => registry::primary_container(&m.containers),
+        (ControlId::SageMaker19, Details::Model(m)) => registry::pipeline_containers(&m.containers),
+        (
+            ControlId::SageMaker9
+            | ControlId::SageMaker10
+            | ControlId::SageMaker13
+            | ControlId::SageMaker15,
+            Details::MonitoringJobDefinition(def),
+        ) if resource.kind == id.control().resource_kind => {
+            monitoring::inter_container_encryption(def)
+        }
+        (
+            ControlId::SageMaker11
+            | ControlId::SageMaker12
+            | ControlId::SageMaker20
+            | ControlId::SageMaker25,
+            Details::MonitoringJobDefinition(def),
+        ) if resource.kind == id.control().resource_kind => monitoring::network_isolation(def),
+        (ControlId::SageMaker14, Details::MonitoringSchedule(s)) => {
+            monitoring::schedule_network_isolation(s)
+        }
+        (ControlId::SageMaker22, Details::MonitoringSchedule(s)) => {
+            monitoring::schedule_traffic_encryption(s)
+        }
+        (ControlId::SageMaker17, Details::FeatureGroup(g)) => kms::feature_group_offline_store(g),
+        (ControlId::SageMaker18, Details::FeatureGroup(g)) => kms::feature_group_online_store(g),
+        (ControlId::SageMaker23, Details::InferenceExperiment(e)) => {
+            kms::inference_experiment_instances(e)
+        }
+        (ControlId::SageMaker24, Details::InferenceExperiment(e)) => {
+            kms::inference_experiment_captured_data(e)
+        }
         (id, _) => Judgement::Unknown(format!(
             "{id} judges {} resources, not this one",
             id.control().resource_kind

@@ -248,6 +248,12 @@ struct Names {
     model_name: Option<String>,
     image_name: Option<String>,
     app_image_config_name: Option<String>,
+    /// The four kinds of job definition name theirs so.
+    job_definition_name: Option<String>,
+    monitoring_schedule_name: Option<String>,
+    feature_group_name: Option<String>,
+    /// An inference experiment's.
+    name: Option<String>,
     resource_arn: Option<String>,
 }
 
@@ -259,6 +265,10 @@ struct Arns {
     model_arn: Option<String>,
     image_arn: Option<String>,
     app_image_config_arn: Option<String>,
+    job_definition_arn: Option<String>,
+    monitoring_schedule_arn: Option<String>,
+    feature_group_arn: Option<String>,
+    inference_experiment_arn: Option<String>,
 }
 
 /// The API calls that can change what a control judges, with the kind they name and whether the
@@ -278,6 +288,24 @@ fn judged_call(event_name: &str) -> Option<(ResourceKind, bool)> {
         "DeleteImage" => (Image, true),
         "CreateAppImageConfig" | "UpdateAppImageConfig" => (AppImageConfig, false),
         "DeleteAppImageConfig" => (AppImageConfig, true),
+        "CreateDataQualityJobDefinition" => (DataQualityJobDefinition, false),
+        "DeleteDataQualityJobDefinition" => (DataQualityJobDefinition, true),
+        "CreateModelQualityJobDefinition" => (ModelQualityJobDefinition, false),
+        "DeleteModelQualityJobDefinition" => (ModelQualityJobDefinition, true),
+        "CreateModelBiasJobDefinition" => (ModelBiasJobDefinition, false),
+        "DeleteModelBiasJobDefinition" => (ModelBiasJobDefinition, true),
+        "CreateModelExplainabilityJobDefinition" => (ModelExplainabilityJobDefinition, false),
+        "DeleteModelExplainabilityJobDefinition" => (ModelExplainabilityJobDefinition, true),
+        "CreateMonitoringSchedule" | "UpdateMonitoringSchedule" => (MonitoringSchedule, false),
+        "DeleteMonitoringSchedule" => (MonitoringSchedule, true),
+        "CreateFeatureGroup" | "UpdateFeatureGroup" => (FeatureGroup, false),
+        "DeleteFeatureGroup" => (FeatureGroup, true),
+        // Starting and stopping change the status an update needs (SageMaker.24).
+        "CreateInferenceExperiment"
+        | "UpdateInferenceExperiment"
+        | "StartInferenceExperiment"
+        | "StopInferenceExperiment" => (InferenceExperiment, false),
+        "DeleteInferenceExperiment" => (InferenceExperiment, true),
         _ => return None,
     })
 }
@@ -349,6 +377,17 @@ fn cloudtrail(detail: &RawValue, ctx: &Context) -> Result<Decoded, DecodeError> 
         ResourceKind::Model => (names.model_name, arns.model_arn),
         ResourceKind::Image => (names.image_name, arns.image_arn),
         ResourceKind::AppImageConfig => (names.app_image_config_name, arns.app_image_config_arn),
+        ResourceKind::DataQualityJobDefinition
+        | ResourceKind::ModelQualityJobDefinition
+        | ResourceKind::ModelBiasJobDefinition
+        | ResourceKind::ModelExplainabilityJobDefinition => {
+            (names.job_definition_name, arns.job_definition_arn)
+        }
+        ResourceKind::MonitoringSchedule => {
+            (names.monitoring_schedule_name, arns.monitoring_schedule_arn)
+        }
+        ResourceKind::FeatureGroup => (names.feature_group_name, arns.feature_group_arn),
+        ResourceKind::InferenceExperiment => (names.name, arns.inference_experiment_arn),
     };
     let from_arn = arn.as_deref().and_then(ResourceRef::from_arn);
     agree([
@@ -398,6 +437,10 @@ struct StateChangeDetail {
     image_arn: Option<String>,
     app_image_config_name: Option<String>,
     app_image_config_arn: Option<String>,
+    monitoring_schedule_name: Option<String>,
+    monitoring_schedule_arn: Option<String>,
+    feature_group_name: Option<String>,
+    feature_group_arn: Option<String>,
 }
 
 fn state_change(
@@ -412,6 +455,8 @@ fn state_change(
         "SageMaker Model State Change" => Model,
         "SageMaker Image State Change" => Image,
         "SageMaker App Image Config State Change" => AppImageConfig,
+        "SageMaker Monitoring Schedule State Change" => MonitoringSchedule,
+        "SageMaker Feature Group State Change" => FeatureGroup,
         other => {
             return Ok(Decoded::Ignored(format!(
                 "`{other}` is about a kind the controls do not judge"
@@ -425,6 +470,10 @@ fn state_change(
         Model => (d.model_name, d.model_arn),
         Image => (d.image_name, d.image_arn),
         AppImageConfig => (d.app_image_config_name, d.app_image_config_arn),
+        MonitoringSchedule => (d.monitoring_schedule_name, d.monitoring_schedule_arn),
+        FeatureGroup => (d.feature_group_name, d.feature_group_arn),
+        // SageMaker sends no state change of its own for the others.
+        _ => (None, None),
     };
     let from_arn = arn.as_deref().and_then(ResourceRef::from_arn);
     agree([

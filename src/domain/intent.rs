@@ -278,6 +278,8 @@ pub enum CaptureError {
     Unknown(&'static str),
     #[error("the plan creates nothing")]
     NothingToCreate,
+    #[error("{0} is not a notebook's setting")]
+    NotANotebookSetting(&'static str),
     #[error(
         "the new notebook would need {0} tags (its own and sagemaker-guard/recreated-at), more than the 50 AWS allows: remove a tag, or exempt it"
     )]
@@ -378,6 +380,7 @@ pub fn derive_spec(nb: &NotebookInstance, fixes: &[Setting]) -> Result<NotebookS
             Setting::PlatformIdentifier(v) => spec.platform_identifier = Some(v.clone()),
             Setting::InstanceType(v) => spec.instance_type = v.clone(),
             Setting::KmsKeyId(v) => spec.kms_key_id = Some(v.clone()),
+            other => return Err(CaptureError::NotANotebookSetting(other.name())),
         }
     }
     Ok(spec)

@@ -15,6 +15,8 @@ pub enum Mutation {
     CreateNotebookInstance,
     CreateEndpointConfig,
     UpdateEndpoint,
+    UpdateMonitoringSchedule,
+    UpdateInferenceExperiment,
     /// Stores a recreate intent on the service's queue, before the delete.
     StoreRecreateIntent,
     /// Files findings in Security Hub.
@@ -24,7 +26,7 @@ pub enum Mutation {
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 12] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::AddTags,
         Mutation::DeleteTags,
         Mutation::StopNotebookInstance,
@@ -34,6 +36,8 @@ impl Mutation {
         Mutation::CreateNotebookInstance,
         Mutation::CreateEndpointConfig,
         Mutation::UpdateEndpoint,
+        Mutation::UpdateMonitoringSchedule,
+        Mutation::UpdateInferenceExperiment,
         Mutation::StoreRecreateIntent,
         Mutation::ImportFindings,
         Mutation::PublishOutcome,
@@ -51,6 +55,8 @@ impl Mutation {
             Mutation::CreateNotebookInstance => "CreateNotebookInstance",
             Mutation::CreateEndpointConfig => "CreateEndpointConfig",
             Mutation::UpdateEndpoint => "UpdateEndpoint",
+            Mutation::UpdateMonitoringSchedule => "UpdateMonitoringSchedule",
+            Mutation::UpdateInferenceExperiment => "UpdateInferenceExperiment",
             Mutation::StoreRecreateIntent => "SendMessage",
             Mutation::ImportFindings => "BatchImportFindings",
             Mutation::PublishOutcome => "PutEvents",

@@ -16,7 +16,9 @@
 //! - stop-and-recreate (SageMaker.1, .2): after the grace period, and with `onlyWhenStopped`
 //!   only once its users stopped it: InService -> mark and stop; Stopped or Failed -> capture,
 //!   store the intent, delete; the intent drives the rest ([`crate::domain::intent`]);
-//! - replacement endpoint config (SageMaker.4): one idempotent step.
+//! - replacement endpoint config (SageMaker.4): one idempotent step;
+//! - update of a monitoring schedule (SageMaker.14, .22) or an inference experiment (.24): one
+//!   call, which the next look finds done.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +61,8 @@ pub enum NextStep {
     Start,
     /// Capture the notebook, store the intent, then delete it.
     CaptureAndDelete { starts_fix: bool },
+    /// One update call of a monitoring schedule or an inference experiment with these settings.
+    Reconfigure { settings: Vec<Setting> },
     /// Create the replacement endpoint config and move every endpoint onto it (idempotent).
     ReplaceEndpointConfig { name: String, instance_count: i32 },
     /// A transition is under way: look again. `since` is when the guard stopped the notebook.
@@ -212,6 +216,18 @@ pub fn next_step(
                 },
             }
         }
+        // Idempotent, and judged afresh by the next look: a schedule or experiment that
+        // complies has no plan any more.
+        PlanKind::Update => plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Update { settings } => Some(NextStep::Reconfigure {
+                    settings: settings.clone(),
+                }),
+                _ => None,
+            })
+            .unwrap_or(NextStep::Done),
         PlanKind::ReplaceEndpointConfig => plan
             .steps
             .iter()

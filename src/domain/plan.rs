@@ -28,6 +28,9 @@ pub enum PlanKind {
     Finding,
     /// Add tags.
     Tag,
+    /// One update call on a resource that takes the change as it runs (a monitoring schedule,
+    /// an inference experiment): nothing is stopped, deleted or created.
+    Update,
     /// A new endpoint config, and every endpoint moved onto it.
     ReplaceEndpointConfig,
     /// Stop, update, start: the notebook and its storage are kept.
@@ -42,6 +45,7 @@ impl PlanKind {
             PlanKind::None => "none",
             PlanKind::Finding => "finding",
             PlanKind::Tag => "tag",
+            PlanKind::Update => "update",
             PlanKind::ReplaceEndpointConfig => "replace-endpoint-config",
             PlanKind::UpdateInPlace => "update-in-place",
             PlanKind::Recreate => "recreate",
@@ -67,6 +71,13 @@ pub enum Setting {
     InstanceType(String),
     /// Only at creation: the key the storage volume is encrypted with (SageMaker.21).
     KmsKeyId(String),
+    /// A monitoring schedule's inline job: `NetworkConfig.EnableNetworkIsolation` (SageMaker.14).
+    EnableNetworkIsolation(bool),
+    /// A monitoring schedule's inline job: `NetworkConfig.EnableInterContainerTrafficEncryption`
+    /// (SageMaker.22).
+    EnableInterContainerTrafficEncryption(bool),
+    /// An inference experiment's `DataStorageConfig.KmsKey` (SageMaker.24).
+    DataStorageKmsKey(String),
 }
 
 impl Setting {
@@ -80,6 +91,11 @@ impl Setting {
             Setting::PlatformIdentifier(_) => "PlatformIdentifier",
             Setting::InstanceType(_) => "InstanceType",
             Setting::KmsKeyId(_) => "KmsKeyId",
+            Setting::EnableNetworkIsolation(_) => "EnableNetworkIsolation",
+            Setting::EnableInterContainerTrafficEncryption(_) => {
+                "EnableInterContainerTrafficEncryption"
+            }
+            Setting::DataStorageKmsKey(_) => "DataStorageConfig.KmsKey",
         }
     }
 
@@ -91,8 +107,11 @@ impl Setting {
             | Setting::RootAccess(v)
             | Setting::PlatformIdentifier(v)
             | Setting::InstanceType(v)
-            | Setting::KmsKeyId(v) => v.clone(),
+            | Setting::KmsKeyId(v)
+            | Setting::DataStorageKmsKey(v) => v.clone(),
             Setting::SecurityGroupIds(groups) => groups.join(" "),
+            Setting::EnableNetworkIsolation(b)
+            | Setting::EnableInterContainerTrafficEncryption(b) => b.to_string(),
         }
     }
 
@@ -110,6 +129,10 @@ impl Setting {
             Setting::PlatformIdentifier(v) => !same(&nb.platform_identifier, v),
             Setting::InstanceType(v) => !same(&nb.instance_type, v),
             Setting::KmsKeyId(v) => !same(&nb.kms_key_id, v),
+            // Not a notebook's settings: never part of a notebook's plan.
+            Setting::EnableNetworkIsolation(_)
+            | Setting::EnableInterContainerTrafficEncryption(_)
+            | Setting::DataStorageKmsKey(_) => true,
         }
     }
 
@@ -318,6 +341,7 @@ pub fn plan(
                 Fix::UpdateInPlace => b.in_place.push(c),
                 Fix::ReplaceEndpointConfig => b.replace_config = true,
                 Fix::AddTags => b.add_required_tags(c, resource, policy),
+                Fix::UpdateMonitoringSchedule | Fix::UpdateInferenceExperiment => b.update.push(c),
                 Fix::None => b.findings.push(c),
             },
         }
@@ -350,6 +374,8 @@ struct Builder {
     add_tags: BTreeMap<String, String>,
     in_place: Vec<ControlId>,
     recreate: Vec<ControlId>,
+    /// Fixed by one update call of a schedule or an experiment.
+    update: Vec<ControlId>,
     replace_config: bool,
     notes: Vec<String>,
 }
@@ -415,6 +441,12 @@ impl Builder {
                     self.findings.append(&mut self.in_place);
                     self.findings.append(&mut self.recreate);
                 }
+            }
+        }
+        if !self.update.is_empty() {
+            if let Some(settings) = self.update_settings(resource, policy) {
+                steps.push(Step::Update { settings });
+                kind = kind.max(PlanKind::Update);
             }
         }
         if self.replace_config {
@@ -501,6 +533,70 @@ impl Builder {
             controls,
             notes: self.notes,
         }
+    }
+
+    /// The settings of the one update call that fixes a monitoring schedule (SageMaker.14,
+    /// .22) or an inference experiment (SageMaker.24); `None`, with a note, when the resource's
+    /// state or the policy does not allow it now (its controls become findings).
+    fn update_settings(&mut self, resource: &Observed, policy: &Policy) -> Option<Vec<Setting>> {
+        use crate::domain::resource::Details;
+        let refused = match &resource.details {
+            Some(Details::MonitoringSchedule(s)) => match s.status.as_deref() {
+                // AWS refuses the update while the schedule is being created; the guard looks
+                // again once it is Scheduled.
+                Some("Pending") => Some(
+                    "the monitoring schedule is Pending: it is updated once it is Scheduled".to_string(),
+                ),
+                _ if s.inline_job.is_none() => Some(
+                    "the monitoring schedule names a job definition: its settings are the definition's".to_string(),
+                ),
+                _ => None,
+            },
+            Some(Details::InferenceExperiment(e)) => match e.status.as_deref() {
+                Some("Created" | "Running") => {
+                    if policy
+                        .remediation
+                        .kms_key_for(&resource.account, &resource.region)
+                        .is_none()
+                    {
+                        Some(format!(
+                            "no KMS key is configured for account {} in {}: the captured data cannot be given a key; \
+                             add one under spec.remediation.kmsKeys",
+                            resource.account, resource.region
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                other => Some(format!(
+                    "the inference experiment is {}: UpdateInferenceExperiment takes only a Created or Running one",
+                    other.unwrap_or("in an unknown state")
+                )),
+            },
+            _ => Some("the resource's configuration was not read".to_string()),
+        };
+        if let Some(why) = refused {
+            let controls: Vec<&str> = self.update.iter().map(|c| c.as_str()).collect();
+            self.notes.push(format!("{}: {why}", controls.join(", ")));
+            self.findings.append(&mut self.update);
+            return None;
+        }
+        let settings = self
+            .update
+            .iter()
+            .filter_map(|c| match c {
+                ControlId::SageMaker14 => Some(Setting::EnableNetworkIsolation(true)),
+                ControlId::SageMaker22 => {
+                    Some(Setting::EnableInterContainerTrafficEncryption(true))
+                }
+                ControlId::SageMaker24 => policy
+                    .remediation
+                    .kms_key_for(&resource.account, &resource.region)
+                    .map(|k| Setting::DataStorageKmsKey(k.key_id.clone())),
+                _ => None,
+            })
+            .collect();
+        Some(settings)
     }
 
     /// The in-place or recreate fix of a notebook, merged: one recreate carries every fix.

@@ -326,14 +326,30 @@ impl Policy {
         })
     }
 
-    /// Whether evaluating this kind needs a Describe call (the list result does not carry what
-    /// the controls judge). Images and app image configs are judged by tags alone.
+    /// Whether evaluating this kind needs a Describe call (no list result carries what the
+    /// controls judge). Images and app image configs are judged by tags alone.
     pub fn needs_details(&self, kind: ResourceKind) -> bool {
-        self.judges(kind)
-            && matches!(
-                kind,
-                ResourceKind::NotebookInstance | ResourceKind::EndpointConfig | ResourceKind::Model
-            )
+        self.judges(kind) && !matches!(kind, ResourceKind::Image | ResourceKind::AppImageConfig)
+    }
+}
+
+/// Why a control with no automatic fix cannot be remediated, for the error at policy load.
+fn cannot_remediate(id: ControlId) -> &'static str {
+    match id.control().resource_kind {
+        ResourceKind::DataQualityJobDefinition
+        | ResourceKind::ModelQualityJobDefinition
+        | ResourceKind::ModelBiasJobDefinition
+        | ResourceKind::ModelExplainabilityJobDefinition => {
+            "job definitions cannot be changed, and monitoring schedules run them by name"
+        }
+        ResourceKind::Model => "models are immutable and serve live traffic",
+        ResourceKind::FeatureGroup => {
+            "a feature group's stores and keys are fixed at creation, and recreating it loses its records"
+        }
+        ResourceKind::InferenceExperiment => {
+            "an inference experiment's KmsKey is set only at creation (UpdateInferenceExperiment does not take it)"
+        }
+        _ => "the API offers no safe change",
     }
 }
 
@@ -626,10 +642,20 @@ impl Checker<'_> {
                          isolation cuts a serving container off the network"),
                 Some("use `action: finding` or `action: tag` for SageMaker.5".to_string()),
             ),
+            (_, Action::Remediate) if id.control().fix == Fix::None => self.error(
+                at,
+                format!("{id} cannot be remediated{via}: {}", cannot_remediate(id)),
+                Some(format!("use `action: finding` or `action: tag` for {id}")),
+            ),
             (ControlId::SageMaker2, Action::Remediate) if remediation.networks.is_empty() => self.error(
                 at,
                 format!("SageMaker.2 is set to remediate{via} but no subnet is configured to move notebooks into"),
                 Some("add spec.remediation.networks with a subnetId and securityGroupIds, or use `action: finding`".to_string()),
+            ),
+            (ControlId::SageMaker24, Action::Remediate) if remediation.kms_keys.is_empty() => self.error(
+                at,
+                format!("SageMaker.24 is set to remediate{via} but no KMS key is configured to encrypt inference experiments' captured data with"),
+                Some("add spec.remediation.kmsKeys with a keyId (a key id, key ARN or alias) for the accounts and regions, or use `action: finding`".to_string()),
             ),
             (ControlId::SageMaker21, Action::Remediate) if remediation.kms_keys.is_empty() => self.error(
                 at,

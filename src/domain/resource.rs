@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-/// The five kinds of resource the controls judge.
+/// The twelve kinds of resource the controls judge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ResourceKind {
     NotebookInstance,
@@ -18,16 +18,42 @@ pub enum ResourceKind {
     Model,
     Image,
     AppImageConfig,
+    DataQualityJobDefinition,
+    ModelQualityJobDefinition,
+    ModelBiasJobDefinition,
+    ModelExplainabilityJobDefinition,
+    MonitoringSchedule,
+    FeatureGroup,
+    InferenceExperiment,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 5] = [
+    pub const ALL: [ResourceKind; 12] = [
         ResourceKind::NotebookInstance,
         ResourceKind::EndpointConfig,
         ResourceKind::Model,
         ResourceKind::Image,
         ResourceKind::AppImageConfig,
+        ResourceKind::DataQualityJobDefinition,
+        ResourceKind::ModelQualityJobDefinition,
+        ResourceKind::ModelBiasJobDefinition,
+        ResourceKind::ModelExplainabilityJobDefinition,
+        ResourceKind::MonitoringSchedule,
+        ResourceKind::FeatureGroup,
+        ResourceKind::InferenceExperiment,
     ];
+
+    /// The four kinds of Model Monitor job definition, which share one shape
+    /// ([`MonitoringJobDefinition`]) and are never changed in place.
+    pub fn is_job_definition(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::DataQualityJobDefinition
+                | ResourceKind::ModelQualityJobDefinition
+                | ResourceKind::ModelBiasJobDefinition
+                | ResourceKind::ModelExplainabilityJobDefinition
+        )
+    }
 
     /// The CloudFormation / AWS Config type name, as the report's `resourceType`.
     pub fn cfn_type(self) -> &'static str {
@@ -37,6 +63,15 @@ impl ResourceKind {
             ResourceKind::Model => "AWS::SageMaker::Model",
             ResourceKind::Image => "AWS::SageMaker::Image",
             ResourceKind::AppImageConfig => "AWS::SageMaker::AppImageConfig",
+            ResourceKind::DataQualityJobDefinition => "AWS::SageMaker::DataQualityJobDefinition",
+            ResourceKind::ModelQualityJobDefinition => "AWS::SageMaker::ModelQualityJobDefinition",
+            ResourceKind::ModelBiasJobDefinition => "AWS::SageMaker::ModelBiasJobDefinition",
+            ResourceKind::ModelExplainabilityJobDefinition => {
+                "AWS::SageMaker::ModelExplainabilityJobDefinition"
+            }
+            ResourceKind::MonitoringSchedule => "AWS::SageMaker::MonitoringSchedule",
+            ResourceKind::FeatureGroup => "AWS::SageMaker::FeatureGroup",
+            ResourceKind::InferenceExperiment => "AWS::SageMaker::InferenceExperiment",
         }
     }
 
@@ -48,6 +83,13 @@ impl ResourceKind {
             ResourceKind::Model => "model",
             ResourceKind::Image => "image",
             ResourceKind::AppImageConfig => "app-image-config",
+            ResourceKind::DataQualityJobDefinition => "data-quality-job-definition",
+            ResourceKind::ModelQualityJobDefinition => "model-quality-job-definition",
+            ResourceKind::ModelBiasJobDefinition => "model-bias-job-definition",
+            ResourceKind::ModelExplainabilityJobDefinition => "model-explainability-job-definition",
+            ResourceKind::MonitoringSchedule => "monitoring-schedule",
+            ResourceKind::FeatureGroup => "feature-group",
+            ResourceKind::InferenceExperiment => "inference-experiment",
         }
     }
 
@@ -127,7 +169,7 @@ impl Ord for ResourceRef {
 }
 
 impl ResourceRef {
-    /// Parses a SageMaker ARN of one of the five kinds. ARNs of other kinds (training jobs,
+    /// Parses a SageMaker ARN of one of the twelve kinds. ARNs of other kinds (training jobs,
     /// endpoints, ...) give `None`.
     pub fn from_arn(arn: &str) -> Option<ResourceRef> {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -285,13 +327,15 @@ pub struct EndpointConfig {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Model {
     pub enable_network_isolation: Option<bool>,
+    /// Where its containers pull their images from (SageMaker.16 and .19).
+    pub containers: ModelContainers,
 }
 
 /// What was read of a resource, by kind. Images and app image configs are judged by their tags
-/// alone, so nothing else of them is read.
+/// alone, so nothing else of them is read. The four kinds of job definition share one shape.
 // One value per observed resource, short-lived: boxing the notebook would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -302,6 +346,10 @@ pub enum Details {
     Model(Model),
     Image,
     AppImageConfig,
+    MonitoringJobDefinition(MonitoringJobDefinition),
+    MonitoringSchedule(MonitoringSchedule),
+    FeatureGroup(FeatureGroup),
+    InferenceExperiment(InferenceExperiment),
 }
 
 /// A resource as read from the live account.
@@ -346,10 +394,9 @@ impl Observed {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What SageMaker.9 to SageMaker.25 judge (issue 13). These shapes and their judgements
-// (`evaluate::monitoring`, `evaluate::kms`, `evaluate::registry`) exist, but no kind, read, event or
-// fix uses them yet: no policy can enable a control that nothing observes. Each field is the
-// Describe field its doc names; `Option` where AWS may omit it.
+// What SageMaker.9 to SageMaker.25 judge, judged by `evaluate::monitoring`, `evaluate::kms` and
+// `evaluate::registry`. Each field is the Describe field its doc names; `Option` where AWS may
+// omit it.
 
 /// The `NetworkConfig` of a monitoring job: the two switches the monitoring controls judge. AWS's
 /// default for each is off.
@@ -381,6 +428,8 @@ pub struct MonitoringJobDefinition {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct MonitoringSchedule {
+    /// `MonitoringScheduleStatus`: `Pending`, `Failed`, `Scheduled` or `Stopped`.
+    pub status: Option<String>,
     /// `MonitoringJobDefinition`: the job defined inline, if it is.
     pub inline_job: Option<InlineMonitoringJob>,
     /// `MonitoringJobDefinitionName`: the job definition the schedule runs, if it names one.
@@ -431,6 +480,9 @@ pub struct OnlineStore {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InferenceExperiment {
+    /// `Status`: `Creating`, `Created`, `Updating`, `Running`, `Starting`, `Stopping`,
+    /// `Completed` or `Cancelled`.
+    pub status: Option<String>,
     /// `KmsKey`: encrypts the storage volumes of the instances that host the shadow variants.
     pub kms_key: Option<String>,
     /// `DataStorageConfig`; `None` when the experiment captures no data.
@@ -445,7 +497,7 @@ pub struct InferenceDataStorage {
 }
 
 /// Where a model's containers pull their images from (`DescribeModel`): what SageMaker.16 and .19
-/// judge. It will become a field of [`Model`] when those controls are wired.
+/// judge.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ModelContainers {
@@ -469,7 +521,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_arns_of_the_five_kinds() {
+    fn parses_arns_of_the_twelve_kinds() {
         let r = ResourceRef::from_arn(
             "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/nb-1",
         )

@@ -737,6 +737,22 @@ spec:
     SageMaker.7: {action: remediate, parameters: {requiredKeyTags: [owner]}}
     SageMaker.8: {action: remediate}
     SageMaker.21: {action: remediate}
+    SageMaker.9: {action: tag}
+    SageMaker.10: {action: tag}
+    SageMaker.11: {action: tag}
+    SageMaker.12: {action: tag}
+    SageMaker.13: {action: tag}
+    SageMaker.14: {action: remediate}
+    SageMaker.15: {action: tag}
+    SageMaker.16: {action: tag}
+    SageMaker.17: {action: tag}
+    SageMaker.18: {action: tag}
+    SageMaker.19: {action: tag}
+    SageMaker.20: {action: tag}
+    SageMaker.22: {action: remediate}
+    SageMaker.23: {action: tag}
+    SageMaker.24: {action: remediate}
+    SageMaker.25: {action: tag}
 "#,
     )
     .unwrap()

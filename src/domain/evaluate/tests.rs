@@ -16,6 +16,43 @@ const S7: ControlId = ControlId::SageMaker7;
 const S8: ControlId = ControlId::SageMaker8;
 const S21: ControlId = ControlId::SageMaker21;
 
+/// A resource of one of the kinds SageMaker.9 to .25 judge, compliant with each of its controls.
+fn compliant(kind: ResourceKind) -> Observed {
+    use crate::domain::resource::{
+        FeatureGroup, InferenceDataStorage, InferenceExperiment, InlineMonitoringJob,
+        MonitoringJobDefinition, MonitoringNetworkConfig, MonitoringSchedule, OfflineStore,
+    };
+    let on = Some(MonitoringNetworkConfig {
+        enable_inter_container_traffic_encryption: Some(true),
+        enable_network_isolation: Some(true),
+    });
+    let details = match kind {
+        ResourceKind::MonitoringSchedule => Details::MonitoringSchedule(MonitoringSchedule {
+            status: Some("Scheduled".into()),
+            inline_job: Some(InlineMonitoringJob { network_config: on }),
+            ..MonitoringSchedule::default()
+        }),
+        ResourceKind::FeatureGroup => Details::FeatureGroup(FeatureGroup {
+            offline_store: Some(OfflineStore {
+                kms_key_id: Some("alias/features".into()),
+            }),
+            online_store: None,
+        }),
+        ResourceKind::InferenceExperiment => Details::InferenceExperiment(InferenceExperiment {
+            status: Some("Running".into()),
+            kms_key: Some("alias/shadow".into()),
+            data_storage: Some(InferenceDataStorage {
+                kms_key: Some("alias/shadow".into()),
+            }),
+        }),
+        _ => Details::MonitoringJobDefinition(MonitoringJobDefinition {
+            network_config: on,
+            instance_count: Some(2),
+        }),
+    };
+    observed(kind, "r-1", Some(details), Some(Tags::default()))
+}
+
 /// Every control on, with action `finding`.
 fn all_on() -> Policy {
     load_policy("")
@@ -58,6 +95,13 @@ fn model(isolation: Option<bool>) -> Observed {
         "model-1",
         Some(Details::Model(Model {
             enable_network_isolation: isolation,
+            // Its image from a private registry (SageMaker.16).
+            containers: crate::domain::resource::ModelContainers {
+                primary: Some(crate::domain::resource::ModelContainer {
+                    repository_access_mode: Some("Vpc".into()),
+                }),
+                containers: Vec::new(),
+            },
         })),
         Some(Tags::default()),
     )
@@ -575,7 +619,10 @@ fn only_controls_of_the_resources_kind_are_evaluated_in_control_order() {
             endpoint_config(vec![instance_variant("a", Some(2))]),
             vec![S4],
         ),
-        (model(Some(true)), vec![S5]),
+        (
+            model(Some(true)),
+            vec![S5, ControlId::SageMaker16, ControlId::SageMaker19],
+        ),
         (
             tagged(ResourceKind::Image, Some(tags(&[("owner", "a")]))),
             vec![S7],
@@ -584,15 +631,47 @@ fn only_controls_of_the_resources_kind_are_evaluated_in_control_order() {
             tagged(ResourceKind::AppImageConfig, Some(tags(&[("owner", "a")]))),
             vec![S6],
         ),
+        (
+            compliant(ResourceKind::DataQualityJobDefinition),
+            vec![ControlId::SageMaker9, ControlId::SageMaker11],
+        ),
+        (
+            compliant(ResourceKind::ModelExplainabilityJobDefinition),
+            vec![ControlId::SageMaker10, ControlId::SageMaker20],
+        ),
+        (
+            compliant(ResourceKind::ModelBiasJobDefinition),
+            vec![ControlId::SageMaker12, ControlId::SageMaker15],
+        ),
+        (
+            compliant(ResourceKind::ModelQualityJobDefinition),
+            vec![ControlId::SageMaker13, ControlId::SageMaker25],
+        ),
+        (
+            compliant(ResourceKind::MonitoringSchedule),
+            vec![ControlId::SageMaker14, ControlId::SageMaker22],
+        ),
+        (
+            compliant(ResourceKind::FeatureGroup),
+            vec![ControlId::SageMaker17, ControlId::SageMaker18],
+        ),
+        (
+            compliant(ResourceKind::InferenceExperiment),
+            vec![ControlId::SageMaker23, ControlId::SageMaker24],
+        ),
     ];
     for (resource, expected) in cases {
         let verdicts = evaluate(&resource, &policy, now());
         assert_eq!(controls_of(&verdicts), expected, "{}", resource.kind);
-        // Every one of these resources is compliant.
+        // Every one of these resources is compliant: each control passes, or it is outside its
+        // scope (a model's other container control, a feature group without an online store).
         assert!(
-            verdicts.iter().all(|v| v.status == Status::Passed),
+            verdicts
+                .iter()
+                .all(|v| matches!(v.status, Status::Passed | Status::NotApplicable)),
             "{verdicts:?}"
         );
+        assert!(verdicts.iter().any(|v| v.status == Status::Passed));
     }
 }
 
@@ -651,7 +730,26 @@ fn missing_details_is_an_error_for_every_configuration_control() {
     let cases = [
         (ResourceKind::NotebookInstance, vec![S1, S2, S3, S8, S21]),
         (ResourceKind::EndpointConfig, vec![S4]),
-        (ResourceKind::Model, vec![S5]),
+        (
+            ResourceKind::Model,
+            vec![S5, ControlId::SageMaker16, ControlId::SageMaker19],
+        ),
+        (
+            ResourceKind::DataQualityJobDefinition,
+            vec![ControlId::SageMaker9, ControlId::SageMaker11],
+        ),
+        (
+            ResourceKind::MonitoringSchedule,
+            vec![ControlId::SageMaker14, ControlId::SageMaker22],
+        ),
+        (
+            ResourceKind::FeatureGroup,
+            vec![ControlId::SageMaker17, ControlId::SageMaker18],
+        ),
+        (
+            ResourceKind::InferenceExperiment,
+            vec![ControlId::SageMaker23, ControlId::SageMaker24],
+        ),
     ];
     for (kind, controls) in cases {
         let r = observed(kind, "undescribed", None, Some(Tags::default()));
@@ -686,6 +784,7 @@ fn details_of_another_kind_are_an_error_never_a_verdict() {
         "odd",
         Some(Details::Model(Model {
             enable_network_isolation: Some(true),
+            ..Default::default()
         })),
         None,
     );

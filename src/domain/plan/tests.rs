@@ -1088,6 +1088,7 @@ fn findings_only() {
         let details = match kind {
             ResourceKind::Model => Details::Model(crate::domain::resource::Model {
                 enable_network_isolation: Some(false),
+                ..Default::default()
             }),
             ResourceKind::EndpointConfig => Details::EndpointConfig(EndpointConfig::default()),
             _ => Details::NotebookInstance(nb()),
@@ -1109,6 +1110,7 @@ fn plan_serializes_steps_as_strings_and_as_data() {
         "m",
         Some(Details::Model(crate::domain::resource::Model {
             enable_network_isolation: None,
+            ..Default::default()
         })),
         None,
     );

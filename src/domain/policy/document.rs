@@ -268,8 +268,40 @@ pub struct Controls {
     pub sagemaker_7: Option<ControlPolicy<TagParameters>>,
     #[serde(rename = "SageMaker.8")]
     pub sagemaker_8: Option<ControlPolicy<PlatformParameters>>,
+    #[serde(rename = "SageMaker.9")]
+    pub sagemaker_9: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.10")]
+    pub sagemaker_10: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.11")]
+    pub sagemaker_11: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.12")]
+    pub sagemaker_12: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.13")]
+    pub sagemaker_13: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.14")]
+    pub sagemaker_14: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.15")]
+    pub sagemaker_15: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.16")]
+    pub sagemaker_16: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.17")]
+    pub sagemaker_17: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.18")]
+    pub sagemaker_18: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.19")]
+    pub sagemaker_19: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.20")]
+    pub sagemaker_20: Option<ControlPolicy<NoParameters>>,
     #[serde(rename = "SageMaker.21")]
     pub sagemaker_21: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.22")]
+    pub sagemaker_22: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.23")]
+    pub sagemaker_23: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.24")]
+    pub sagemaker_24: Option<ControlPolicy<NoParameters>>,
+    #[serde(rename = "SageMaker.25")]
+    pub sagemaker_25: Option<ControlPolicy<NoParameters>>,
 }
 
 /// One control's entry, with its parameters in a common shape.
@@ -310,7 +342,23 @@ impl Controls {
             ControlId::SageMaker3 => plain(&self.sagemaker_3),
             ControlId::SageMaker4 => plain(&self.sagemaker_4),
             ControlId::SageMaker5 => plain(&self.sagemaker_5),
+            ControlId::SageMaker9 => plain(&self.sagemaker_9),
+            ControlId::SageMaker10 => plain(&self.sagemaker_10),
+            ControlId::SageMaker11 => plain(&self.sagemaker_11),
+            ControlId::SageMaker12 => plain(&self.sagemaker_12),
+            ControlId::SageMaker13 => plain(&self.sagemaker_13),
+            ControlId::SageMaker14 => plain(&self.sagemaker_14),
+            ControlId::SageMaker15 => plain(&self.sagemaker_15),
+            ControlId::SageMaker16 => plain(&self.sagemaker_16),
+            ControlId::SageMaker17 => plain(&self.sagemaker_17),
+            ControlId::SageMaker18 => plain(&self.sagemaker_18),
+            ControlId::SageMaker19 => plain(&self.sagemaker_19),
+            ControlId::SageMaker20 => plain(&self.sagemaker_20),
             ControlId::SageMaker21 => plain(&self.sagemaker_21),
+            ControlId::SageMaker22 => plain(&self.sagemaker_22),
+            ControlId::SageMaker23 => plain(&self.sagemaker_23),
+            ControlId::SageMaker24 => plain(&self.sagemaker_24),
+            ControlId::SageMaker25 => plain(&self.sagemaker_25),
             ControlId::SageMaker6 => tagged(&self.sagemaker_6),
             ControlId::SageMaker7 => tagged(&self.sagemaker_7),
             ControlId::SageMaker8 => self.sagemaker_8.as_ref().map(|c| ControlEntry {

@@ -90,7 +90,7 @@ fn sagemaker_8_platforms_can_be_set() {
 #[test]
 fn every_policy_error_names_file_line_column_and_hint() {
     let cases: &[(&str, u64, u64, &str, &str)] = &[
-        ("  controls:\n    SageMaker.9: {action: finding}\n", 7, 5, "unknown control `SageMaker.9`", "SageMaker.8 and SageMaker.21"),
+        ("  controls:\n    SageMaker.26: {action: finding}\n", 7, 5, "unknown control `SageMaker.26`", "SageMaker.1 to SageMaker.25"),
         ("  dryrun: true\n", 6, 3, "unknown key `dryrun` in spec", "did you mean `dryRun`?"),
         ("  controls:\n    SageMaker.3: {action: fix}\n", 7, 27, "`fix` is not an action", "off, finding, tag and remediate"),
         ("  dryRun: no\n", 6, 11, "boolean", "true or false"),
@@ -115,7 +115,7 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  exemptions:\n    - name: all\n", 7, 7, "selects no resource", "action: off"),
         ("  exemptions:\n    - namePatterns: [\"a[\"]\n", 7, 22, "not a valid name pattern", "globs"),
         ("  exemptions:\n    - namePatterns: [a]\n      expires: soon\n", 8, 16, "not a date", "2027-01-31"),
-        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.10]\n", 8, 18, "unknown control `SageMaker.10`", "SageMaker.8 and SageMaker.21"),
+        ("  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.30]\n", 8, 18, "unknown control `SageMaker.30`", "SageMaker.1 to SageMaker.25"),
         ("  remediation:\n    notebook: {gracePeriod: three days}\n", 7, 29, "not a duration", "72h"),
         ("  remediation:\n    notebook: {gracePeriod: 9000y}\n", 7, 29, "longer than the guard can schedule", "action: finding"),
         ("  remediation:\n    networks:\n      - {subnetId: vpc-1, securityGroupIds: [sg-1]}\n", 8, 20, "not a subnet id", "subnet-"),
@@ -123,6 +123,11 @@ fn every_policy_error_names_file_line_column_and_hint() {
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [x]}\n", 8, 48, "not a security group id", "sg-"),
         ("  remediation:\n    networks:\n      - {subnetId: subnet-1, securityGroupIds: [sg-1]}\n      - {subnetId: subnet-2, securityGroupIds: [sg-1]}\n", 9, 20, "a second network", ""),
         ("  controls:\n    SageMaker.21: {action: remediate}\n", 7, 28, "no KMS key is configured", "spec.remediation.kmsKeys"),
+        ("  controls:\n    SageMaker.24: {action: remediate}\n", 7, 28, "SageMaker.24 is set to remediate but no KMS key", "spec.remediation.kmsKeys"),
+        ("  controls:\n    SageMaker.11: {action: remediate}\n", 7, 28, "SageMaker.11 cannot be remediated: job definitions cannot be changed", "action: tag"),
+        ("  controls:\n    SageMaker.16: {action: remediate}\n", 7, 28, "SageMaker.16 cannot be remediated: models are immutable", "action: finding"),
+        ("  controls:\n    SageMaker.18: {action: remediate}\n", 7, 28, "SageMaker.18 cannot be remediated: a feature group's stores", "action: finding"),
+        ("  controls:\n    SageMaker.23: {action: remediate}\n", 7, 28, "SageMaker.23 cannot be remediated: an inference experiment's KmsKey", "action: finding"),
         ("  remediation:\n    kmsKeys:\n      - {keyId: my-key}\n", 8, 17, "`my-key` is not a KMS key", "KmsKeyId"),
         ("  remediation:\n    kmsKeys:\n      - {keyId: \"arn:aws:s3:::bucket\"}\n", 8, 17, "is not a KMS key", "alias/"),
         ("  remediation:\n    kmsKeys:\n      - {account: \"12\", keyId: alias/nb}\n", 8, 19, "not an AWS account id", "12 digits"),
@@ -325,7 +330,7 @@ fn a_file_with_eight_problems_reports_all_eight_in_one_run() {
             "13:16 `someday` is not a date",
             "15:29 `three days` is not a duration: expected number at 0",
             "17:27 SageMaker.5 cannot be remediated: models are immutable, and enabling network isolation cuts a serving container off the network",
-            "18:5 unknown control `SageMaker.9`",
+            "18:5 unknown control `SageMaker.26`",
             "19:38 unknown key `dryrun` in spec.controls.SageMaker.3",
         ]
     );
@@ -382,12 +387,12 @@ fn a_misspelt_parameter_suggests_the_right_one() {
 #[test]
 fn an_unknown_control_in_an_exemption_lists_the_control_ids_not_the_actions() {
     let e = errors(&with_spec(
-        "  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.12]\n",
+        "  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.42]\n",
     ));
-    assert_eq!(lines(&e), vec!["8:18 unknown control `SageMaker.12`"]);
+    assert_eq!(lines(&e), vec!["8:18 unknown control `SageMaker.42`"]);
     assert_eq!(
         e[0].hint.as_deref(),
-        Some("the known controls are SageMaker.1, SageMaker.2, SageMaker.3, SageMaker.4, SageMaker.5, SageMaker.6, SageMaker.7, SageMaker.8 and SageMaker.21")
+        Some("the known controls are SageMaker.1 to SageMaker.25")
     );
 }
 
@@ -398,7 +403,7 @@ fn a_control_id_spelt_differently_is_recognised() {
     ));
     assert_eq!(
         e[0].hint.as_deref(),
-        Some("did you mean `SageMaker.3`? the known controls are SageMaker.1, SageMaker.2, SageMaker.3, SageMaker.4, SageMaker.5, SageMaker.6, SageMaker.7, SageMaker.8 and SageMaker.21")
+        Some("did you mean `SageMaker.3`? the known controls are SageMaker.1 to SageMaker.25")
     );
 }
 

@@ -32,6 +32,7 @@ fn online(
 
 fn experiment(kms_key: Option<&str>, captured: Option<Option<&str>>) -> InferenceExperiment {
     InferenceExperiment {
+        status: None,
         kms_key: kms_key.map(str::to_string),
         data_storage: captured.map(|k| InferenceDataStorage {
             kms_key: k.map(str::to_string),

@@ -32,6 +32,7 @@ fn inline(network_config: Option<MonitoringNetworkConfig>) -> MonitoringSchedule
 /// A schedule that names a job definition of this type.
 fn named(name: &str, monitoring_type: Option<&str>) -> MonitoringSchedule {
     MonitoringSchedule {
+        status: None,
         inline_job: None,
         job_definition_name: Some(name.into()),
         monitoring_type: monitoring_type.map(str::to_string),
