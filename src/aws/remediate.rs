@@ -206,8 +206,10 @@ async fn perform(
                 ));
             } else {
                 e.settle_on(ExecutionResult::InProgress);
-                e.notes
-                    .push(format!("waiting while the notebook is {status}"));
+                e.notes.push(format!(
+                    "waiting while the {} is {status}",
+                    crate::domain::next::noun(live.kind)
+                ));
             }
             e.requeue_after = Some(fx.settle);
             Ok(false)

@@ -541,19 +541,15 @@ impl Builder {
     fn update_settings(&mut self, resource: &Observed, policy: &Policy) -> Option<Vec<Setting>> {
         use crate::domain::resource::Details;
         let refused = match &resource.details {
-            Some(Details::MonitoringSchedule(s)) => match s.status.as_deref() {
-                // AWS refuses the update while the schedule is being created; the guard looks
-                // again once it is Scheduled.
-                Some("Pending") => Some(
-                    "the monitoring schedule is Pending: it is updated once it is Scheduled".to_string(),
-                ),
-                _ if s.inline_job.is_none() => Some(
-                    "the monitoring schedule names a job definition: its settings are the definition's".to_string(),
-                ),
-                _ => None,
-            },
+            // A Pending schedule is updated once it is Scheduled: the executor waits.
+            Some(Details::MonitoringSchedule(s)) if s.inline_job.is_none() => Some(
+                "the monitoring schedule names a job definition: its settings are the definition's"
+                    .to_string(),
+            ),
+            Some(Details::MonitoringSchedule(_)) => None,
             Some(Details::InferenceExperiment(e)) => match e.status.as_deref() {
-                Some("Created" | "Running") => {
+                // In a transition, the executor waits for Created or Running.
+                Some("Created" | "Running" | "Creating" | "Updating" | "Starting" | "Stopping") => {
                     if policy
                         .remediation
                         .kms_key_for(&resource.account, &resource.region)
@@ -569,7 +565,8 @@ impl Builder {
                     }
                 }
                 other => Some(format!(
-                    "the inference experiment is {}: UpdateInferenceExperiment takes only a Created or Running one",
+                    "the inference experiment is {}: UpdateInferenceExperiment takes only a Created or Running one, \
+                     and it will not be either again",
                     other.unwrap_or("in an unknown state")
                 )),
             },

@@ -15,6 +15,7 @@ mod docs;
 mod findings;
 mod iam;
 mod intents;
+mod monitoring;
 mod names;
 mod notebook_key;
 mod org;

@@ -84,9 +84,9 @@ pub fn schedule_network_isolation(schedule: &MonitoringSchedule) -> Judgement {
         "EnableNetworkIsolation",
     );
     if on {
-        Judgement::Passed(format!("the inline job's {words}"))
+        Judgement::Passed(inline(&words))
     } else {
-        Judgement::Failed(format!("the inline job's {words}"))
+        Judgement::Failed(inline(&words))
     }
 }
 
@@ -107,9 +107,17 @@ pub fn schedule_traffic_encryption(schedule: &MonitoringSchedule) -> Judgement {
         "EnableInterContainerTrafficEncryption",
     );
     if on {
-        Judgement::Passed(format!("the inline job's {words}"))
+        Judgement::Passed(inline(&words))
     } else {
-        Judgement::Failed(format!("the inline job's {words}"))
+        Judgement::Failed(inline(&words))
+    }
+}
+
+/// What a schedule's inline job has, in words.
+fn inline(words: &str) -> String {
+    match words.strip_prefix("no ") {
+        Some(rest) => format!("the inline job has no {rest}"),
+        None => format!("the inline job's {words}"),
     }
 }
 

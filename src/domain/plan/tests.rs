@@ -1419,3 +1419,221 @@ fn sagemaker21_waits_for_its_users_with_only_when_stopped() {
     let p = plan_for(&observed_notebook(fresh(nb())), &[S21], &policy);
     assert!(p.steps.contains(&Step::WaitForUserStop), "{:?}", steps(&p));
 }
+
+// ---------------------------------------------------------------------------------------------
+// SageMaker.14, .22 (monitoring schedules) and .24 (inference experiments): one update call
+
+mod update {
+    use super::*;
+    use crate::domain::next::{next_step, Capabilities, NextStep};
+    use crate::domain::resource::{
+        InferenceDataStorage, InferenceExperiment, InlineMonitoringJob, MonitoringSchedule,
+    };
+
+    const S14: ControlId = ControlId::SageMaker14;
+    const S22: ControlId = ControlId::SageMaker22;
+    const S24: ControlId = ControlId::SageMaker24;
+
+    const REMEDIATE_ALL: &str = "dryRun: false\nremediation:\n  kmsKeys:\n    - {account: \"111111111111\", region: us-east-1, keyId: alias/captured}\ncontrols:\n  SageMaker.14: {action: remediate}\n  SageMaker.22: {action: remediate}\n  SageMaker.24: {action: remediate}\n";
+
+    fn schedule(status: &str) -> Observed {
+        observed(
+            ResourceKind::MonitoringSchedule,
+            "ms-1",
+            Some(Details::MonitoringSchedule(MonitoringSchedule {
+                status: Some(status.into()),
+                inline_job: Some(InlineMonitoringJob::default()),
+                ..MonitoringSchedule::default()
+            })),
+            Some(Tags::default()),
+        )
+    }
+
+    fn experiment(status: &str) -> Observed {
+        observed(
+            ResourceKind::InferenceExperiment,
+            "ie-1",
+            Some(Details::InferenceExperiment(InferenceExperiment {
+                status: Some(status.into()),
+                kms_key: None,
+                data_storage: Some(InferenceDataStorage::default()),
+            })),
+            Some(Tags::default()),
+        )
+    }
+
+    fn can() -> Capabilities {
+        Capabilities {
+            intent_store: false,
+            intent_key: false,
+        }
+    }
+
+    #[test]
+    fn a_schedule_failing_both_gets_one_update_with_both_switches_on() {
+        let p = plan_for(
+            &schedule("Scheduled"),
+            &[S14, S22],
+            &load_policy(REMEDIATE_ALL),
+        );
+        assert_eq!(p.kind, PlanKind::Update);
+        assert_eq!(
+            steps(&p),
+            ["update EnableNetworkIsolation=true, EnableInterContainerTrafficEncryption=true"]
+        );
+        assert_eq!(p.controls, vec![S14, S22]);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        // Nothing is stopped or created: the executor makes the one call.
+        assert_eq!(
+            next_step(Some(&p), &schedule("Scheduled"), now(), can()),
+            NextStep::Reconfigure {
+                settings: vec![
+                    Setting::EnableNetworkIsolation(true),
+                    Setting::EnableInterContainerTrafficEncryption(true)
+                ]
+            }
+        );
+    }
+
+    #[test]
+    fn a_stopped_schedule_is_updated_too() {
+        let p = plan_for(&schedule("Stopped"), &[S22], &load_policy(REMEDIATE_ALL));
+        assert_eq!(
+            steps(&p),
+            ["update EnableInterContainerTrafficEncryption=true"]
+        );
+    }
+
+    #[test]
+    fn a_pending_schedule_is_updated_once_it_is_scheduled() {
+        let p = plan_for(&schedule("Pending"), &[S14], &load_policy(REMEDIATE_ALL));
+        assert_eq!(p.kind, PlanKind::Update);
+        assert_eq!(
+            next_step(Some(&p), &schedule("Pending"), now(), can()),
+            NextStep::WaitForTransition {
+                status: "Pending".into(),
+                since: None
+            }
+        );
+        assert_eq!(
+            next_step(Some(&p), &schedule("Scheduled"), now(), can()),
+            NextStep::Reconfigure {
+                settings: vec![Setting::EnableNetworkIsolation(true)]
+            }
+        );
+    }
+
+    #[test]
+    fn a_schedule_that_names_a_job_definition_is_never_updated() {
+        let mut r = schedule("Scheduled");
+        if let Some(Details::MonitoringSchedule(s)) = r.details.as_mut() {
+            s.inline_job = None;
+            s.job_definition_name = Some("dq-def".into());
+        }
+        let p = plan_for(&r, &[S14], &load_policy(REMEDIATE_ALL));
+        assert_eq!(p.kind, PlanKind::Finding);
+        assert!(
+            p.notes[0].contains("names a job definition"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn a_schedule_fix_is_a_finding_in_dry_run_and_with_action_finding() {
+        let dry = plan(
+            &schedule("Scheduled"),
+            &failed(&[S14]),
+            &load_policy(REMEDIATE_ALL),
+            now(),
+            true,
+        )
+        .unwrap();
+        assert!(dry.dry_run);
+        assert_eq!(
+            next_step(Some(&dry), &schedule("Scheduled"), now(), can()),
+            NextStep::DryRun
+        );
+        let finding = plan_for(
+            &schedule("Scheduled"),
+            &[S14],
+            &load_policy("controls:\n  SageMaker.14: {action: finding}\n"),
+        );
+        assert_eq!(finding.kind, PlanKind::Finding);
+    }
+
+    #[test]
+    fn a_running_experiment_gets_the_policys_key_for_its_captured_data() {
+        for status in ["Created", "Running"] {
+            let p = plan_for(&experiment(status), &[S24], &load_policy(REMEDIATE_ALL));
+            assert_eq!(p.kind, PlanKind::Update, "{status}");
+            assert_eq!(
+                steps(&p),
+                ["update DataStorageConfig.KmsKey=alias/captured"]
+            );
+        }
+    }
+
+    #[test]
+    fn an_experiment_in_a_transition_is_updated_once_it_ends() {
+        for status in ["Creating", "Updating", "Starting", "Stopping"] {
+            let p = plan_for(&experiment(status), &[S24], &load_policy(REMEDIATE_ALL));
+            assert_eq!(p.kind, PlanKind::Update, "{status}");
+            assert_eq!(
+                next_step(Some(&p), &experiment(status), now(), can()),
+                NextStep::WaitForTransition {
+                    status: status.into(),
+                    since: None
+                },
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_finished_experiment_is_a_finding_with_the_reason() {
+        for status in ["Completed", "Cancelled"] {
+            let p = plan_for(&experiment(status), &[S24], &load_policy(REMEDIATE_ALL));
+            assert_eq!(p.kind, PlanKind::Finding, "{status}");
+            assert!(
+                p.notes[0].contains(status) && p.notes[0].contains("Created or Running"),
+                "{status}: {:?}",
+                p.notes
+            );
+        }
+    }
+
+    #[test]
+    fn an_experiment_in_an_account_without_a_key_is_a_finding_that_says_where_to_add_one() {
+        let mut r = experiment("Running");
+        r.account = "222222222222".into();
+        let p = plan_for(&r, &[S24], &load_policy(REMEDIATE_ALL));
+        assert_eq!(p.kind, PlanKind::Finding);
+        assert!(
+            p.notes[0].contains("222222222222") && p.notes[0].contains("spec.remediation.kmsKeys"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn a_resource_not_described_is_a_finding() {
+        let r = observed(ResourceKind::MonitoringSchedule, "ms-1", None, None);
+        let p = plan_for(&r, &[S22], &load_policy(REMEDIATE_ALL));
+        assert_eq!(p.kind, PlanKind::Finding);
+        assert!(p.notes[0].contains("not read"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn an_update_plan_reads_back_as_the_plan_the_executor_consumes() {
+        let p = plan_for(&schedule("Scheduled"), &[S14], &load_policy(REMEDIATE_ALL));
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["kind"], "update");
+        assert_eq!(
+            json["structuredSteps"][0],
+            serde_json::json!({"step": "update", "settings": [{"name": "EnableNetworkIsolation", "value": true}]})
+        );
+        let back: Plan = serde_json::from_value(json).unwrap();
+        assert_eq!(back, p);
+    }
+}
