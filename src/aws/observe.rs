@@ -224,9 +224,16 @@ impl Observer {
         listed: &Listed,
         policy: &Policy,
     ) -> Result<Option<Observed>, AwsError> {
+        let mut listed = listed.clone();
         let details = if policy.needs_details(listed.kind) {
             match self.describe(listed.kind, &listed.name).await? {
-                Some((_, _, d)) => Some(d),
+                // The ARN and the name as SageMaker answers them, not as the list (or, for an
+                // inference experiment, the prefix the list was given) spelled them.
+                Some((arn, name, d)) => {
+                    listed.arn = arn;
+                    listed.name = name;
+                    Some(d)
+                }
                 None => return Ok(None),
             }
         } else {
@@ -238,7 +245,7 @@ impl Observer {
                 _ => None,
             }
         };
-        self.complete(listed.clone(), details, None, policy).await
+        self.complete(listed, details, None, policy).await
     }
 
     /// Reads a resource an event named. It is always described: that both confirms it exists

@@ -45,6 +45,11 @@ async fn schedule(
     settings: Vec<Setting>,
     e: &mut Execution,
 ) -> Result<(), AwsError> {
+    // Counted first, read last: the configuration sent back is as fresh as it can be (the API
+    // has no condition on the update, so a change made between the read and the call is lost).
+    if !admitted(fx, live, e).await {
+        return Ok(());
+    }
     let read = fx
         .client
         .describe_monitoring_schedule()
@@ -85,9 +90,6 @@ async fn schedule(
             }
         }
     }
-    if !admitted(fx, live, e).await {
-        return Ok(());
-    }
     fx.mutate(
         Mutation::UpdateMonitoringSchedule,
         &live.account,
@@ -120,6 +122,15 @@ async fn experiment(
         e.settle_on(ExecutionResult::Unsupported);
         return Ok(());
     };
+    if let Some(why) = check_key(fx, &key, &live.account, &live.region).await? {
+        e.notes.push(format!("{why}: nothing changed"));
+        e.settle_on(ExecutionResult::Unsupported);
+        return Ok(());
+    }
+    // Counted first, read last: the data storage sent back is as fresh as it can be.
+    if !admitted(fx, live, e).await {
+        return Ok(());
+    }
     let read = fx
         .client
         .describe_inference_experiment()
@@ -144,15 +155,7 @@ async fn experiment(
         );
         return Ok(());
     };
-    if let Some(why) = check_key(fx, &key, &live.account, &live.region).await? {
-        e.notes.push(format!("{why}: nothing changed"));
-        e.settle_on(ExecutionResult::Unsupported);
-        return Ok(());
-    }
     storage.kms_key = Some(key);
-    if !admitted(fx, live, e).await {
-        return Ok(());
-    }
     fx.mutate(
         Mutation::UpdateInferenceExperiment,
         &live.account,

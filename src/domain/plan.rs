@@ -77,6 +77,7 @@ pub enum Setting {
     /// (SageMaker.22).
     EnableInterContainerTrafficEncryption(bool),
     /// An inference experiment's `DataStorageConfig.KmsKey` (SageMaker.24).
+    #[serde(rename = "DataStorageConfig.KmsKey")]
     DataStorageKmsKey(String),
 }
 

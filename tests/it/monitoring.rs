@@ -859,6 +859,10 @@ async fn the_service_fixes_a_schedule_its_cloudtrail_event_names() {
         &["--resync-interval", "1h"],
         |_| {},
     );
+    // Created once the first resync has listed the account: only the event can bring it.
+    svc.wait_for_log("the first resync", Duration::from_secs(30), |l| {
+        l["fields"]["message"] == "resync listed an account and region"
+    });
     create_schedule(&c, "ms-event", inline_schedule_config(None)).await;
     wait_scheduled(&c, "ms-event").await;
     let event = serde_json::json!({
@@ -874,9 +878,10 @@ async fn the_service_fixes_a_schedule_its_cloudtrail_event_names() {
     svc.wait_for_log("the schedule's fix", Duration::from_secs(30), |l| {
         l["fields"]["message"] == "reconciled"
             && l["fields"]["resource"] == "ms-event"
+            && l["fields"]["trigger"].to_string().contains("cloudtrail")
             && l["fields"]["execution"]
-                .as_str()
-                .is_some_and(|e| e.contains("update EnableInterContainerTrafficEncryption=true"))
+                .to_string()
+                .contains("update EnableInterContainerTrafficEncryption=true")
     });
     let net = schedule(&c, "ms-event")
         .await

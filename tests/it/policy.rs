@@ -156,7 +156,7 @@ fn run_with_a_bad_policy_says_error_once_per_problem() {
     write(
         dir.path(),
         "bad.yaml",
-        &format!("{HEAD}  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.12]\n"),
+        &format!("{HEAD}  exemptions:\n    - namePatterns: [a]\n      controls: [SageMaker.42]\n"),
     );
     let out = guard(dir.path())
         .args(["run", "--policy", "bad.yaml", "--queue-url", "unused"])
@@ -166,7 +166,7 @@ fn run_with_a_bad_policy_says_error_once_per_problem() {
     assert_eq!(
         text(&out.stderr),
         "\
-error: bad.yaml:8:18: unknown control `SageMaker.12`
+error: bad.yaml:8:18: unknown control `SageMaker.42`
   hint: the known controls are SageMaker.1 to SageMaker.25
 "
     );
