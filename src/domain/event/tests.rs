@@ -103,11 +103,19 @@ const TABLE: &[(&str, Want)] = &[
     ),
     (
         "cloudtrail-create-model-explainability-job-definition",
-        Names(&[(ModelExplainabilityJobDefinition, "model-explainability-fixture-1", false)]),
+        Names(&[(
+            ModelExplainabilityJobDefinition,
+            "model-explainability-fixture-1",
+            false,
+        )]),
     ),
     (
         "cloudtrail-delete-model-explainability-job-definition",
-        Names(&[(ModelExplainabilityJobDefinition, "model-explainability-fixture-1", true)]),
+        Names(&[(
+            ModelExplainabilityJobDefinition,
+            "model-explainability-fixture-1",
+            true,
+        )]),
     ),
     (
         "cloudtrail-create-monitoring-schedule",
