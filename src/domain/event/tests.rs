@@ -78,6 +78,90 @@ const TABLE: &[(&str, Want)] = &[
         Names(&[(AppImageConfig, "aic-fixture-1", true)]),
     ),
     (
+        "cloudtrail-create-data-quality-job-definition",
+        Names(&[(DataQualityJobDefinition, "data-quality-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-data-quality-job-definition",
+        Names(&[(DataQualityJobDefinition, "data-quality-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-model-quality-job-definition",
+        Names(&[(ModelQualityJobDefinition, "model-quality-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-model-quality-job-definition",
+        Names(&[(ModelQualityJobDefinition, "model-quality-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-model-bias-job-definition",
+        Names(&[(ModelBiasJobDefinition, "model-bias-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-model-bias-job-definition",
+        Names(&[(ModelBiasJobDefinition, "model-bias-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-model-explainability-job-definition",
+        Names(&[(
+            ModelExplainabilityJobDefinition,
+            "model-explainability-fixture-1",
+            false,
+        )]),
+    ),
+    (
+        "cloudtrail-delete-model-explainability-job-definition",
+        Names(&[(
+            ModelExplainabilityJobDefinition,
+            "model-explainability-fixture-1",
+            true,
+        )]),
+    ),
+    (
+        "cloudtrail-create-monitoring-schedule",
+        Names(&[(MonitoringSchedule, "schedule-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-monitoring-schedule",
+        Names(&[(MonitoringSchedule, "schedule-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-monitoring-schedule",
+        Names(&[(MonitoringSchedule, "schedule-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-feature-group",
+        Names(&[(FeatureGroup, "fg-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-feature-group",
+        Names(&[(FeatureGroup, "fg-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-feature-group",
+        Names(&[(FeatureGroup, "fg-fixture-1", true)]),
+    ),
+    (
+        "cloudtrail-create-inference-experiment",
+        Names(&[(InferenceExperiment, "experiment-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-update-inference-experiment",
+        Names(&[(InferenceExperiment, "experiment-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-start-inference-experiment",
+        Names(&[(InferenceExperiment, "experiment-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-stop-inference-experiment",
+        Names(&[(InferenceExperiment, "experiment-fixture-1", false)]),
+    ),
+    (
+        "cloudtrail-delete-inference-experiment",
+        Names(&[(InferenceExperiment, "experiment-fixture-1", true)]),
+    ),
+    (
         "cloudtrail-add-tags-notebook",
         Names(&[(NotebookInstance, "nb-fixture-1", false)]),
     ),
@@ -112,6 +196,14 @@ const TABLE: &[(&str, Want)] = &[
     (
         "sagemaker-image-state-change",
         Names(&[(Image, "image-fixture-1", false)]),
+    ),
+    (
+        "sagemaker-monitoring-schedule-state-change",
+        Names(&[(MonitoringSchedule, "schedule-fixture-1", false)]),
+    ),
+    (
+        "sagemaker-feature-group-state-change",
+        Names(&[(FeatureGroup, "fg-fixture-1", false)]),
     ),
     ("sagemaker-training-job-state-change", Ignored),
     (
@@ -343,4 +435,95 @@ fn a_state_change_whose_envelope_and_arn_accounts_differ_is_refused() {
         "999999999999",
     );
     assert!(disagree(r));
+}
+
+#[test]
+fn a_create_whose_response_arn_names_another_account_is_refused() {
+    let r = decode_changed(
+        "cloudtrail-create-monitoring-schedule",
+        "/detail/responseElements/monitoringScheduleArn",
+        "arn:aws:sagemaker:us-east-1:999999999999:monitoring-schedule/schedule-fixture-1",
+    );
+    assert!(disagree(r));
+}
+
+#[test]
+fn a_feature_group_state_change_whose_arn_names_another_account_is_refused() {
+    let r = decode_changed(
+        "sagemaker-feature-group-state-change",
+        "/detail/FeatureGroupArn",
+        "arn:aws:sagemaker:us-east-1:999999999999:feature-group/fg-fixture-1",
+    );
+    assert!(disagree(r));
+}
+
+/// The ASFF fixture's finding, made one about `control` on the resource `arn` (ASFF has no
+/// details type for the new kinds: `Type` is `Other`, as for endpoint configs and models).
+fn asff_finding(control: &str, arn: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fixture("securityhub-findings-imported-asff")).unwrap();
+    let f = &mut v["detail"]["findings"][0];
+    f["GeneratorId"] = format!("security-control/{control}").into();
+    f["Compliance"]["SecurityControlId"] = control.into();
+    f["Resources"] = serde_json::json!([
+        {"Type": "Other", "Id": arn, "Partition": "aws", "Region": "us-east-1"}
+    ]);
+    v.to_string()
+}
+
+#[test]
+fn an_asff_finding_of_sagemaker_14_triggers_the_monitoring_schedule_it_names() {
+    let body = asff_finding(
+        "SageMaker.14",
+        "arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/schedule-fixture-1",
+    );
+    let Ok(Decoded::Triggers(t)) = decode(&body) else {
+        panic!("{:?}", decode(&body))
+    };
+    assert_eq!(
+        t,
+        [Trigger {
+            resource: ResourceRef {
+                kind: MonitoringSchedule,
+                name: "schedule-fixture-1".into(),
+                account: Some("123456789012".into()),
+                region: Some("us-east-1".into()),
+            },
+            gone: false,
+            source: TriggerSource::SecurityHub {
+                control: Some(ControlId::SageMaker14)
+            },
+        }]
+    );
+}
+
+#[test]
+fn an_ocsf_finding_of_sagemaker_24_triggers_the_inference_experiment_it_names() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fixture("securityhub-findings-imported-v2-ocsf")).unwrap();
+    let f = &mut v["detail"]["findings"][0];
+    f["compliance"]["control"] = "SageMaker.24".into();
+    let r = &mut f["resources"][0];
+    r["type"] = "AWS::SageMaker::InferenceExperiment".into();
+    r["uid"] = "experiment-fixture-1".into();
+    r["uid_alt"] =
+        "arn:aws:sagemaker:us-east-1:123456789012:inference-experiment/experiment-fixture-1".into();
+    let Ok(Decoded::Triggers(t)) = decode(&v.to_string()) else {
+        panic!("{:?}", decode(&v.to_string()))
+    };
+    assert_eq!(
+        t,
+        [Trigger {
+            resource: ResourceRef {
+                kind: InferenceExperiment,
+                name: "experiment-fixture-1".into(),
+                account: Some("123456789012".into()),
+                region: Some("us-east-1".into()),
+            },
+            gone: false,
+            source: TriggerSource::SecurityHub {
+                control: Some(ControlId::SageMaker24)
+            },
+        }]
+    );
 }
