@@ -65,15 +65,22 @@ fn serverless_variant(name: &str) -> ProductionVariant {
         .build()
 }
 
+/// A model compliant with SageMaker.5 and .16 (isolated, its image from a private registry), or
+/// with neither.
 async fn model(c: &Client, name: &str, isolated: bool) {
+    let mut container = aws_sdk_sagemaker::types::ContainerDefinition::builder()
+        .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:1");
+    if isolated {
+        container = container.image_config(
+            aws_sdk_sagemaker::types::ImageConfig::builder()
+                .repository_access_mode(aws_sdk_sagemaker::types::RepositoryAccessMode::Vpc)
+                .build(),
+        );
+    }
     c.create_model()
         .model_name(name)
         .execution_role_arn(ROLE)
-        .primary_container(
-            aws_sdk_sagemaker::types::ContainerDefinition::builder()
-                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:1")
-                .build(),
-        )
+        .primary_container(container.build())
         .enable_network_isolation(isolated)
         .send()
         .await
@@ -150,7 +157,11 @@ fn expected_all_kinds() -> Vec<(String, String, String)> {
         ("epc-serverless", "SageMaker.4", "NOT_APPLICABLE"),
         ("image-bad", "SageMaker.7", "FAILED"),
         ("image-good", "SageMaker.7", "PASSED"),
+        ("model-bad", "SageMaker.16", "FAILED"),
+        ("model-bad", "SageMaker.19", "NOT_APPLICABLE"),
         ("model-bad", "SageMaker.5", "FAILED"),
+        ("model-good", "SageMaker.16", "PASSED"),
+        ("model-good", "SageMaker.19", "NOT_APPLICABLE"),
         ("model-good", "SageMaker.5", "PASSED"),
         ("nb-bad", "SageMaker.1", "FAILED"),
         ("nb-bad", "SageMaker.2", "FAILED"),
@@ -179,7 +190,7 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
     assert_eq!(statuses(&report), expected_all_kinds());
     assert_eq!(
         report["summary"],
-        serde_json::json!({"PASSED": 9, "FAILED": 9, "NOT_APPLICABLE": 1, "EXEMPT": 0, "ERROR": 0})
+        serde_json::json!({"PASSED": 10, "FAILED": 10, "NOT_APPLICABLE": 3, "EXEMPT": 0, "ERROR": 0})
     );
     for r in report["results"].as_array().unwrap() {
         assert_eq!(r["account"], account.as_str());
@@ -233,7 +244,7 @@ async fn audit_reports_every_kind_and_exits_1_on_failures() {
     );
     assert_eq!(
         find("model-bad", "SageMaker.5")["action"]["steps"],
-        serde_json::json!(["file finding SageMaker.5"])
+        serde_json::json!(["file finding SageMaker.5", "file finding SageMaker.16"])
     );
 
     // Read-only: nothing changed.
@@ -276,7 +287,7 @@ async fn audit_table_groups_failures_first_and_ends_with_a_summary() {
     assert!(last_bad < first_ok, "{table}");
     assert!(table.contains("plan: update-in-place (dry-run)"), "{table}");
     assert!(
-        table.trim_end().ends_with("11 resources, 19 verdicts: 9 FAILED, 9 PASSED, 1 NOT_APPLICABLE, 0 EXEMPT, 0 ERROR (policy integration)"),
+        table.trim_end().ends_with("11 resources, 23 verdicts: 10 FAILED, 10 PASSED, 3 NOT_APPLICABLE, 0 EXEMPT, 0 ERROR (policy integration)"),
         "{table}"
     );
 }
@@ -393,7 +404,7 @@ async fn aws_errors_exit_3() {
     let report = json(&out);
     assert_eq!(
         report["errors"].as_array().unwrap().len(),
-        5,
+        12,
         "one per kind: {report}"
     );
 }
@@ -438,7 +449,7 @@ fn an_endpoint_that_accepts_and_never_answers_is_an_error_not_a_hang() {
     );
     let report = json(&out);
     let errors = report["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 5, "one per kind: {report}");
+    assert_eq!(errors.len(), 12, "one per kind: {report}");
 }
 
 #[test]

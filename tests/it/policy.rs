@@ -101,7 +101,23 @@ live.yaml: ok: policy `p`
   SageMaker.6  finding
   SageMaker.7  finding
   SageMaker.8  remediate
+  SageMaker.9  finding
+  SageMaker.10 finding
+  SageMaker.11 finding
+  SageMaker.12 finding
+  SageMaker.13 finding
+  SageMaker.14 finding
+  SageMaker.15 finding
+  SageMaker.16 finding
+  SageMaker.17 finding
+  SageMaker.18 finding
+  SageMaker.19 finding
+  SageMaker.20 finding
   SageMaker.21 finding
+  SageMaker.22 finding
+  SageMaker.23 finding
+  SageMaker.24 finding
+  SageMaker.25 finding
 dry.yaml: ok: policy `p`, dry-run (spec.dryRun): nothing is changed
   SageMaker.1  finding (dry-run)
   SageMaker.2  finding (dry-run)
@@ -111,7 +127,23 @@ dry.yaml: ok: policy `p`, dry-run (spec.dryRun): nothing is changed
   SageMaker.6  finding (dry-run)
   SageMaker.7  finding (dry-run)
   SageMaker.8  finding (dry-run)
+  SageMaker.9  finding (dry-run)
+  SageMaker.10 finding (dry-run)
+  SageMaker.11 finding (dry-run)
+  SageMaker.12 finding (dry-run)
+  SageMaker.13 finding (dry-run)
+  SageMaker.14 finding (dry-run)
+  SageMaker.15 finding (dry-run)
+  SageMaker.16 finding (dry-run)
+  SageMaker.17 finding (dry-run)
+  SageMaker.18 finding (dry-run)
+  SageMaker.19 finding (dry-run)
+  SageMaker.20 finding (dry-run)
   SageMaker.21 finding (dry-run)
+  SageMaker.22 finding (dry-run)
+  SageMaker.23 finding (dry-run)
+  SageMaker.24 finding (dry-run)
+  SageMaker.25 finding (dry-run)
 "
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
