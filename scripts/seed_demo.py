@@ -48,8 +48,12 @@ sm.create_notebook_instance(
 )
 container = {"Image": f"{account}.dkr.ecr.us-east-1.amazonaws.com/inference:1"}
 sm.create_model(ModelName="churn-model", ExecutionRoleArn=role, PrimaryContainer=container)
+# Isolated, its image pulled through the VPC from a private registry.
 sm.create_model(
-    ModelName="isolated-model", ExecutionRoleArn=role, PrimaryContainer=container, EnableNetworkIsolation=True
+    ModelName="isolated-model",
+    ExecutionRoleArn=role,
+    PrimaryContainer={**container, "ImageConfig": {"RepositoryAccessMode": "Vpc"}},
+    EnableNetworkIsolation=True,
 )
 sm.create_endpoint_config(
     EndpointConfigName="churn-single-instance",
@@ -65,4 +69,39 @@ sm.create_endpoint_config(
 )
 sm.create_image(ImageName="custom-kernel", RoleArn=role)
 sm.create_app_image_config(AppImageConfigName="custom-kernel-config", Tags=[{"Key": "owner", "Value": "ml-platform"}])
-print("seeded 3 notebook instances, 2 models, 2 endpoint configs, 1 image, 1 app image config", file=sys.stderr)
+# Data quality monitoring of the churn endpoint: a job definition on two instances whose traffic
+# between containers is not encrypted, and an hourly schedule that defines the same job inline.
+output = {"MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://demo-monitoring/reports",
+                                              "LocalPath": "/opt/ml/processing/output"}}]}
+endpoint_input = {"EndpointName": "churn", "LocalPath": "/opt/ml/processing/input"}
+cluster = {"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}}
+analyzer = {"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"}
+sm.create_data_quality_job_definition(
+    JobDefinitionName="churn-data-quality",
+    DataQualityAppSpecification=analyzer,
+    DataQualityJobInput={"EndpointInput": endpoint_input},
+    DataQualityJobOutputConfig=output,
+    JobResources=cluster,
+    NetworkConfig={"EnableNetworkIsolation": True},
+    RoleArn=role,
+)
+sm.create_monitoring_schedule(
+    MonitoringScheduleName="churn-hourly",
+    MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+        "MonitoringType": "DataQuality",
+        "MonitoringJobDefinition": {
+            "MonitoringInputs": [{"EndpointInput": endpoint_input}],
+            "MonitoringOutputConfig": output,
+            "MonitoringResources": cluster,
+            "MonitoringAppSpecification": analyzer,
+            "NetworkConfig": {"EnableNetworkIsolation": True},
+            "RoleArn": role,
+        },
+    },
+)
+print(
+    "seeded 3 notebook instances, 2 models, 2 endpoint configs, 1 image, 1 app image config, "
+    "1 data quality job definition, 1 monitoring schedule",
+    file=sys.stderr,
+)

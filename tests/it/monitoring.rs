@@ -409,6 +409,15 @@ async fn experiment(
         .unwrap()
 }
 
+/// The key an experiment's captured data is encrypted with.
+async fn captured_data_key(c: &Client, name: &str) -> Option<String> {
+    experiment(c, name)
+        .await
+        .data_storage_config()
+        .and_then(|d| d.kms_key())
+        .map(str::to_string)
+}
+
 async fn wait_experiment(c: &Client, name: &str, status: &str) {
     for _ in 0..100 {
         if experiment(c, name).await.status().map(|s| s.as_str()) == Some(status) {
@@ -721,14 +730,7 @@ async fn a_completed_experiment_is_left_a_finding_that_says_why() {
         "{plan:#}"
     );
     assert_eq!(count(&account, "UpdateInferenceExperiment"), 0);
-    assert_eq!(
-        experiment(&c, "ie-done")
-            .await
-            .data_storage_config()
-            .unwrap()
-            .kms_key(),
-        None
-    );
+    assert_eq!(captured_data_key(&c, "ie-done").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -753,14 +755,7 @@ async fn a_key_that_does_not_exist_changes_no_experiment() {
     let notes = report["applied"][0]["executions"].to_string();
     assert!(notes.contains("does not exist"), "{report:#}");
     assert_eq!(count(&account, "UpdateInferenceExperiment"), 0);
-    assert_eq!(
-        experiment(&c, "ie-badkey")
-            .await
-            .data_storage_config()
-            .unwrap()
-            .kms_key(),
-        None
-    );
+    assert_eq!(captured_data_key(&c, "ie-badkey").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
