@@ -387,8 +387,8 @@ const JOB_DEFINITION_REMEDIATION: &str = "Job definitions cannot be changed (the
     the switch on and point the schedules at it.";
 const SCHEDULE_REMEDIATION: &str = "UpdateMonitoringSchedule with the schedule's whole configuration as \
     read, only the inline job's switch turned on (EnableNetworkIsolation for SageMaker.14, \
-    EnableInterContainerTrafficEncryption for SageMaker.22); not while the schedule is Pending. The schedule, \
-    its name and its past executions are kept. A job that needs the network fails once isolated: opt in per \
+    EnableInterContainerTrafficEncryption for SageMaker.22), once the schedule is no longer Pending. The \
+    schedule, its name and its past executions are kept. A job that needs the network fails once isolated: opt in per \
     control.";
 const MODEL_REGISTRY_REMEDIATION: &str =
     "Models are immutable (there is no UpdateModel) and serve live \
