@@ -299,7 +299,7 @@ fn key_grant(key: &IntentKeyId, d: &Deployment) -> (Vec<String>, Option<serde_js
 /// before the fix), and with `grants` (a recreate gives notebooks the keys) `kms:CreateGrant` for
 /// an AWS resource only, on the named keys; a key named by its alias is any key that carries the
 /// alias, in the entry's account and region.
-fn notebook_key_statements(keys: &[NotebookKey], grants: bool, d: &Deployment) -> Vec<Statement> {
+fn resource_key_statements(keys: &[NotebookKey], grants: bool, d: &Deployment) -> Vec<Statement> {
     let mut named = Vec::new();
     let mut aliased = Vec::new();
     let mut aliases = Vec::new();
@@ -348,16 +348,16 @@ fn notebook_key_statements(keys: &[NotebookKey], grants: bool, d: &Deployment) -
         (
             named,
             (
-                "SageMakerGuardNotebookKeys",
-                "SageMakerGuardNotebookKeyGrants",
+                "SageMakerGuardResourceKeys",
+                "SageMakerGuardResourceKeyGrants",
             ),
             None,
         ),
         (
             aliased,
             (
-                "SageMakerGuardNotebookKeysByAlias",
-                "SageMakerGuardNotebookKeyGrantsByAlias",
+                "SageMakerGuardResourceKeysByAlias",
+                "SageMakerGuardResourceKeyGrantsByAlias",
             ),
             Some(serde_json::json!({"kms:ResourceAliases": aliases})),
         ),
@@ -506,7 +506,7 @@ struct Needs {
     passes_a_role: bool,
     /// A fix recreates notebooks: it stores signed intents on the queue.
     recreates: bool,
-    /// SageMaker.21's recreate gives notebooks these keys (`spec.remediation.kmsKeys`).
+    /// The keys SageMaker.21 and .24 give resources (`spec.remediation.kmsKeys`).
     notebook_keys: Vec<NotebookKey>,
     /// SageMaker.21's recreate: SageMaker makes a grant on the key for the new notebook.
     key_grants: bool,
@@ -620,7 +620,7 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
     // (the SageMaker Developer Guide's API permissions reference); SageMaker creates the grant,
     // so the grant is allowed only for an AWS resource.
     // SageMaker.24 gives an inference experiment the key: the guard only checks it.
-    statements.extend(notebook_key_statements(
+    statements.extend(resource_key_statements(
         &needs.notebook_keys,
         needs.key_grants,
         d,
@@ -756,7 +756,7 @@ pub fn notes(policy: &Policy, deployment: &Deployment) -> Vec<String> {
         .collect();
     if !aliases.is_empty() {
         out.push(format!(
-            "SageMakerGuardNotebookKeysByAlias is on any key with the alias {} (IAM cannot name a key \
+            "SageMakerGuardResourceKeysByAlias is on any key with the alias {} (IAM cannot name a key \
              by its alias): give spec.remediation.kmsKeys the keys' ARNs to name the keys themselves",
             aliases.join(", ")
         ));

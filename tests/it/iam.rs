@@ -702,7 +702,7 @@ fn the_command_narrows_the_policy_with_its_flags_and_variables_and_says_what_it_
     );
     assert_eq!(on("SageMakerGuardIntentKey"), key);
     assert_eq!(
-        on("SageMakerGuardNotebookKeyGrants"),
+        on("SageMakerGuardResourceKeyGrants"),
         "arn:aws:kms:us-east-1:111111111111:key/2121abcd-12ab-34cd-56ef-1234567890ab"
     );
     assert_eq!(

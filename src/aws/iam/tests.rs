@@ -325,7 +325,7 @@ fn accounts_regions_and_the_partition_narrow_every_statement_but_the_lists() {
         !s["Sid"]
             .as_str()
             .unwrap()
-            .starts_with("SageMakerGuardNotebookKey")
+            .starts_with("SageMakerGuardResourceKey")
     }) {
         for r in resources(s) {
             assert!(
@@ -1020,7 +1020,7 @@ fn sagemaker21_may_describe_and_grant_on_the_policys_keys_only() {
             ..Deployment::default()
         },
     );
-    let describe = statement(&doc, "SageMakerGuardNotebookKeys");
+    let describe = statement(&doc, "SageMakerGuardResourceKeys");
     assert_eq!(actions(describe), vec!["kms:DescribeKey"]);
     let keys = resources(describe);
     assert!(keys.contains(&arn.to_string()), "{keys:?}");
@@ -1028,7 +1028,7 @@ fn sagemaker21_may_describe_and_grant_on_the_policys_keys_only() {
         &"arn:aws:kms:eu-west-1:222222222222:key/0000abcd-12ab-34cd-56ef-1234567890ab".to_string()
     ));
     assert_eq!(keys.len(), 3, "{keys:?}");
-    let grant = statement(&doc, "SageMakerGuardNotebookKeyGrants");
+    let grant = statement(&doc, "SageMakerGuardResourceKeyGrants");
     assert_eq!(actions(grant), vec!["kms:CreateGrant"]);
     assert_eq!(resources(grant), keys);
     assert_eq!(
@@ -1066,10 +1066,10 @@ fn a_key_named_by_its_alias_is_any_key_with_the_alias() {
         },
     );
     assert_eq!(
-        statement(&doc, "SageMakerGuardNotebookKeys"),
+        statement(&doc, "SageMakerGuardResourceKeys"),
         &serde_json::Value::Null
     );
-    let grant = statement(&doc, "SageMakerGuardNotebookKeyGrantsByAlias");
+    let grant = statement(&doc, "SageMakerGuardResourceKeyGrantsByAlias");
     assert_eq!(resources(grant), vec!["arn:aws:kms:*:*:key/*"]);
     let key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     let ctx: &[(&str, &str)] = &[
@@ -1103,4 +1103,56 @@ fn a_policy_that_does_not_remediate_sagemaker21_has_no_key_statement() {
     assert!(!allowed_actions(&doc)
         .iter()
         .any(|a| a.starts_with("kms:CreateGrant")));
+}
+
+#[test]
+fn sagemaker_24_alone_checks_its_key_but_makes_no_grant() {
+    let policy = crate::domain::policy::load(
+        "captured.yaml",
+        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: captured}\nspec:\n  \
+         defaultAction: \"off\"\n  remediation:\n    kmsKeys:\n      - {keyId: \"arn:aws:kms:us-east-1:111111111111:key/2424abcd-12ab-34cd-56ef-1234567890ab\"}\n  \
+         controls:\n    SageMaker.24: {action: remediate}\n",
+    )
+    .unwrap();
+    let allowed = allowed_actions(&anywhere(&policy));
+    assert!(
+        allowed.contains(&"kms:DescribeKey".to_string()),
+        "{allowed:?}"
+    );
+    assert!(allowed.contains(&"sagemaker:UpdateInferenceExperiment".to_string()));
+    assert!(
+        !allowed.contains(&"kms:CreateGrant".to_string()),
+        "{allowed:?}"
+    );
+    // Nothing the update does passes a role.
+    assert!(
+        !allowed.contains(&"iam:PassRole".to_string()),
+        "{allowed:?}"
+    );
+}
+
+#[test]
+fn a_schedules_update_passes_its_role_to_sagemaker_only() {
+    let policy = crate::domain::policy::load(
+        "schedules.yaml",
+        "apiVersion: sagemaker-guard/v1\nkind: GuardPolicy\nmetadata: {name: schedules}\nspec:\n  \
+         defaultAction: \"off\"\n  controls:\n    SageMaker.22: {action: remediate}\n",
+    )
+    .unwrap();
+    let doc = anywhere(&policy);
+    let pass = statement(&doc, "SageMakerGuardPassRole");
+    assert_eq!(
+        pass["Condition"]["StringEquals"]["iam:PassedToService"],
+        "sagemaker.amazonaws.com"
+    );
+    assert_eq!(
+        actions(statement(&doc, "SageMakerGuardSchedules")),
+        [
+            "sagemaker:AddTags",
+            "sagemaker:DeleteTags",
+            "sagemaker:DescribeMonitoringSchedule",
+            "sagemaker:ListTags",
+            "sagemaker:UpdateMonitoringSchedule"
+        ]
+    );
 }
