@@ -889,3 +889,92 @@ async fn the_service_fixes_a_schedule_its_cloudtrail_event_names() {
     );
     assert_eq!(svc.terminate().0, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_blast_radius_limits_schedule_updates_and_the_rest_stay_findings() {
+    let account = account(239);
+    let c = client(&account).await;
+    for i in 0..3 {
+        create_schedule(&c, &format!("ms-{i}"), inline_schedule_config(None)).await;
+        wait_scheduled(&c, &format!("ms-{i}")).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = policy_file(
+        dir.path(),
+        &policy(
+            "    SageMaker.22: {action: remediate}\n",
+            "    maxRemediationsPerHour: 2\n",
+        ),
+    );
+
+    let (code, report) = audit_apply(&account, &file, &["--concurrency", "1"]);
+
+    assert_eq!(code, Some(1), "one schedule still fails: {report:#}");
+    let results: Vec<&str> = report["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["executions"][0]["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| **r == "rate-limited").count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(count(&account, "UpdateMonitoringSchedule"), 2);
+    assert_eq!(report["summaryAfterApply"]["FAILED"], 1, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_exempt_by_its_tag_is_never_updated() {
+    let account = account(240);
+    let c = client(&account).await;
+    create_schedule(&c, "ms-exempt", inline_schedule_config(None)).await;
+    wait_scheduled(&c, "ms-exempt").await;
+    let arn = schedule(&c, "ms-exempt")
+        .await
+        .monitoring_schedule_arn()
+        .unwrap()
+        .to_string();
+    c.add_tags()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key("sagemaker-guard/exempt")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = policy(
+        "    SageMaker.14: {action: remediate}\n    SageMaker.22: {action: remediate}\n",
+        "",
+    )
+    .replace(
+        "  controls:\n",
+        "  exemptions:\n    - {name: opt-out, resourceTags: {sagemaker-guard/exempt: \"true\"}}\n  controls:\n",
+    );
+    let file = policy_file(dir.path(), &yaml);
+
+    let (code, report) = audit_apply(&account, &file, &[]);
+
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(
+        statuses(&report),
+        vec![
+            (
+                "ms-exempt".to_string(),
+                "SageMaker.14".to_string(),
+                "EXEMPT".to_string()
+            ),
+            (
+                "ms-exempt".to_string(),
+                "SageMaker.22".to_string(),
+                "EXEMPT".to_string()
+            ),
+        ]
+    );
+    assert_eq!(count(&account, "UpdateMonitoringSchedule"), 0);
+}
