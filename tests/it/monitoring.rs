@@ -409,6 +409,19 @@ async fn experiment(
         .unwrap()
 }
 
+/// An experiment created with a key for its instances and none for its captured data, then
+/// started: Running.
+async fn running_experiment(c: &Client, name: &str) {
+    create_experiment(c, name, Some("alias/instances"), None).await;
+    wait_experiment(c, name, "Created").await;
+    c.start_inference_experiment()
+        .name(name)
+        .send()
+        .await
+        .unwrap();
+    wait_experiment(c, name, "Running").await;
+}
+
 /// The key an experiment's captured data is encrypted with.
 async fn captured_data_key(c: &Client, name: &str) -> Option<String> {
     experiment(c, name)
@@ -647,14 +660,7 @@ async fn apply_gives_a_running_experiments_captured_data_the_policys_key_and_kee
     let account = account(233);
     let c = client(&account).await;
     let key = volume_key(&account).await;
-    create_experiment(&c, "ie-shadow", Some("alias/instances"), None).await;
-    wait_experiment(&c, "ie-shadow", "Created").await;
-    c.start_inference_experiment()
-        .name("ie-shadow")
-        .send()
-        .await
-        .unwrap();
-    wait_experiment(&c, "ie-shadow", "Running").await;
+    running_experiment(&c, "ie-shadow").await;
     let before = experiment(&c, "ie-shadow").await;
     let dir = tempfile::tempdir().unwrap();
     let file = policy_file(
@@ -696,14 +702,7 @@ async fn a_completed_experiment_is_left_a_finding_that_says_why() {
     let account = account(234);
     let c = client(&account).await;
     let key = volume_key(&account).await;
-    create_experiment(&c, "ie-done", Some("alias/instances"), None).await;
-    wait_experiment(&c, "ie-done", "Created").await;
-    c.start_inference_experiment()
-        .name("ie-done")
-        .send()
-        .await
-        .unwrap();
-    wait_experiment(&c, "ie-done", "Running").await;
+    running_experiment(&c, "ie-done").await;
     c.stop_inference_experiment()
         .name("ie-done")
         .model_variant_actions("prod", aws_sdk_sagemaker::types::ModelVariantAction::Retain)
