@@ -25,7 +25,7 @@ use crate::aws::intent_store::IntentQueue;
 use crate::aws::observe::Observer;
 use crate::aws::outcome::OutcomeBus;
 use crate::aws::recreate::{continue_intent, IntentState};
-use crate::aws::remediate::{carry_out, settling};
+use crate::aws::remediate::carry_out;
 use crate::domain::assess::{assess, Assessment};
 use crate::domain::catalogue::ControlId;
 use crate::domain::evaluate::Status;
@@ -537,8 +537,8 @@ async fn judge_and_act(
         look.resource_name = Some(observed.name);
         return Ok(look);
     }
-    // A notebook in a transition is looked at again once it has settled.
-    let mut requeue = settling(&observed).then_some(edge.settle * 2);
+    // A resource in a transition is looked at again once it has settled.
+    let mut requeue = observed.transition().is_some().then_some(edge.settle * 2);
     let a = assess(observed, policy, Timestamp::now(), dry_run);
     let mut look = Look::new(Standing::Present);
     look.resource_arn = Some(a.resource.arn.clone());

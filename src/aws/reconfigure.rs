@@ -15,7 +15,7 @@ use crate::aws::gate::{Effects, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::execution::{Execution, ExecutionResult};
 use crate::domain::plan::{Setting, Step};
-use crate::domain::resource::{Observed, ResourceKind};
+use crate::domain::resource::{InferenceExperiment, Observed, ResourceKind};
 
 /// Makes the update `settings` ask for, on the live resource.
 pub async fn reconfigure(
@@ -139,7 +139,7 @@ async fn experiment(
         .await
         .map_err(|err| AwsError::from_sdk("DescribeInferenceExperiment", err))?;
     let status = read.status().map(|s| s.as_str().to_string());
-    if !matches!(status.as_deref(), Some("Created" | "Running")) {
+    if !InferenceExperiment::takes_update(status.as_deref()) {
         e.notes.push(format!(
             "the inference experiment is {}: UpdateInferenceExperiment takes only a Created or Running one; nothing changed",
             status.as_deref().unwrap_or("in an unknown state")

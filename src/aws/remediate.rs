@@ -22,7 +22,7 @@ use crate::domain::intent::{capture, RecreateIntent, DELETE_WITHIN};
 use crate::domain::marks::RESTART_TAG;
 use crate::domain::next::{next_step, Capabilities, NextStep};
 use crate::domain::plan::{PlanKind, Setting, Step};
-use crate::domain::resource::{NotebookStatus, Observed};
+use crate::domain::resource::Observed;
 
 /// More steps than any plan has in one look: a bound against a step whose effect the next
 /// decision does not see.
@@ -208,7 +208,7 @@ async fn perform(
                 e.settle_on(ExecutionResult::InProgress);
                 e.notes.push(format!(
                     "waiting while the {} is {status}",
-                    crate::domain::next::noun(live.kind)
+                    live.kind.noun()
                 ));
             }
             e.requeue_after = Some(fx.settle);
@@ -420,28 +420,4 @@ async fn delete_tags(fx: &Effects<'_>, r: &Observed, keys: &[String]) -> Result<
     )
     .await?;
     Ok(())
-}
-
-/// Whether the notebook is in a transition the guard waits out.
-pub fn settling(r: &Observed) -> bool {
-    use crate::domain::resource::Details;
-    match &r.details {
-        Some(Details::NotebookInstance(nb)) => nb.status.as_ref().is_some_and(|s| {
-            matches!(
-                s,
-                NotebookStatus::Pending
-                    | NotebookStatus::Stopping
-                    | NotebookStatus::Updating
-                    | NotebookStatus::Deleting
-            )
-        }),
-        // A schedule being created or updated cannot be updated until it is Scheduled.
-        Some(Details::MonitoringSchedule(s)) => s.status.as_deref() == Some("Pending"),
-        // An experiment takes an update only once Created or Running.
-        Some(Details::InferenceExperiment(x)) => matches!(
-            x.status.as_deref(),
-            Some("Creating" | "Updating" | "Starting" | "Stopping")
-        ),
-        _ => false,
-    }
 }

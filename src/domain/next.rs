@@ -221,9 +221,9 @@ pub fn next_step(
         PlanKind::Update => {
             // AWS refuses the update while the schedule is being created or updated, and the
             // experiment's until it is Created or Running: wait for the transition to end.
-            if let Some(status) = transition_of(live) {
+            if let Some(status) = live.transition() {
                 return NextStep::WaitForTransition {
-                    status,
+                    status: status.to_string(),
                     since: None,
                 };
             }
@@ -257,32 +257,6 @@ pub fn next_step(
             restore_running_state(status.as_ref())
         }
         PlanKind::None | PlanKind::Finding | PlanKind::Tag => NextStep::Done,
-    }
-}
-
-/// The transition a schedule or an experiment is in, which an update waits out.
-fn transition_of(live: &Observed) -> Option<String> {
-    use crate::domain::resource::Details;
-    let status = match &live.details {
-        Some(Details::MonitoringSchedule(s)) => s.status.as_deref(),
-        Some(Details::InferenceExperiment(e)) => e.status.as_deref(),
-        _ => None,
-    }?;
-    matches!(
-        status,
-        "Pending" | "Creating" | "Updating" | "Starting" | "Stopping"
-    )
-    .then(|| status.to_string())
-}
-
-/// What people call a resource of this kind in a sentence.
-pub fn noun(kind: crate::domain::resource::ResourceKind) -> &'static str {
-    use crate::domain::resource::ResourceKind;
-    match kind {
-        ResourceKind::NotebookInstance => "notebook",
-        ResourceKind::MonitoringSchedule => "monitoring schedule",
-        ResourceKind::InferenceExperiment => "inference experiment",
-        _ => "resource",
     }
 }
 

@@ -540,61 +540,57 @@ impl Builder {
     /// .22) or an inference experiment (SageMaker.24); `None`, with a note, when the resource's
     /// state or the policy does not allow it now (its controls become findings).
     fn update_settings(&mut self, resource: &Observed, policy: &Policy) -> Option<Vec<Setting>> {
-        use crate::domain::resource::Details;
-        let refused = match &resource.details {
-            // A Pending schedule is updated once it is Scheduled: the executor waits.
-            Some(Details::MonitoringSchedule(s)) if s.inline_job.is_none() => Some(
+        use crate::domain::resource::{Details, InferenceExperiment};
+        let settings: Result<Vec<Setting>, String> = match &resource.details {
+            Some(Details::MonitoringSchedule(s)) if s.inline_job.is_none() => Err(
                 "the monitoring schedule names a job definition: its settings are the definition's"
                     .to_string(),
             ),
-            Some(Details::MonitoringSchedule(_)) => None,
-            Some(Details::InferenceExperiment(e)) => match e.status.as_deref() {
-                // In a transition, the executor waits for Created or Running.
-                Some("Created" | "Running" | "Creating" | "Updating" | "Starting" | "Stopping") => {
-                    if policy
-                        .remediation
-                        .kms_key_for(&resource.account, &resource.region)
-                        .is_none()
-                    {
-                        Some(format!(
-                            "no KMS key is configured for account {} in {}: the captured data cannot be given a key; \
-                             add one under spec.remediation.kmsKeys",
-                            resource.account, resource.region
-                        ))
-                    } else {
-                        None
+            // A Pending schedule is updated once it is Scheduled: the executor waits.
+            Some(Details::MonitoringSchedule(_)) => Ok(self
+                .update
+                .iter()
+                .filter_map(|c| match c {
+                    ControlId::SageMaker14 => Some(Setting::EnableNetworkIsolation(true)),
+                    ControlId::SageMaker22 => {
+                        Some(Setting::EnableInterContainerTrafficEncryption(true))
                     }
-                }
-                other => Some(format!(
+                    _ => None,
+                })
+                .collect()),
+            // In a transition, the executor waits for Created or Running.
+            Some(Details::InferenceExperiment(e))
+                if !(InferenceExperiment::takes_update(e.status.as_deref())
+                    || resource.transition().is_some()) =>
+            {
+                Err(format!(
                     "the inference experiment is {}: UpdateInferenceExperiment takes only a Created or Running one, \
                      and it will not be either again",
-                    other.unwrap_or("in an unknown state")
-                )),
-            },
-            _ => Some("the resource's configuration was not read".to_string()),
+                    e.status.as_deref().unwrap_or("in an unknown state")
+                ))
+            }
+            Some(Details::InferenceExperiment(_)) => policy
+                .remediation
+                .kms_key_for(&resource.account, &resource.region)
+                .map(|k| vec![Setting::DataStorageKmsKey(k.key_id.clone())])
+                .ok_or_else(|| {
+                    format!(
+                        "no KMS key is configured for account {} in {}: the captured data cannot be given a key; \
+                         add one under spec.remediation.kmsKeys",
+                        resource.account, resource.region
+                    )
+                }),
+            _ => Err("the resource's configuration was not read".to_string()),
         };
-        if let Some(why) = refused {
-            let controls: Vec<&str> = self.update.iter().map(|c| c.as_str()).collect();
-            self.notes.push(format!("{}: {why}", controls.join(", ")));
-            self.findings.append(&mut self.update);
-            return None;
+        match settings {
+            Ok(settings) => Some(settings),
+            Err(why) => {
+                let controls: Vec<&str> = self.update.iter().map(|c| c.as_str()).collect();
+                self.notes.push(format!("{}: {why}", controls.join(", ")));
+                self.findings.append(&mut self.update);
+                None
+            }
         }
-        let settings = self
-            .update
-            .iter()
-            .filter_map(|c| match c {
-                ControlId::SageMaker14 => Some(Setting::EnableNetworkIsolation(true)),
-                ControlId::SageMaker22 => {
-                    Some(Setting::EnableInterContainerTrafficEncryption(true))
-                }
-                ControlId::SageMaker24 => policy
-                    .remediation
-                    .kms_key_for(&resource.account, &resource.region)
-                    .map(|k| Setting::DataStorageKmsKey(k.key_id.clone())),
-                _ => None,
-            })
-            .collect();
-        Some(settings)
     }
 
     /// The in-place or recreate fix of a notebook, merged: one recreate carries every fix.

@@ -93,6 +93,17 @@ impl ResourceKind {
         }
     }
 
+    /// What people call a resource of this kind in a sentence ("waiting while the notebook is
+    /// Stopping").
+    pub fn noun(self) -> &'static str {
+        match self {
+            ResourceKind::NotebookInstance => "notebook",
+            ResourceKind::MonitoringSchedule => "monitoring schedule",
+            ResourceKind::InferenceExperiment => "inference experiment",
+            _ => "resource",
+        }
+    }
+
     fn from_arn_segment(segment: &str) -> Option<Self> {
         ResourceKind::ALL
             .into_iter()
@@ -368,6 +379,33 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The status of a transition the resource is in, which a fix waits out and a look after
+    /// it follows: a notebook Pending, Stopping, Updating or Deleting, a schedule Pending, an
+    /// experiment Creating, Updating, Starting or Stopping. `None`: it is in none.
+    pub fn transition(&self) -> Option<&str> {
+        match &self.details {
+            Some(Details::NotebookInstance(nb)) => nb
+                .status
+                .as_ref()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        NotebookStatus::Pending
+                            | NotebookStatus::Stopping
+                            | NotebookStatus::Updating
+                            | NotebookStatus::Deleting
+                    )
+                })
+                .map(NotebookStatus::as_str),
+            Some(Details::MonitoringSchedule(s)) => s.status.as_deref().filter(|s| *s == "Pending"),
+            Some(Details::InferenceExperiment(x)) => x
+                .status
+                .as_deref()
+                .filter(|s| matches!(*s, "Creating" | "Updating" | "Starting" | "Stopping")),
+            _ => None,
+        }
+    }
+
     /// The work-queue key of the resource.
     pub fn key(&self) -> ResourceRef {
         ResourceRef {
@@ -489,6 +527,14 @@ pub struct InferenceExperiment {
     pub data_storage: Option<InferenceDataStorage>,
 }
 
+impl InferenceExperiment {
+    /// Whether `UpdateInferenceExperiment` takes an experiment of this status: only a Created or
+    /// Running one (AWS's rule).
+    pub fn takes_update(status: Option<&str>) -> bool {
+        matches!(status, Some("Created" | "Running"))
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InferenceDataStorage {
@@ -596,6 +642,59 @@ mod tests {
             ..listed.clone()
         };
         assert!(prefix < listed);
+    }
+
+    #[test]
+    fn transitions_are_the_statuses_a_fix_waits_out() {
+        let with = |details: Details| Observed {
+            kind: ResourceKind::NotebookInstance,
+            name: "r".into(),
+            arn: "arn".into(),
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            tags: None,
+            details: Some(details),
+        };
+        let notebook = |s: &str| {
+            with(Details::NotebookInstance(NotebookInstance {
+                status: Some(NotebookStatus::parse(s)),
+                ..NotebookInstance::default()
+            }))
+        };
+        let schedule = |s: &str| {
+            with(Details::MonitoringSchedule(MonitoringSchedule {
+                status: Some(s.into()),
+                ..MonitoringSchedule::default()
+            }))
+        };
+        let experiment = |s: &str| {
+            with(Details::InferenceExperiment(InferenceExperiment {
+                status: Some(s.into()),
+                ..InferenceExperiment::default()
+            }))
+        };
+        for s in ["Pending", "Stopping", "Updating", "Deleting"] {
+            assert_eq!(notebook(s).transition(), Some(s));
+        }
+        for s in ["InService", "Stopped", "Failed"] {
+            assert_eq!(notebook(s).transition(), None, "{s}");
+        }
+        assert_eq!(schedule("Pending").transition(), Some("Pending"));
+        for s in ["Scheduled", "Stopped", "Failed"] {
+            assert_eq!(schedule(s).transition(), None, "{s}");
+        }
+        for s in ["Creating", "Updating", "Starting", "Stopping"] {
+            assert_eq!(experiment(s).transition(), Some(s));
+            assert!(!InferenceExperiment::takes_update(Some(s)));
+        }
+        for s in ["Created", "Running"] {
+            assert_eq!(experiment(s).transition(), None);
+            assert!(InferenceExperiment::takes_update(Some(s)));
+        }
+        for s in ["Completed", "Cancelled"] {
+            assert_eq!(experiment(s).transition(), None);
+            assert!(!InferenceExperiment::takes_update(Some(s)));
+        }
     }
 
     #[test]
