@@ -11,6 +11,7 @@
 
 use aws_sdk_sagemaker::types::{EndpointStatus, Tag};
 
+use crate::aws::checks::admitted;
 use crate::aws::gate::{Effects, Mutation};
 use crate::aws::observe::AwsError;
 use crate::domain::assess::Assessment;
@@ -46,19 +47,7 @@ pub async fn replace(
         }
     };
     if !exists {
-        let admitted = match fx.admit_fix(&a.resource.account).await {
-            Ok(admitted) => admitted,
-            Err(err) => {
-                e.notes.push(format!(
-                    "the shared blast radius cannot be counted ({err}): no fix starts"
-                ));
-                false
-            }
-        };
-        if !admitted {
-            e.result = ExecutionResult::RateLimited;
-            e.notes
-                .push("over maxRemediationsPerHour: a finding instead".into());
+        if !admitted(fx, &a.resource, e).await {
             return Ok(());
         }
         let old = client
