@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::catalogue::ControlId;
 use crate::domain::mutation::Mutation;
-use crate::domain::policy::{Action, NotebookKey, Policy};
+use crate::domain::policy::{Action, Policy, ResourceKey};
 use crate::domain::resource::ResourceKind;
 
 /// The operations of the `run` service on the queue it reads: receive and settle messages, read
@@ -299,7 +299,7 @@ fn key_grant(key: &IntentKeyId, d: &Deployment) -> (Vec<String>, Option<serde_js
 /// before the fix), and with `grants` (a recreate gives notebooks the keys) `kms:CreateGrant` for
 /// an AWS resource only, on the named keys; a key named by its alias is any key that carries the
 /// alias, in the entry's account and region.
-fn resource_key_statements(keys: &[NotebookKey], grants: bool, d: &Deployment) -> Vec<Statement> {
+fn resource_key_statements(keys: &[ResourceKey], grants: bool, d: &Deployment) -> Vec<Statement> {
     let mut named = Vec::new();
     let mut aliased = Vec::new();
     let mut aliases = Vec::new();
@@ -507,7 +507,7 @@ struct Needs {
     /// A fix recreates notebooks: it stores signed intents on the queue.
     recreates: bool,
     /// The keys SageMaker.21 and .24 give resources (`spec.remediation.kmsKeys`).
-    notebook_keys: Vec<NotebookKey>,
+    resource_keys: Vec<ResourceKey>,
     /// SageMaker.21's recreate: SageMaker makes a grant on the key for the new notebook.
     key_grants: bool,
     files_findings: bool,
@@ -569,7 +569,7 @@ impl Needs {
         };
         // SageMaker.24's update checks its key first; SageMaker.21's create makes a grant.
         if remediates(ControlId::SageMaker21) || remediates(ControlId::SageMaker24) {
-            needs.notebook_keys = policy.remediation.kms_keys.clone();
+            needs.resource_keys = policy.remediation.kms_keys.clone();
             needs.key_grants = remediates(ControlId::SageMaker21);
         }
         // Every action files or archives findings (a deleted resource's: those still active).
@@ -621,7 +621,7 @@ pub fn iam_policy(policy: &Policy, deployment: &Deployment) -> serde_json::Value
     // so the grant is allowed only for an AWS resource.
     // SageMaker.24 gives an inference experiment the key: the guard only checks it.
     statements.extend(resource_key_statements(
-        &needs.notebook_keys,
+        &needs.resource_keys,
         needs.key_grants,
         d,
     ));
@@ -749,7 +749,7 @@ pub fn notes(policy: &Policy, deployment: &Deployment) -> Vec<String> {
         ));
     }
     let aliases: Vec<&str> = needs
-        .notebook_keys
+        .resource_keys
         .iter()
         .filter(|k| k.key_id.contains("alias/"))
         .map(|k| k.key_id.as_str())

@@ -160,15 +160,16 @@ pub struct Network {
     pub security_group_ids: Vec<String>,
 }
 
-/// The KMS key notebooks' storage volumes are encrypted with when they are recreated
-/// (SageMaker.21).
+/// A KMS key a fix gives resources of an account and region: a recreated notebook's storage
+/// volume (SageMaker.21), an inference experiment's captured data (SageMaker.24).
 #[derive(Clone, Debug, PartialEq)]
-pub struct NotebookKey {
+pub struct ResourceKey {
     /// `None`: any account.
     pub account: Option<String>,
     /// `None`: any region.
     pub region: Option<String>,
-    /// As `CreateNotebookInstance` takes `KmsKeyId`: a key id, a key ARN, an alias or an alias ARN.
+    /// As `CreateNotebookInstance` takes `KmsKeyId` and `UpdateInferenceExperiment` `KmsKey`: a key
+    /// id, a key ARN, an alias or an alias ARN.
     pub key_id: String,
 }
 
@@ -176,7 +177,7 @@ pub struct NotebookKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Remediation {
     pub networks: Vec<Network>,
-    pub kms_keys: Vec<NotebookKey>,
+    pub kms_keys: Vec<ResourceKey>,
     /// Values for required tag keys, used when a fix adds a missing key.
     pub tag_values: BTreeMap<String, String>,
     /// A notebook younger than this holds no user data yet and is recreated at once.
@@ -211,7 +212,7 @@ impl Remediation {
     }
 
     /// The most specific KMS key configured for an account and region, matched as networks are.
-    pub fn kms_key_for(&self, account: &str, region: &str) -> Option<&NotebookKey> {
+    pub fn kms_key_for(&self, account: &str, region: &str) -> Option<&ResourceKey> {
         self.kms_keys
             .iter()
             .filter(|k| {
@@ -335,6 +336,9 @@ impl Policy {
 
 /// Why a control with no automatic fix cannot be remediated, for the error at policy load.
 fn cannot_remediate(id: ControlId) -> &'static str {
+    if id == ControlId::SageMaker5 {
+        return "models are immutable, and enabling network isolation cuts a serving container off the network";
+    }
     match id.control().resource_kind {
         ResourceKind::DataQualityJobDefinition
         | ResourceKind::ModelQualityJobDefinition
@@ -636,12 +640,6 @@ impl Checker<'_> {
         let fixes_by_tagging = matches!(settings.action, Action::Tag | Action::Remediate)
             && id.control().fix == Fix::AddTags;
         match (id, settings.action) {
-            (ControlId::SageMaker5, Action::Remediate) => self.error(
-                at,
-                format!("SageMaker.5 cannot be remediated{via}: models are immutable, and enabling network \
-                         isolation cuts a serving container off the network"),
-                Some("use `action: finding` or `action: tag` for SageMaker.5".to_string()),
-            ),
             (_, Action::Remediate) if id.control().fix == Fix::None => self.error(
                 at,
                 format!("{id} cannot be remediated{via}: {}", cannot_remediate(id)),
@@ -886,7 +884,7 @@ impl Checker<'_> {
                     );
                 }
                 seen_keys.push(key);
-                NotebookKey {
+                ResourceKey {
                     account: k.account.as_ref().map(|a| a.value.clone()),
                     region: k.region.as_ref().map(|r| r.value.clone()),
                     key_id: k.key_id.value.clone(),

@@ -181,7 +181,10 @@ fn normalised(policy: &serde_json::Value) -> Vec<serde_json::Value> {
 }
 
 /// `sagemaker-guard iam-policy` with `args`: the policy it prints.
-fn iam_policy(account: &str, args: &[&str]) -> serde_json::Value {
+fn iam_policy<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    account: &str,
+    args: &[S],
+) -> serde_json::Value {
     let out = guard(account)
         .arg("iam-policy")
         .args(args)
@@ -193,6 +196,30 @@ fn iam_policy(account: &str, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     json(&out)
+}
+
+/// `iam-policy`'s flags for the recommended policy in the central stack's account, region,
+/// queues, key and table.
+fn stack_flags(stack: &Stack, account: &str, more: &[&str]) -> Vec<String> {
+    let mut flags = vec![
+        "--policy".to_string(),
+        recommended(),
+        "--account".into(),
+        account.into(),
+        "--region".into(),
+        REGION.into(),
+    ];
+    for (flag, output) in [
+        ("--queue-url", "QueueUrl"),
+        ("--dead-letter-queue-url", "DeadLetterQueueUrl"),
+        ("--intent-key-id", "IntentKeyArn"),
+        ("--state-table", "StateTableName"),
+    ] {
+        flags.push(flag.into());
+        flags.push(stack.output(output).into());
+    }
+    flags.extend(more.iter().map(|f| f.to_string()));
+    flags
 }
 
 fn recommended() -> String {
@@ -421,24 +448,7 @@ async fn central_role_policy_is_what_iam_policy_prints_for_the_recommended_polic
     let created = document(created.policy_document());
     let printed = iam_policy(
         &account,
-        &[
-            "--policy",
-            &recommended(),
-            "--partition",
-            "aws",
-            "--account",
-            &account,
-            "--region",
-            REGION,
-            "--queue-url",
-            stack.output("QueueUrl"),
-            "--dead-letter-queue-url",
-            stack.output("DeadLetterQueueUrl"),
-            "--intent-key-id",
-            stack.output("IntentKeyArn"),
-            "--state-table",
-            stack.output("StateTableName"),
-        ],
+        &stack_flags(&stack, &account, &["--partition", "aws"]),
     );
     assert_eq!(created["Version"], printed["Version"]);
     assert_eq!(
@@ -487,26 +497,16 @@ async fn central_role_in_an_organization_is_what_iam_policy_prints_with_the_memb
     }
     let printed = iam_policy(
         &account,
-        &[
-            "--policy",
-            &recommended(),
-            "--account",
+        &stack_flags(
+            &stack,
             &account,
-            "--region",
-            REGION,
-            "--queue-url",
-            stack.output("QueueUrl"),
-            "--dead-letter-queue-url",
-            stack.output("DeadLetterQueueUrl"),
-            "--intent-key-id",
-            stack.output("IntentKeyArn"),
-            "--state-table",
-            stack.output("StateTableName"),
-            "--member-role",
-            "arn:{partition}:iam::{account_id}:role/SageMakerGuardMember",
-            "--organization-id",
-            "o-abcdefghij",
-        ],
+            &[
+                "--member-role",
+                "arn:{partition}:iam::{account_id}:role/SageMakerGuardMember",
+                "--organization-id",
+                "o-abcdefghij",
+            ],
+        ),
     );
     assert_eq!(
         normalised(&created),

@@ -10,6 +10,27 @@ use crate::common::service::*;
 use crate::common::*;
 use crate::recreate::{count, expect_recreated, rich_notebook_with_key, snapshot, wait_notebook};
 
+/// A fresh account with 0.2 s transitions: its client, queues, intent key and a volume key.
+struct Setup {
+    account: String,
+    c: aws_sdk_sagemaker::Client,
+    q: Queues,
+    key: String,
+    volume: String,
+}
+
+async fn setup(n: u32) -> Setup {
+    let account = account(n);
+    slow_transitions(&account);
+    Setup {
+        c: client(&account).await,
+        q: queues(&account, 30).await,
+        key: hmac_key(&account).await,
+        volume: volume_key(&account).await,
+        account,
+    }
+}
+
 /// Remediates `controls` (SageMaker.21 among them) with `kms_keys` as the policy's keys.
 fn policy(controls: &[&str], kms_keys: &str) -> String {
     let controls: String = controls
@@ -40,12 +61,13 @@ fn key_for(account: &str, key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest() {
-    let account = account(211);
-    slow_transitions(&account);
-    let c = client(&account).await;
-    let q = queues(&account, 30).await;
-    let key = hmac_key(&account).await;
-    let volume = volume_key(&account).await;
+    let Setup {
+        account,
+        c,
+        q,
+        key,
+        volume,
+    } = setup(211).await;
     // It fails .1, .3 and .8 too, but only .21 is remediated: those settings stay as they are.
     rich_notebook_with_key(&c, "nb-nokey", true, None).await;
     let before = snapshot(&c, "nb-nokey").await;
@@ -117,12 +139,13 @@ async fn apply_gives_a_notebook_without_a_key_the_policys_key_and_keeps_the_rest
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_key_for_its_account_a_notebook_is_not_recreated_and_the_report_says_why() {
-    let account = account(212);
-    slow_transitions(&account);
-    let c = client(&account).await;
-    let q = queues(&account, 30).await;
-    let key = hmac_key(&account).await;
-    let volume = volume_key(&account).await;
+    let Setup {
+        account,
+        c,
+        q,
+        key,
+        volume,
+    } = setup(212).await;
     rich_notebook_with_key(&c, "nb-elsewhere", true, None).await;
     let before = snapshot(&c, "nb-elsewhere").await;
     let dir = tempfile::tempdir().unwrap();
@@ -162,12 +185,13 @@ async fn without_a_key_for_its_account_a_notebook_is_not_recreated_and_the_repor
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notebook_failing_1_and_21_is_recreated_once_with_both_fixes() {
-    let account = account(213);
-    slow_transitions(&account);
-    let c = client(&account).await;
-    let q = queues(&account, 30).await;
-    let key = hmac_key(&account).await;
-    let volume = volume_key(&account).await;
+    let Setup {
+        account,
+        c,
+        q,
+        key,
+        volume,
+    } = setup(213).await;
     rich_notebook_with_key(&c, "nb-both", false, None).await;
     let before = snapshot(&c, "nb-both").await;
     let dir = tempfile::tempdir().unwrap();
@@ -215,12 +239,13 @@ async fn a_notebook_failing_1_and_21_is_recreated_once_with_both_fixes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_gives_a_notebook_the_policys_key_from_an_event() {
-    let account = account(214);
-    slow_transitions(&account);
-    let c = client(&account).await;
-    let q = queues(&account, 30).await;
-    let key = hmac_key(&account).await;
-    let volume = volume_key(&account).await;
+    let Setup {
+        account,
+        c,
+        q,
+        key,
+        volume,
+    } = setup(214).await;
     rich_notebook_with_key(&c, "nb-event", true, None).await;
     let before = snapshot(&c, "nb-event").await;
     let service = Service::start_with_policy(
